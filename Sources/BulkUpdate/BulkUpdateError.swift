@@ -1,0 +1,101 @@
+/// An error that stopped a bulk update, with what is known about where it happened.
+///
+/// `description` is a complete, human-readable sentence naming the table, column, input line, key or chunk
+/// at fault; it is what the command-line tool prints.
+public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
+    /// The kind of failure. New codes may be added in later versions; this is not a breaking change.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case schema, input, duplicateKey, constraint, connection, timeout, conflict, server, configuration
+        }
+        private let base: Base
+
+        /// The table, a column or a type is unknown or unsupported, or the key is not unique.
+        public static let schema = Code(base: .schema)
+        /// A value in the input does not fit its column.
+        public static let input = Code(base: .input)
+        /// A key appears more than once in the input and ``BulkUpdateOptions/DuplicateKeyPolicy/error`` was chosen.
+        public static let duplicateKey = Code(base: .duplicateKey)
+        /// The database rejected a row because of a constraint (unique, check, foreign key, not null).
+        public static let constraint = Code(base: .constraint)
+        /// The connection to the database failed or was lost.
+        public static let connection = Code(base: .connection)
+        /// A database call did not finish within ``BulkUpdateOptions/statementTimeout``.
+        public static let timeout = Code(base: .timeout)
+        /// A transient conflict: deadlock, serialization failure or lock not available.
+        public static let conflict = Code(base: .conflict)
+        /// Any other error reported by the database server.
+        public static let server = Code(base: .server)
+        /// The options or the connection settings are invalid.
+        public static let configuration = Code(base: .configuration)
+
+        public var description: String { self.base.rawValue }
+    }
+
+    /// What kind of failure this is.
+    public var code: Code
+    /// One sentence naming the thing at fault, for example `column "emial" does not exist in public.users`.
+    public var message: String
+    /// The input line (or 1-based row number) of the offending row, when one row is at fault.
+    public var inputLine: Int?
+    /// The column at fault, when one column is at fault.
+    public var column: String?
+    /// The offending key, rendered as SQL-like text.
+    public var key: String?
+    /// The chunk that failed, when the failure happened while writing a chunk.
+    public var chunk: BulkUpdateReport.ChunkRecord?
+    /// The server's SQLSTATE, when the database reported the error.
+    public var sqlState: String?
+    /// What had been committed before the failure. In per-chunk mode these chunks stay applied.
+    public var partialReport: BulkUpdateReport?
+    /// The error reported by the database driver, kept for `String(reflecting:)`.
+    public var underlying: (any Error & Sendable)?
+
+    package init(
+        _ code: Code,
+        _ message: String,
+        inputLine: Int? = nil,
+        column: String? = nil,
+        key: String? = nil,
+        sqlState: String? = nil,
+        underlying: (any Error & Sendable)? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.inputLine = inputLine
+        self.column = column
+        self.key = key
+        self.sqlState = sqlState
+        self.underlying = underlying
+    }
+
+    /// Whether retrying the same work on a fresh connection may succeed.
+    public var isTransient: Bool {
+        self.code == .conflict || self.code == .connection
+    }
+
+    public var description: String {
+        var text = self.message
+        var location: [String] = []
+        if let inputLine { location.append("input line \(inputLine)") }
+        if let column { location.append("column \"\(column)\"") }
+        if let key { location.append("key \(key)") }
+        if let chunk {
+            location.append(
+                "chunk \(chunk.worker).\(chunk.number) (\(chunk.rows) rows, keys \(chunk.firstKey) to \(chunk.lastKey))"
+            )
+        }
+        if let sqlState { location.append("SQLSTATE \(sqlState)") }
+        if !location.isEmpty { text += " [" + location.joined(separator: ", ") + "]" }
+        if let partialReport {
+            if partialReport.chunks == 0 {
+                text += "; nothing was written"
+            } else {
+                text +=
+                    "; \(partialReport.chunks) chunk(s) with \(partialReport.rowsMatched) matched row(s)"
+                    + " had already been committed and stay applied"
+            }
+        }
+        return text
+    }
+}

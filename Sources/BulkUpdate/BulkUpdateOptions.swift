@@ -1,0 +1,109 @@
+/// How a bulk update runs: workers, chunk size, strategy and the handling of unchanged rows and duplicate keys.
+///
+/// ```swift
+/// var options = BulkUpdateOptions()
+/// options.workers = 4
+/// options.strategy = .unnest
+/// options.skipUnchanged = true
+/// ```
+public struct BulkUpdateOptions: Sendable {
+    /// How the new values travel to the database. New strategies may be added in later versions.
+    public struct Strategy: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable, CaseIterable {
+            case unnest, values, caseWhen
+        }
+        private let base: Base
+
+        /// One statement per chunk, `UPDATE … FROM unnest($1::type[], …)`: every column is one array parameter,
+        /// so the statement text is the same for every chunk and there is no parameter limit. PostgreSQL only.
+        public static let unnest = Strategy(base: .unnest)
+        /// `UPDATE … FROM (VALUES ($1, $2), …)`: one parameter per value, split to respect the database's
+        /// parameter limit.
+        public static let values = Strategy(base: .values)
+        /// The statement Django's `bulk_update` sends: `SET col = CASE WHEN key = … THEN … END WHERE key IN (…)`.
+        /// Kept as the baseline to compare against.
+        public static let caseWhen = Strategy(base: .caseWhen)
+
+        /// Every strategy this version knows.
+        public static var all: [Strategy] { Base.allCases.map { Strategy(base: $0) } }
+
+        /// Looks a strategy up by its name as written in ``description`` (`unnest`, `values`, `caseWhen`);
+        /// `case-when` is accepted too.
+        public init?(name: String) {
+            let normalized = name == "case-when" || name == "casewhen" ? "caseWhen" : name
+            guard let base = Base(rawValue: normalized) else { return nil }
+            self.base = base
+        }
+
+        private init(base: Base) { self.base = base }
+
+        public var description: String { self.base.rawValue }
+    }
+
+    /// What to do when the same key appears more than once in the input.
+    public struct DuplicateKeyPolicy: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable { case lastWins = "last", error }
+        private let base: Base
+
+        /// The row that comes last in the input is applied; earlier ones are dropped and counted in
+        /// ``BulkUpdateReport/duplicateKeys``.
+        public static let lastWins = DuplicateKeyPolicy(base: .lastWins)
+        /// The run stops with ``BulkUpdateError/Code-swift.struct/duplicateKey`` naming both input lines.
+        public static let error = DuplicateKeyPolicy(base: .error)
+
+        /// Looks a policy up by name: `last` or `error`.
+        public init?(name: String) {
+            guard let base = Base(rawValue: name) else { return nil }
+            self.base = base
+        }
+
+        private init(base: Base) { self.base = base }
+
+        public var description: String { self.base.rawValue }
+    }
+
+    /// How many workers write concurrently, each on its own connection. Every key belongs to exactly one worker,
+    /// so two workers never touch the same row. Defaults to `2`.
+    public var workers: Int
+    /// How many rows one chunk holds; each chunk is written in its own transaction. Defaults to `10_000`.
+    public var chunkSize: Int
+    /// How the values travel to the database. Defaults to ``Strategy/unnest``.
+    public var strategy: Strategy
+    /// When `true`, rows whose values already equal the new ones are not rewritten (`IS DISTINCT FROM`), and the
+    /// report tells changed and unchanged rows apart. Defaults to `false`.
+    public var skipUnchanged: Bool
+    /// What to do when a key appears twice in the input. Defaults to ``DuplicateKeyPolicy/lastWins``.
+    public var duplicateKeys: DuplicateKeyPolicy
+    /// The longest any single database call may take before the run fails with
+    /// ``BulkUpdateError/Code-swift.struct/timeout`` and the connection is closed. Defaults to 300 seconds.
+    public var statementTimeout: Duration
+
+    /// Creates options with the defaults stated on each property.
+    public init(
+        workers: Int = 2,
+        chunkSize: Int = 10_000,
+        strategy: Strategy = .unnest,
+        skipUnchanged: Bool = false,
+        duplicateKeys: DuplicateKeyPolicy = .lastWins,
+        statementTimeout: Duration = .seconds(300)
+    ) {
+        self.workers = workers
+        self.chunkSize = chunkSize
+        self.strategy = strategy
+        self.skipUnchanged = skipUnchanged
+        self.duplicateKeys = duplicateKeys
+        self.statementTimeout = statementTimeout
+    }
+
+    package func validate() throws(BulkUpdateError) {
+        guard (1...256).contains(self.workers) else {
+            throw BulkUpdateError(.configuration, "workers must be between 1 and 256, got \(self.workers)")
+        }
+        guard self.chunkSize >= 1 else {
+            throw BulkUpdateError(.configuration, "chunkSize must be at least 1, got \(self.chunkSize)")
+        }
+        guard self.statementTimeout > .zero else {
+            throw BulkUpdateError(.configuration, "statementTimeout must be positive")
+        }
+    }
+}

@@ -1,0 +1,144 @@
+package import Foundation
+
+/// One value after it was checked against its column: already in the form the chunk stores.
+package enum Cell: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case text(String)
+    case bytes([UInt8])
+    case uuid(UUID)
+    /// Days since 2000-01-01.
+    case date(Int32)
+    /// Microseconds since 2000-01-01 00:00 (UTC for `timestamptz`).
+    case timestamp(Int64)
+}
+
+extension ColumnType {
+    /// Checks `value` against this type and converts it to the stored form.
+    ///
+    /// - Throws: A sentence saying what was expected, for the caller to place (line, column).
+    package func cell(for value: BulkUpdateValue) throws(CellError) -> Cell {
+        switch value.storage {
+        case .null:
+            return .null
+        case .string(let text):
+            return try self.cell(parsing: text)
+        case .bool(let flag):
+            guard self.kind == .bool else { throw self.mismatch("a boolean") }
+            return .bool(flag)
+        case .int(let number):
+            switch self.kind {
+            case .int16, .int32, .int64: return try self.checkedInteger(number)
+            case .float32, .float64: return .double(Double(number))
+            case .numeric: return .text(String(number))
+            default: throw self.mismatch("an integer")
+            }
+        case .double(let number):
+            switch self.kind {
+            case .float32, .float64: return .double(number)
+            case .numeric: return .text(number.isFinite ? "\(number)" : number.isNaN ? "NaN" : number < 0 ? "-Infinity" : "Infinity")
+            case .int16, .int32, .int64:
+                guard number.rounded() == number, let exact = Int64(exactly: number) else {
+                    throw CellError("expected a whole number for \(self.displayName)")
+                }
+                return try self.checkedInteger(exact)
+            default: throw self.mismatch("a floating-point number")
+            }
+        case .bytes(let bytes):
+            guard self.kind == .bytea else { throw self.mismatch("bytes") }
+            return .bytes(bytes)
+        case .uuid(let uuid):
+            switch self.kind {
+            case .uuid: return .uuid(uuid)
+            case .text: return try self.checkedText(uuid.uuidString.lowercased())
+            default: throw self.mismatch("a UUID")
+            }
+        case .date(let date):
+            switch self.kind {
+            case .date:
+                guard let days = ValueParsing.days(from: date) else { throw CellError("date is out of range") }
+                return .date(days)
+            case .timestamp, .timestamptz:
+                guard let micros = ValueParsing.microseconds(from: date) else {
+                    throw CellError("timestamp is out of range")
+                }
+                return .timestamp(micros)
+            default: throw self.mismatch("a date")
+            }
+        }
+    }
+
+    private func cell(parsing text: String) throws(CellError) -> Cell {
+        switch self.kind {
+        case .text:
+            return try self.checkedText(text)
+        case .bool:
+            guard let flag = ValueParsing.bool(text) else { throw self.expected("a boolean (true/false, t/f, 1/0)") }
+            return .bool(flag)
+        case .int16, .int32, .int64:
+            guard let number = ValueParsing.int(text[...]) else { throw self.expected("an integer") }
+            return try self.checkedInteger(number)
+        case .float32, .float64:
+            guard let number = ValueParsing.double(text) else { throw self.expected("a number") }
+            return .double(number)
+        case .numeric:
+            guard ValueParsing.isNumeric(text) else { throw self.expected("a decimal number") }
+            return .text(text.trimmingCharacters(in: .whitespaces))
+        case .json, .jsonb:
+            guard !text.utf8.contains(0) else { throw CellError("JSON text cannot contain a NUL character") }
+            guard ValueParsing.isJSON(text) else { throw self.expected("a JSON document") }
+            return .text(text)
+        case .bytea:
+            guard let bytes = ValueParsing.bytea(text) else { throw self.expected("hex bytes such as \\x00ff") }
+            return .bytes(bytes)
+        case .uuid:
+            guard let uuid = ValueParsing.uuid(text) else { throw self.expected("a UUID") }
+            return .uuid(uuid)
+        case .date:
+            guard let days = ValueParsing.date(text) else { throw self.expected("a date YYYY-MM-DD") }
+            return .date(days)
+        case .timestamp, .timestamptz:
+            guard let micros = ValueParsing.timestamp(text, withTimeZone: self.kind == .timestamptz) else {
+                throw self.expected("a timestamp YYYY-MM-DD HH:MM:SS[.ffffff][±HH:MM]")
+            }
+            return .timestamp(micros)
+        }
+    }
+
+    private func checkedText(_ text: String) throws(CellError) -> Cell {
+        if text.utf8.contains(0) { throw CellError("text cannot contain a NUL character") }
+        if let maximumLength, text.utf8.count > maximumLength, text.unicodeScalars.count > maximumLength {
+            throw CellError("value is too long for \(self.displayName) (\(text.unicodeScalars.count) characters)")
+        }
+        return .text(text)
+    }
+
+    private func checkedInteger(_ number: Int64) throws(CellError) -> Cell {
+        let range: ClosedRange<Int64> =
+            switch self.kind {
+            case .int16: Int64(Int16.min)...Int64(Int16.max)
+            case .int32: Int64(Int32.min)...Int64(Int32.max)
+            default: Int64.min...Int64.max
+            }
+        guard range.contains(number) else {
+            throw CellError("\(number) is out of range for \(self.displayName) (\(range.lowerBound) to \(range.upperBound))")
+        }
+        return .int(number)
+    }
+
+    private func mismatch(_ given: String) -> CellError {
+        CellError("expected \(self.displayName), got \(given)")
+    }
+
+    private func expected(_ what: String) -> CellError {
+        CellError("expected \(what) for \(self.displayName)")
+    }
+}
+
+/// Why a value does not fit its column; placed by the caller.
+package struct CellError: Error {
+    package var reason: String
+    package init(_ reason: String) { self.reason = reason }
+}

@@ -1,0 +1,287 @@
+package import Foundation
+
+/// Parsers for the text forms of values, matching what PostgreSQL accepts for the common cases.
+///
+/// Dates are counted in days and timestamps in microseconds since 2000-01-01 00:00 UTC, PostgreSQL's own epoch,
+/// so both backends can store them without another conversion.
+package enum ValueParsing {
+    /// Seconds from 1970-01-01 to 2000-01-01.
+    package static let postgresEpochOffset: Int64 = 946_684_800
+    /// Days from 1970-01-01 to 2000-01-01.
+    package static let postgresEpochDays: Int64 = 10_957
+
+    package static func bool(_ text: String) -> Bool? {
+        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "t", "true", "y", "yes", "on", "1": true
+        case "f", "false", "n", "no", "off", "0": false
+        default: nil
+        }
+    }
+
+    package static func int(_ text: Substring) -> Int64? {
+        if let value = Int64(text) { return value }
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        return Int64(trimmed)
+    }
+
+    package static func double(_ text: String) -> Double? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        switch trimmed.lowercased() {
+        case "nan": return .nan
+        case "infinity", "+infinity", "inf", "+inf": return .infinity
+        case "-infinity", "-inf": return -.infinity
+        default: break
+        }
+        guard !trimmed.isEmpty, trimmed.allSatisfy({ $0.isASCII && !$0.isLetter || $0 == "e" || $0 == "E" })
+        else { return nil }
+        return Double(trimmed)
+    }
+
+    /// Whether `text` is a numeric literal PostgreSQL's `numeric` accepts: `[+-]digits[.digits][e[+-]digits]`,
+    /// or `NaN`, `Infinity`, `-Infinity`.
+    package static func isNumeric(_ text: String) -> Bool {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        switch trimmed.lowercased() {
+        case "nan", "infinity", "+infinity", "-infinity": return true
+        default: break
+        }
+        var bytes = Array(trimmed.utf8)[...]
+        if let first = bytes.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
+            bytes = bytes.dropFirst()
+        }
+        var digits = 0
+        while let byte = bytes.first, isDigit(byte) {
+            digits += 1
+            bytes = bytes.dropFirst()
+        }
+        if bytes.first == UInt8(ascii: ".") {
+            bytes = bytes.dropFirst()
+            while let byte = bytes.first, isDigit(byte) {
+                digits += 1
+                bytes = bytes.dropFirst()
+            }
+        }
+        guard digits > 0 else { return false }
+        if let byte = bytes.first, byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if let sign = bytes.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                bytes = bytes.dropFirst()
+            }
+            var exponentDigits = 0
+            while let byte = bytes.first, isDigit(byte) {
+                exponentDigits += 1
+                bytes = bytes.dropFirst()
+            }
+            guard exponentDigits > 0 else { return false }
+        }
+        return bytes.isEmpty
+    }
+
+    package static func uuid(_ text: String) -> UUID? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let value = UUID(uuidString: trimmed) { return value }
+        var hex = trimmed.filter { $0 != "-" }
+        if hex.hasPrefix("{") && hex.hasSuffix("}") { hex = String(hex.dropFirst().dropLast()) }
+        guard hex.count == 32, hex.allSatisfy(\.isHexDigit) else { return nil }
+        var dashed = hex
+        for offset in [20, 16, 12, 8] {
+            dashed.insert("-", at: dashed.index(dashed.startIndex, offsetBy: offset))
+        }
+        return UUID(uuidString: dashed)
+    }
+
+    /// `\x0a0b…` (PostgreSQL's hex format).
+    package static func bytea(_ text: String) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x") || utf8[1] == UInt8(ascii: "X")
+        else { return nil }
+        let hexDigits = utf8[2...]
+        guard hexDigits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(hexDigits.count / 2)
+        var index = hexDigits.startIndex
+        while index < hexDigits.endIndex {
+            guard let high = hexValue(hexDigits[index]), let low = hexValue(hexDigits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    package static func isJSON(_ text: String) -> Bool {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) != nil
+    }
+
+    /// `YYYY-MM-DD` → days since 2000-01-01.
+    package static func date(_ text: String) -> Int32? {
+        let bytes = Array(text.trimmingCharacters(in: .whitespaces).utf8)
+        guard bytes.count == 10, let days = parseDate(bytes, at: 0) else { return nil }
+        return Int32(exactly: days)
+    }
+
+    /// ISO 8601 or PostgreSQL style, `YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]][Z|±HH[:MM]]` → microseconds since
+    /// 2000-01-01 00:00. With `withTimeZone`, an offset is applied (none means UTC); without, an offset is
+    /// ignored, as PostgreSQL's `timestamp` does.
+    package static func timestamp(_ text: String, withTimeZone: Bool) -> Int64? {
+        let bytes = Array(text.trimmingCharacters(in: .whitespaces).utf8)
+        guard bytes.count >= 10, let days = parseDate(bytes, at: 0) else { return nil }
+        var index = 10
+        var seconds: Int64 = 0
+        var micros: Int64 = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: "T") || bytes[index] == UInt8(ascii: " ") {
+            index += 1
+            guard let hour = number(bytes, index, 2), bytes.count > index + 4, bytes[index + 2] == UInt8(ascii: ":"),
+                let minute = number(bytes, index + 3, 2), hour < 24, minute < 60
+            else { return nil }
+            seconds = Int64(hour * 3600 + minute * 60)
+            index += 5
+            if index < bytes.count, bytes[index] == UInt8(ascii: ":") {
+                guard let second = number(bytes, index + 1, 2), second < 61 else { return nil }
+                seconds += Int64(second)
+                index += 3
+                if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                    index += 1
+                    var digits = 0
+                    while index < bytes.count, isDigit(bytes[index]) {
+                        if digits < 6 {
+                            micros = micros * 10 + Int64(bytes[index] - 48)
+                        } else if digits == 6 && bytes[index] >= UInt8(ascii: "5") {
+                            micros += 1
+                        }
+                        digits += 1
+                        index += 1
+                    }
+                    guard digits > 0 else { return nil }
+                    for _ in Swift.min(digits, 6)..<6 { micros *= 10 }
+                }
+            }
+        }
+        while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
+        var offsetSeconds: Int64 = 0
+        if index < bytes.count {
+            let sign = bytes[index]
+            if sign == UInt8(ascii: "Z") || sign == UInt8(ascii: "z") {
+                guard index + 1 == bytes.count else { return nil }
+            } else if Array(bytes[index...]) == Array("UTC".utf8) {
+                // UTC
+            } else if sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                guard let hours = number(bytes, index + 1, 2) else { return nil }
+                var rest = index + 3
+                var minutes = 0
+                if rest < bytes.count, bytes[rest] == UInt8(ascii: ":") { rest += 1 }
+                if rest < bytes.count {
+                    guard let value = number(bytes, rest, 2), rest + 2 == bytes.count else { return nil }
+                    minutes = value
+                }
+                offsetSeconds = Int64(hours * 3600 + minutes * 60) * (sign == UInt8(ascii: "-") ? -1 : 1)
+            } else {
+                return nil
+            }
+        }
+        if !withTimeZone { offsetSeconds = 0 }
+        let total = (days * 86_400 + seconds - offsetSeconds)
+        let (product, overflow) = total.multipliedReportingOverflow(by: 1_000_000)
+        guard !overflow else { return nil }
+        return product + micros
+    }
+
+    package static func days(from date: Date) -> Int32? {
+        let days = (date.timeIntervalSince1970 / 86_400).rounded(.down)
+        guard let value = Int64(exactly: days) else { return nil }
+        return Int32(exactly: value - postgresEpochDays)
+    }
+
+    package static func microseconds(from date: Date) -> Int64? {
+        let micros = ((date.timeIntervalSince1970 - Double(postgresEpochOffset)) * 1_000_000).rounded()
+        return Int64(exactly: micros)
+    }
+
+    /// Days since 2000-01-01 → `YYYY-MM-DD`.
+    package static func formatDate(_ days: Int32) -> String {
+        let (year, month, day) = civil(fromDays: Int64(days) + postgresEpochDays)
+        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
+    }
+
+    /// Microseconds since 2000-01-01 → `YYYY-MM-DD HH:MM:SS[.ffffff]`.
+    package static func formatTimestamp(_ micros: Int64) -> String {
+        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        let fraction = micros - seconds * 1_000_000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        let (year, month, day) = civil(fromDays: days + postgresEpochDays)
+        var text = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + " "
+        text += pad(Int(secondOfDay / 3600), 2) + ":" + pad(Int(secondOfDay / 60 % 60), 2) + ":"
+        text += pad(Int(secondOfDay % 60), 2)
+        if fraction != 0 { text += "." + pad(Int(fraction), 6) }
+        return text
+    }
+
+    // MARK: Helpers
+
+    private static func parseDate(_ bytes: [UInt8], at start: Int) -> Int64? {
+        guard bytes.count >= start + 10, bytes[start + 4] == UInt8(ascii: "-"), bytes[start + 7] == UInt8(ascii: "-"),
+            let year = number(bytes, start, 4), let month = number(bytes, start + 5, 2),
+            let day = number(bytes, start + 8, 2), (1...12).contains(month), day >= 1,
+            day <= daysInMonth(year: year, month: month)
+        else { return nil }
+        return daysFromCivil(year: year, month: month, day: day) - postgresEpochDays
+    }
+
+    private static func number(_ bytes: [UInt8], _ start: Int, _ count: Int) -> Int? {
+        guard start >= 0, start + count <= bytes.count else { return nil }
+        var value = 0
+        for index in start..<(start + count) {
+            guard isDigit(bytes[index]) else { return nil }
+            value = value * 10 + Int(bytes[index] - 48)
+        }
+        return value
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= 48 && byte <= 57 }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 48...57: byte - 48
+        case 65...70: byte - 55
+        case 97...102: byte - 87
+        default: nil
+        }
+    }
+
+    private static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date.
+    private static func daysFromCivil(year: Int, month: Int, day: Int) -> Int64 {
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let m = Int64(month)
+        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    private static func civil(fromDays days: Int64) -> (Int, Int, Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (Int(year), Int(month), Int(day))
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    }
+}

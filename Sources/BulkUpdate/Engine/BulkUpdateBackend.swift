@@ -1,0 +1,21 @@
+package import Logging
+
+/// A database that bulk updates can run against. Implemented by the backend modules; not for users.
+package protocol BulkUpdateBackend: Sendable {
+    associatedtype Executor: ChunkExecutor
+
+    /// The database's name for messages: `PostgreSQL`, `SQLite`.
+    var databaseName: String { get }
+
+    /// Describes the target table from the catalog. Called once per run, before any row is read.
+    func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema
+
+    /// Checks that this backend can run `plan` and prepares what every chunk shares (statement text).
+    func prepare(_ plan: UpdatePlan, logger: Logger) async throws -> Executor
+}
+
+/// Writes chunks of one run. Called concurrently from every worker; each call commits its chunk on its own.
+package protocol ChunkExecutor: Sendable {
+    /// Writes one sorted, de-duplicated chunk in its own transaction and reports what the database counted.
+    func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome
+}

@@ -1,0 +1,136 @@
+/// What a bulk update did, counted from the database's own answers.
+///
+/// - `rowsRead` = `duplicateKeys` + `rowsMatched` + `keysNotFound`: every input row is either dropped as an
+///   earlier duplicate of a later row, matched to exactly one table row, or counted as not found.
+/// - `rowsMatched` = `rowsChanged` + `rowsUnchanged`. Without ``BulkUpdateOptions/skipUnchanged`` every matched
+///   row is rewritten and counted as changed.
+public struct BulkUpdateReport: Sendable, Codable, Equatable {
+    /// One chunk that was committed.
+    public struct ChunkRecord: Sendable, Codable, Equatable {
+        /// The worker that wrote it, from 0.
+        public var worker: Int
+        /// Its number among the worker's chunks, from 0.
+        public var number: Int
+        /// Rows it held after duplicates were removed.
+        public var rows: Int
+        /// Its smallest key, as SQL-like text.
+        public var firstKey: String
+        /// Its largest key, as SQL-like text.
+        public var lastKey: String
+
+        package init(worker: Int, number: Int, rows: Int, firstKey: String, lastKey: String) {
+            self.worker = worker
+            self.number = number
+            self.rows = rows
+            self.firstKey = firstKey
+            self.lastKey = lastKey
+        }
+    }
+
+    /// The target table, schema-qualified, as the database names it.
+    public var table: String
+    /// The key columns the rows were matched by.
+    public var keyColumns: [String]
+    /// The columns that were set.
+    public var setColumns: [String]
+    /// The strategy that wrote the chunks.
+    public var strategy: String
+    /// The number of workers.
+    public var workers: Int
+    /// Input rows read.
+    public var rowsRead: Int = 0
+    /// Table rows found for the input keys.
+    public var rowsMatched: Int = 0
+    /// Table rows written.
+    public var rowsChanged: Int = 0
+    /// Table rows found whose values already equalled the new ones (only with `skipUnchanged`).
+    public var rowsUnchanged: Int = 0
+    /// Input keys with no row in the table.
+    public var keysNotFound: Int = 0
+    /// Up to ten of the keys not found, as SQL-like text.
+    public var notFoundExamples: [String] = []
+    /// Input rows dropped because a later row has the same key.
+    public var duplicateKeys: Int = 0
+    /// Chunks committed.
+    public var chunks: Int = 0
+    /// Every committed chunk, ordered by worker and number.
+    public var committedChunks: [ChunkRecord] = []
+    /// Wall-clock time of the whole run, in seconds.
+    public var elapsedSeconds: Double = 0
+
+    package init(table: String, keyColumns: [String], setColumns: [String], strategy: String, workers: Int) {
+        self.table = table
+        self.keyColumns = keyColumns
+        self.setColumns = setColumns
+        self.strategy = strategy
+        self.workers = workers
+    }
+
+    /// Rows per second over the whole run, counting input rows.
+    public var rowsPerSecond: Double {
+        self.elapsedSeconds > 0 ? Double(self.rowsRead) / self.elapsedSeconds : 0
+    }
+
+    static let maximumNotFoundExamples = 10
+
+    package mutating func add(_ outcome: ChunkOutcome, record: ChunkRecord) {
+        self.rowsMatched += outcome.matched
+        self.rowsChanged += outcome.changed
+        self.rowsUnchanged += outcome.matched - outcome.changed
+        self.keysNotFound += record.rows - outcome.matched
+        for example in outcome.notFoundExamples where self.notFoundExamples.count < Self.maximumNotFoundExamples {
+            self.notFoundExamples.append(example)
+        }
+        self.chunks += 1
+        self.committedChunks.append(record)
+    }
+
+    package mutating func merge(_ other: BulkUpdateReport) {
+        self.rowsMatched += other.rowsMatched
+        self.rowsChanged += other.rowsChanged
+        self.rowsUnchanged += other.rowsUnchanged
+        self.keysNotFound += other.keysNotFound
+        for example in other.notFoundExamples where self.notFoundExamples.count < Self.maximumNotFoundExamples {
+            self.notFoundExamples.append(example)
+        }
+        self.duplicateKeys += other.duplicateKeys
+        self.chunks += other.chunks
+        self.committedChunks += other.committedChunks
+    }
+}
+
+extension BulkUpdateReport: CustomStringConvertible {
+    /// A short multi-line summary for people.
+    public var description: String {
+        var lines = [
+            "table \(self.table), key (\(self.keyColumns.joined(separator: ", "))),"
+                + " set (\(self.setColumns.joined(separator: ", ")))",
+            "strategy \(self.strategy), \(self.workers) worker(s), \(self.chunks) chunk(s)",
+            "rows read \(self.rowsRead), matched \(self.rowsMatched), changed \(self.rowsChanged),"
+                + " unchanged \(self.rowsUnchanged), keys not found \(self.keysNotFound),"
+                + " duplicate keys \(self.duplicateKeys)",
+        ]
+        if !self.notFoundExamples.isEmpty {
+            lines.append("keys not found, e.g.: " + self.notFoundExamples.joined(separator: ", "))
+        }
+        let seconds = (self.elapsedSeconds * 1000).rounded() / 1000
+        lines.append("elapsed \(seconds) s, \(Int(self.rowsPerSecond)) rows/s")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// What the database answered for one chunk.
+package struct ChunkOutcome: Sendable {
+    /// Table rows found for the chunk's keys.
+    package var matched: Int
+    /// Table rows written.
+    package var changed: Int
+    /// A few of the chunk's keys with no row, as SQL-like text.
+    package var notFoundExamples: [String]
+
+    package init(matched: Int, changed: Int, notFoundExamples: [String] = []) {
+        self.matched = matched
+        self.changed = changed
+        self.notFoundExamples = notFoundExamples
+    }
+}

@@ -1,0 +1,49 @@
+import AsyncAlgorithms
+
+/// Reads the input once, checks every row, and hands full chunks to the worker that owns each key.
+///
+/// Each worker has an unbuffered channel, so the router waits while a worker is busy with the chunk before:
+/// memory stays at about two chunks per worker however large the input is.
+struct Router {
+    let plan: UpdatePlan
+    let channels: [AsyncChannel<Chunk>]
+    let state: RunState
+
+    /// Routes every row; returns how many rows were read.
+    func route<Rows: AsyncSequence>(_ rows: Rows) async throws -> Int where Rows.Element == BulkUpdateRow {
+        let workers = self.channels.count
+        let chunkSize = self.plan.options.chunkSize
+        let keyCount = self.plan.keyColumns.count
+        var numbers = [Int](repeating: 0, count: workers)
+        var builders = (0..<workers).map {
+            Chunk(plan: self.plan, worker: $0, number: 0, capacity: chunkSize)
+        }
+        var cells: [Cell] = []
+        cells.reserveCapacity(self.plan.columns.count)
+        var position = 0
+        for try await row in rows {
+            position += 1
+            try RowChecker.check(row, line: row.line ?? position, plan: self.plan, into: &cells)
+            let hash = KeyHash.hash(cells[0..<keyCount])
+            let worker = Int(hash % UInt64(workers))
+            builders[worker].append(cells, line: row.line ?? position, hash: hash)
+            if builders[worker].count >= chunkSize {
+                numbers[worker] += 1
+                let full = builders[worker]
+                builders[worker] = Chunk(plan: self.plan, worker: worker, number: numbers[worker], capacity: chunkSize)
+                guard try await self.send(full) else { return position }
+            }
+        }
+        for chunk in builders where chunk.count > 0 {
+            guard try await self.send(chunk) else { return position }
+        }
+        return position
+    }
+
+    /// Sends a chunk; `false` when the run has failed and routing should stop.
+    private func send(_ chunk: Chunk) async throws -> Bool {
+        await self.channels[chunk.worker].send(chunk)
+        try Task.checkCancellation()
+        return !self.state.hasFailed
+    }
+}

@@ -1,0 +1,73 @@
+/// Checks one input row against the plan and converts it to cells.
+enum RowChecker {
+    static func check(
+        _ row: BulkUpdateRow,
+        line: Int,
+        plan: UpdatePlan,
+        into cells: inout [Cell]
+    ) throws(BulkUpdateError) {
+        let columns = plan.columns
+        guard row.values.count == columns.count else {
+            throw BulkUpdateError(
+                .input,
+                "row has \(row.values.count) value(s), expected \(columns.count):"
+                    + " \(columns.map(\.name).joined(separator: ", "))",
+                inputLine: line
+            )
+        }
+        cells.removeAll(keepingCapacity: true)
+        let keyCount = plan.keyColumns.count
+        for (index, column) in columns.enumerated() {
+            let value = row.values[index]
+            let cell: Cell
+            do {
+                cell = try column.type.cell(for: value)
+            } catch {
+                throw BulkUpdateError(
+                    .input,
+                    "value \(value) does not fit column \"\(column.name)\" (\(column.type.displayName)): \(error.reason)",
+                    inputLine: line,
+                    column: column.name
+                )
+            }
+            if case .null = cell {
+                if index < keyCount {
+                    throw BulkUpdateError(
+                        .input,
+                        "key column \"\(column.name)\" is NULL; every row needs a key",
+                        inputLine: line,
+                        column: column.name
+                    )
+                }
+                if !column.isNullable {
+                    throw BulkUpdateError(
+                        .input,
+                        "NULL given for column \"\(column.name)\", which is NOT NULL",
+                        inputLine: line,
+                        column: column.name,
+                        key: Self.renderKey(cells, plan: plan)
+                    )
+                }
+            }
+            cells.append(cell)
+        }
+    }
+
+    static func duplicate(cells: [Cell], plan: UpdatePlan, earlierLine: Int, line: Int) -> BulkUpdateError {
+        let key = Self.renderKey(cells, plan: plan)
+        return BulkUpdateError(
+            .duplicateKey,
+            "key \(key) appears more than once in the input (input lines \(earlierLine) and \(line))",
+            inputLine: line,
+            key: key
+        )
+    }
+
+    static func renderKey(_ cells: [Cell], plan: UpdatePlan) -> String {
+        var chunk = Chunk(plan: plan, worker: 0, number: 0, capacity: 1)
+        var padded = Array(cells.prefix(plan.keyColumns.count))
+        while padded.count < plan.columns.count { padded.append(.null) }
+        chunk.append(padded, line: 0, hash: 0)
+        return chunk.renderKey(0)
+    }
+}

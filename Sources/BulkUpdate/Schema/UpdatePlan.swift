@@ -1,0 +1,119 @@
+/// A checked request: the table, its key and set columns with their types, and the options.
+///
+/// Built before any row is read; every failure here leaves the table untouched.
+package struct UpdatePlan: Sendable {
+    package var table: TableSchema
+    package var keyColumns: [ColumnSchema]
+    package var setColumns: [ColumnSchema]
+    package var options: BulkUpdateOptions
+
+    /// Key columns first, then set columns: the order of every row's values and of every chunk's columns.
+    package var columns: [ColumnSchema] { self.keyColumns + self.setColumns }
+
+    /// Checks the requested columns against the table.
+    ///
+    /// - Parameters:
+    ///   - keyColumns: The key columns; `nil` means the primary key.
+    ///   - setColumns: The columns to set; at least one, none of them part of the key.
+    package init(
+        table: TableSchema,
+        keyColumns: [String]?,
+        setColumns: [String],
+        options: BulkUpdateOptions
+    ) throws(BulkUpdateError) {
+        try options.validate()
+        let tableName = table.name.description
+        let keyNames: [String]
+        if let keyColumns {
+            keyNames = keyColumns
+        } else {
+            guard !table.primaryKey.isEmpty else {
+                throw BulkUpdateError(
+                    .schema,
+                    "\(tableName) has no primary key; name the key columns, which must have a unique index"
+                )
+            }
+            keyNames = table.primaryKey
+        }
+        guard !keyNames.isEmpty else { throw BulkUpdateError(.schema, "at least one key column is required") }
+        guard !setColumns.isEmpty else {
+            throw BulkUpdateError(.schema, "at least one column to set is required")
+        }
+        func lookup(_ name: String) throws(BulkUpdateError) -> ColumnSchema {
+            guard let column = table.column(named: name) else {
+                var message = "column \"\(name)\" does not exist in \(tableName)"
+                if let suggestion = Self.closest(to: name, among: table.columns.map(\.name)) {
+                    message += " (did you mean \"\(suggestion)\"?)"
+                }
+                throw BulkUpdateError(.schema, message, column: name)
+            }
+            return column
+        }
+        func checkUnique(_ names: [String], _ role: String) throws(BulkUpdateError) {
+            var seen = Set<String>()
+            for name in names where !seen.insert(name).inserted {
+                throw BulkUpdateError(.schema, "column \"\(name)\" is named twice among the \(role) columns")
+            }
+        }
+        try checkUnique(keyNames, "key")
+        try checkUnique(setColumns, "set")
+        let keys = try keyNames.map { name throws(BulkUpdateError) in try lookup(name) }
+        let sets = try setColumns.map { name throws(BulkUpdateError) in try lookup(name) }
+        for name in setColumns where keyNames.contains(name) {
+            throw BulkUpdateError(
+                .schema,
+                "column \"\(name)\" is part of the key and cannot also be set",
+                column: name
+            )
+        }
+        for column in keys + sets {
+            if let unsupported = column.unsupportedType {
+                throw BulkUpdateError(
+                    .schema,
+                    "column \"\(column.name)\" of \(tableName) has type \(unsupported), which BulkUpdate does not support",
+                    column: column.name
+                )
+            }
+        }
+        for column in sets where column.isGenerated {
+            throw BulkUpdateError(
+                .schema,
+                "column \"\(column.name)\" of \(tableName) is generated and cannot be set",
+                column: column.name
+            )
+        }
+        let keySet = Set(keyNames)
+        guard table.uniqueKeys.contains(where: { Set($0) == keySet }) else {
+            throw BulkUpdateError(
+                .schema,
+                "key (\(keyNames.joined(separator: ", "))) is not unique in \(tableName): it needs a primary key,"
+                    + " unique constraint or unique index on exactly these columns, so that each input row"
+                    + " matches at most one table row"
+            )
+        }
+        self.table = table
+        self.keyColumns = keys
+        self.setColumns = sets
+        self.options = options
+    }
+
+    /// The candidate within edit distance 2 of `name`, if there is exactly one best.
+    static func closest(to name: String, among candidates: [String]) -> String? {
+        let target = Array(name.lowercased())
+        var best: (name: String, distance: Int)?
+        for candidate in candidates {
+            let other = Array(candidate.lowercased())
+            var previous = Array(0...other.count)
+            for (i, a) in target.enumerated() {
+                var row = [i + 1] + Array(repeating: 0, count: other.count)
+                for (j, b) in other.enumerated() {
+                    row[j + 1] = Swift.min(previous[j + 1] + 1, row[j] + 1, previous[j] + (a == b ? 0 : 1))
+                }
+                previous = row
+            }
+            let distance = previous[other.count]
+            if distance <= 2 && distance < (best?.distance ?? Int.max) { best = (candidate, distance) }
+        }
+        return best?.name
+    }
+}

@@ -1,0 +1,79 @@
+import AsyncAlgorithms
+import Logging
+
+/// What one worker committed, and the error that stopped it, if any.
+struct WorkerResult: Sendable {
+    var report: BulkUpdateReport
+    var error: (any Error)?
+}
+
+/// Takes chunks from its channel one at a time: sorts and de-duplicates each, writes it, counts the outcome.
+///
+/// A key that appears again in a later chunk of the same worker is found by its 64-bit fingerprint (the stable
+/// key hash); with ``BulkUpdateOptions/DuplicateKeyPolicy/lastWins`` the later row is simply applied later.
+struct Worker: Sendable {
+    let index: Int
+    let plan: UpdatePlan
+    let executor: any ChunkExecutor
+    let state: RunState
+    let logger: Logger
+
+    func run(_ channel: AsyncChannel<Chunk>) async -> WorkerResult {
+        var report = BulkUpdateReport(table: "", keyColumns: [], setColumns: [], strategy: "", workers: 0)
+        var logger = self.logger
+        logger[metadataKey: LogKey.worker] = "\(self.index)"
+        let failOnDuplicate = self.plan.options.duplicateKeys == .error
+        var seen = Set<UInt64>()
+        var seenLines: [UInt64: Int] = [:]
+        do {
+            for await var chunk in channel {
+                if self.state.hasFailed { break }
+                try Task.checkCancellation()
+                let dropped = chunk.sortAndDeduplicate()
+                if let first = dropped.first, failOnDuplicate {
+                    let row = chunk.lines.firstIndex(of: first.keptLine) ?? 0
+                    throw Self.duplicateError(chunk: chunk, row: row, earlierLine: first.dropped)
+                }
+                report.duplicateKeys += dropped.count
+                for row in 0..<chunk.count {
+                    if failOnDuplicate {
+                        if let earlier = seenLines.updateValue(chunk.lines[row], forKey: chunk.hashes[row]) {
+                            throw Self.duplicateError(chunk: chunk, row: row, earlierLine: earlier)
+                        }
+                    } else if !seen.insert(chunk.hashes[row]).inserted {
+                        report.duplicateKeys += 1
+                    }
+                }
+                let record = chunk.record()
+                logger.trace(
+                    "writing chunk",
+                    metadata: [LogKey.chunk: "\(chunk.number)", LogKey.rows: "\(chunk.count)"]
+                )
+                let outcome: ChunkOutcome
+                do {
+                    outcome = try await self.executor.write(chunk, logger: logger)
+                } catch var error as BulkUpdateError {
+                    if error.chunk == nil { error.chunk = record }
+                    throw error
+                }
+                report.add(outcome, record: record)
+            }
+        } catch {
+            self.state.fail()
+            channel.finish()
+            return WorkerResult(report: report, error: error)
+        }
+        return WorkerResult(report: report, error: nil)
+    }
+
+    private static func duplicateError(chunk: Chunk, row: Int, earlierLine: Int) -> BulkUpdateError {
+        let key = chunk.renderKey(row)
+        let lines = [earlierLine, chunk.lines[row]].sorted()
+        return BulkUpdateError(
+            .duplicateKey,
+            "key \(key) appears more than once in the input (input lines \(lines[0]) and \(lines[1]))",
+            inputLine: lines[1],
+            key: key
+        )
+    }
+}

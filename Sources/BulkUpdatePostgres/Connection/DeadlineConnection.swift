@@ -1,0 +1,102 @@
+import BulkUpdate
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// A leased connection whose every query has a deadline.
+///
+/// PostgresNIO 1.33.2 can wait forever for a query sent over a connection that is already closed (the write is
+/// dropped with no promise to fail). Queries here go through the `EventLoopFuture` API and race a timer on the
+/// connection's event loop: when the deadline passes first, the caller gets ``BulkUpdateError/Code-swift.struct/timeout``
+/// at once and the connection is closed, so the pool replaces it. This is the one place that works around it.
+struct DeadlineConnection {
+    let connection: PostgresConnection
+    let timeout: Duration
+    let logger: Logger
+
+    /// Runs `query` and collects its rows and command tag.
+    func query(_ query: PostgresQuery) async throws -> PostgresQueryResult {
+        guard !self.connection.isClosed else {
+            throw BulkUpdateError(.connection, "the connection to PostgreSQL was closed")
+        }
+        let eventLoop = self.connection.eventLoop
+        let promise = eventLoop.makePromise(of: PostgresQueryResult.self)
+        let settled = Mutex(false)
+        let connection = self.connection
+        let seconds = self.timeout.components.seconds
+        let (nanoseconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let limit = overflow ? Int64.max : nanoseconds + self.timeout.components.attoseconds / 1_000_000_000
+        let timer = eventLoop.scheduleTask(in: .nanoseconds(limit)) {
+            guard settled.withLock({ let first = !$0; $0 = true; return first }) else { return }
+            promise.fail(DeadlineExceeded())
+            let closing: EventLoopFuture<Void> = connection.close()
+            closing.whenComplete { _ in }
+        }
+        self.connection.query(query, logger: self.logger).whenComplete { result in
+            guard settled.withLock({ let first = !$0; $0 = true; return first }) else { return }
+            timer.cancel()
+            promise.completeWith(result)
+        }
+        do {
+            return try await promise.futureResult.get()
+        } catch is DeadlineExceeded {
+            throw BulkUpdateError(
+                .timeout,
+                "a PostgreSQL statement did not finish within \(self.timeout) (statementTimeout); the connection was closed"
+            )
+        }
+    }
+
+    /// Runs `query` and returns the row count from its command tag (`UPDATE 1234`).
+    func execute(_ query: PostgresQuery) async throws -> Int {
+        try await self.query(query).metadata.rows ?? 0
+    }
+}
+
+struct DeadlineExceeded: Error {}
+
+/// Turns driver errors into ``BulkUpdateError`` with the server's own words.
+enum PostgresErrors {
+    static func map(_ error: any Error, doing action: String) -> any Error {
+        if error is BulkUpdateError || error is CancellationError { return error }
+        guard let error = error as? PSQLError else {
+            return BulkUpdateError(.server, "\(action) failed: \(String(reflecting: error))")
+        }
+        switch error.code {
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? ""
+            var message = error.serverInfo?[.message] ?? "unknown server error"
+            if let detail = error.serverInfo?[.detail] { message += " (\(detail))" }
+            let code: BulkUpdateError.Code =
+                switch state {
+                case "40001", "40P01", "55P03": .conflict
+                case "57014": .timeout
+                case "57P01", "57P02", "57P03": .connection
+                case _ where state.hasPrefix("08"): .connection
+                case _ where state.hasPrefix("23"): .constraint
+                case _ where state.hasPrefix("22"): .input
+                default: .server
+                }
+            return BulkUpdateError(
+                code,
+                "PostgreSQL rejected \(action): \(message)",
+                column: error.serverInfo?[.columnName],
+                sqlState: state.isEmpty ? nil : state,
+                underlying: error
+            )
+        case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed,
+            .sslUnsupported, .failedToAddSSLHandler, .unsupportedAuthMechanism, .authMechanismRequiresPassword,
+            .saslError:
+            return BulkUpdateError(
+                .connection,
+                "\(action) failed: the connection to PostgreSQL failed (\(error.code))",
+                underlying: error
+            )
+        case .tooManyParameters:
+            return BulkUpdateError(.configuration, "\(action) failed: more than 65,535 parameters", underlying: error)
+        default:
+            return BulkUpdateError(.server, "\(action) failed: \(String(reflecting: error))", underlying: error)
+        }
+    }
+}
