@@ -21,12 +21,29 @@ package enum BulkUpdateEngine {
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
         let started = ContinuousClock.now
-        try options.validate()
-        let name = try BulkUpdateTableName(parsing: table)
-        let schema = try await backend.describe(name, options: options, logger: logger)
-        let plan = try UpdatePlan(table: schema, keyColumns: keyColumns, setColumns: setColumns, options: options)
-        try validateFirst?(plan)
-        let executor = try await backend.prepare(plan, logger: logger)
+        let schema: TableSchema
+        let plan: UpdatePlan
+        let executor: Backend.Executor
+        do {
+            try options.validate()
+            let name = try BulkUpdateTableName(parsing: table)
+            schema = try await backend.describe(name, options: options, logger: logger)
+            plan = try UpdatePlan(table: schema, keyColumns: keyColumns, setColumns: setColumns, options: options)
+            try validateFirst?(plan)
+            executor = try await backend.prepare(plan, logger: logger)
+        } catch var error as BulkUpdateError {
+            // Nothing has been written yet; say so.
+            var nothing = BulkUpdateReport(
+                table: table,
+                keyColumns: keyColumns ?? [],
+                setColumns: setColumns,
+                strategy: options.strategy.description,
+                workers: options.workers
+            )
+            nothing.elapsedSeconds = Self.seconds(ContinuousClock.now - started)
+            error.partialReport = nothing
+            throw error
+        }
 
         let logger = {
             var logger = logger

@@ -37,12 +37,15 @@ enum PostgresCatalog {
                 try row.decode((String, Bool, Bool, String, String, String, String, String, Int64).self)
             let kind = Self.kind(baseType: baseType, typeType: typeType, category: category)
             let maximumLength = baseType == "varchar" && typmod > 4 ? Int(typmod - 4) : nil
+            // `character` without a length means character(1); cast to `bpchar` so nothing is truncated and the
+            // column's own length applies on assignment.
+            let castName = typeType != "d" && baseType == "bpchar" ? "bpchar" : sqlName
             columns.append(
                 ColumnSchema(
                     name: column,
                     type: ColumnType(
                         kind: kind ?? .text,
-                        sqlName: sqlName,
+                        sqlName: castName,
                         displayName: displayName,
                         maximumLength: maximumLength
                     ),
