@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "BulkUpdate", targets: ["BulkUpdate"]),
         .library(name: "BulkUpdatePostgres", targets: ["BulkUpdatePostgres"]),
+        .library(name: "BulkUpdateSQLite", targets: ["BulkUpdateSQLite"]),
         .executable(name: "bulk-update", targets: ["bulk-update"]),
     ],
     dependencies: [
@@ -16,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
         .target(
@@ -35,17 +37,36 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        .target(
+            name: "BulkUpdateSQLite",
+            dependencies: [
+                "BulkUpdate",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "bulk-update",
             dependencies: [
                 "BulkUpdate",
                 "BulkUpdatePostgres",
+                "BulkUpdateSQLite",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(name: "BulkUpdateTests", dependencies: ["BulkUpdate"]),
+        .testTarget(
+            name: "BulkUpdateSQLiteTests",
+            dependencies: [
+                "BulkUpdate",
+                "BulkUpdateSQLite",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+            ]
+        ),
         .testTarget(
             name: "BulkUpdatePostgresTests",
             dependencies: [

@@ -10,10 +10,12 @@ public struct BulkUpdateOptions: Sendable {
     /// How the new values travel to the database. New strategies may be added in later versions.
     public struct Strategy: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable, CaseIterable {
-            case unnest, values, caseWhen
+            case auto, unnest, values, caseWhen, tempTable
         }
         private let base: Base
 
+        /// Lets the backend choose: ``unnest`` on PostgreSQL, ``values`` on SQLite.
+        public static let auto = Strategy(base: .auto)
         /// One statement per chunk, `UPDATE … FROM unnest($1::type[], …)`: every column is one array parameter,
         /// so the statement text is the same for every chunk and there is no parameter limit. PostgreSQL only.
         public static let unnest = Strategy(base: .unnest)
@@ -23,14 +25,17 @@ public struct BulkUpdateOptions: Sendable {
         /// The statement Django's `bulk_update` sends: `SET col = CASE WHEN key = … THEN … END WHERE key IN (…)`.
         /// Kept as the baseline to compare against.
         public static let caseWhen = Strategy(base: .caseWhen)
+        /// Loads the chunk into a temporary table, then `UPDATE … FROM` it. SQLite only.
+        public static let tempTable = Strategy(base: .tempTable)
 
         /// Every strategy this version knows.
         public static var all: [Strategy] { Base.allCases.map { Strategy(base: $0) } }
 
-        /// Looks a strategy up by its name as written in ``description`` (`unnest`, `values`, `caseWhen`);
-        /// `case-when` is accepted too.
+        /// Looks a strategy up by its name as written in ``description`` (`auto`, `unnest`, `values`, `caseWhen`,
+        /// `tempTable`); `case-when` and `temp-table` are accepted too.
         public init?(name: String) {
-            let normalized = name == "case-when" || name == "casewhen" ? "caseWhen" : name
+            let aliases = ["case-when": "caseWhen", "casewhen": "caseWhen", "temp-table": "tempTable"]
+            let normalized = aliases[name.lowercased()] ?? name
             guard let base = Base(rawValue: normalized) else { return nil }
             self.base = base
         }
@@ -67,7 +72,7 @@ public struct BulkUpdateOptions: Sendable {
     public var workers: Int
     /// How many rows one chunk holds; each chunk is written in its own transaction. Defaults to `10_000`.
     public var chunkSize: Int
-    /// How the values travel to the database. Defaults to ``Strategy/unnest``.
+    /// How the values travel to the database. Defaults to ``Strategy/auto``.
     public var strategy: Strategy
     /// When `true`, rows whose values already equal the new ones are not rewritten (`IS DISTINCT FROM`), and the
     /// report tells changed and unchanged rows apart. Defaults to `false`.
@@ -82,7 +87,7 @@ public struct BulkUpdateOptions: Sendable {
     public init(
         workers: Int = 2,
         chunkSize: Int = 10_000,
-        strategy: Strategy = .unnest,
+        strategy: Strategy = .auto,
         skipUnchanged: Bool = false,
         duplicateKeys: DuplicateKeyPolicy = .lastWins,
         statementTimeout: Duration = .seconds(300)

@@ -8,6 +8,19 @@ struct PostgresBackend: BulkUpdateBackend {
 
     var databaseName: String { "PostgreSQL" }
 
+    // See `BulkUpdateBackend.resolveStrategy(_:)`.
+    func resolveStrategy(_ options: BulkUpdateOptions) throws(BulkUpdateError) -> BulkUpdateOptions.Strategy {
+        switch options.strategy {
+        case .auto: return .unnest
+        case .unnest, .values, .caseWhen: return options.strategy
+        default:
+            throw BulkUpdateError(
+                .configuration,
+                "strategy \(options.strategy) is not available on PostgreSQL; use unnest, values or caseWhen"
+            )
+        }
+    }
+
     // See `BulkUpdateBackend.describe(_:options:logger:)`.
     func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema {
         do {

@@ -36,17 +36,19 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
         guard let scheme = components.scheme?.lowercased(), scheme == "postgres" || scheme == "postgresql" else {
             throw fail("the scheme must be postgres:// or postgresql://")
         }
-        guard let host = components.host, !host.isEmpty else { throw fail("the host is missing") }
+        guard var host = components.host, !host.isEmpty else { throw fail("the host is missing") }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }  // IPv6
+        // URLComponents has already decoded user, password and path once; decode nothing again.
         guard let user = components.user, !user.isEmpty else { throw fail("the user name is missing") }
         if let port = components.port, !(1...65535).contains(port) {
             throw fail("port \(port) is out of range")
         }
         self.host = host
         self.port = components.port ?? 5432
-        self.username = user.removingPercentEncoding ?? user
-        self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        self.username = user
+        self.password = components.password
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        self.database = path.isEmpty ? nil : (path.removingPercentEncoding ?? path)
+        self.database = path.isEmpty ? nil : path
         self.sslMode = .prefer
         for item in components.queryItems ?? [] {
             switch item.name {

@@ -7,6 +7,10 @@ package protocol BulkUpdateBackend: Sendable {
     /// The database's name for messages: `PostgreSQL`, `SQLite`.
     var databaseName: String { get }
 
+    /// The strategy this backend uses for `options`: resolves ``BulkUpdateOptions/Strategy/auto`` and rejects
+    /// strategies it does not have.
+    func resolveStrategy(_ options: BulkUpdateOptions) throws(BulkUpdateError) -> BulkUpdateOptions.Strategy
+
     /// Describes the target table from the catalog. Called once per run, before any row is read.
     func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema
 

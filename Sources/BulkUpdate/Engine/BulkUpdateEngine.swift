@@ -21,11 +21,13 @@ package enum BulkUpdateEngine {
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
         let started = ContinuousClock.now
+        var options = options
         let schema: TableSchema
         let plan: UpdatePlan
         let executor: Backend.Executor
         do {
             try options.validate()
+            options.strategy = try backend.resolveStrategy(options)
             let name = try BulkUpdateTableName(parsing: table)
             schema = try await backend.describe(name, options: options, logger: logger)
             plan = try UpdatePlan(table: schema, keyColumns: keyColumns, setColumns: setColumns, options: options)

@@ -29,7 +29,7 @@ public struct BulkUpdateTableName: Sendable, Hashable, CustomStringConvertible {
         while index < text.endIndex {
             let character = text[index]
             if character == "\"" {
-                guard !partStarted else { throw fail("a quote may only start a part") }
+                guard !partStarted && current.isEmpty else { throw fail("a quote may only start a part") }
                 var closed = false
                 index = text.index(after: index)
                 while index < text.endIndex {

@@ -97,7 +97,7 @@ package struct UpdatePlan: Sendable {
         self.options = options
     }
 
-    /// The candidate within edit distance 2 of `name`, if there is exactly one best.
+    /// The candidate closest to `name` within edit distance 2 (ignoring case), the first one on a tie.
     static func closest(to name: String, among candidates: [String]) -> String? {
         let target = Array(name.lowercased())
         var best: (name: String, distance: Int)?

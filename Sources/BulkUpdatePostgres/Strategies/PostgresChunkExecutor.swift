@@ -46,7 +46,7 @@ struct PostgresChunkExecutor: ChunkExecutor {
         case .values:
             var total = ChunkOutcome(matched: 0, changed: 0)
             for rows in self.batches(chunk.count) {
-                let sql = statements.update(from: statements.valuesSource(rows: rows.count))
+                let sql = statements.update(from: statements.sql.valuesSource(rows: rows.count))
                 total.add(try await self.run(sql, statements.cellBinds(chunk, rows: rows), on: db))
             }
             return total

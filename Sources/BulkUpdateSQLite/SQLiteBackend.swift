@@ -1,0 +1,83 @@
+import BulkUpdate
+import Foundation
+import Logging
+import SQLiteNIO
+
+/// SQLite as a ``BulkUpdateBackend``: one writer connection shared by every worker through a ``WriterLock``.
+struct SQLiteBackend: BulkUpdateBackend {
+    /// `UPDATE … FROM` first appeared in SQLite 3.33.0.
+    static let minimumVersion: Int32 = 3_033_000
+
+    let connection: SQLiteConnection
+    let lock: WriterLock
+    let busyTimeout: Duration
+
+    var databaseName: String { "SQLite" }
+
+    // See `BulkUpdateBackend.resolveStrategy(_:)`.
+    func resolveStrategy(_ options: BulkUpdateOptions) throws(BulkUpdateError) -> BulkUpdateOptions.Strategy {
+        switch options.strategy {
+        case .auto: return .values
+        case .values, .caseWhen, .tempTable: return options.strategy
+        default:
+            throw BulkUpdateError(
+                .configuration,
+                "strategy \(options.strategy) is not available on SQLite; use values, tempTable or caseWhen"
+            )
+        }
+    }
+
+    // See `BulkUpdateBackend.describe(_:options:logger:)`.
+    func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema {
+        let version = SQLiteConnection.libraryVersion()
+        guard version >= Self.minimumVersion else {
+            throw BulkUpdateError(
+                .configuration,
+                "SQLite \(SQLiteConnection.libraryVersionString()) is too old: UPDATE … FROM needs SQLite 3.33.0 or newer"
+            )
+        }
+        do {
+            return try await SQLiteCatalog.describe(table, on: self.connection)
+        } catch {
+            throw SQLiteErrors.map(error, doing: "reading the schema of \(table)")
+        }
+    }
+
+    // See `BulkUpdateBackend.prepare(_:logger:)`.
+    func prepare(_ plan: UpdatePlan, logger: Logger) async throws -> SQLiteChunkExecutor {
+        if plan.options.workers > 1 {
+            logger.info(
+                "SQLite has a single writer: chunks from all workers are written one at a time",
+                metadata: [LogKey.workers: "\(plan.options.workers)"]
+            )
+        }
+        let milliseconds = self.busyTimeout.components.seconds * 1000 + self.busyTimeout.components.attoseconds / 1_000_000_000_000_000
+        do {
+            _ = try await self.connection.query("PRAGMA busy_timeout = \(max(0, milliseconds))")
+            return SQLiteChunkExecutor(
+                connection: self.connection,
+                lock: self.lock,
+                plan: plan,
+                maximumParameters: try await Self.maximumParameters(on: self.connection)
+            )
+        } catch {
+            throw SQLiteErrors.map(error, doing: "preparing the update")
+        }
+    }
+
+    /// The connection's limit on parameters in one statement, read at run time: SQLite names it when asked to
+    /// prepare a parameter past it (sqlite-nio builds SQLite with 250,000; SQLite's default is 32,766).
+    static func maximumParameters(on connection: SQLiteConnection) async throws -> Int {
+        do {
+            _ = try await connection.query("SELECT ?2147483647", [])
+        } catch let error as SQLiteError {
+            // "variable number must be between ?1 and ?250000"
+            if let range = error.message.range(of: "and ?"),
+                let limit = Int(error.message[range.upperBound...].prefix { $0.isNumber })
+            {
+                return limit
+            }
+        }
+        return 32_766
+    }
+}

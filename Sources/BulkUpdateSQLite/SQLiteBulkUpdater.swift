@@ -1,0 +1,127 @@
+public import BulkUpdate
+public import Logging
+public import SQLiteNIO
+
+/// Applies new values to existing rows of a SQLite table, matched by key.
+///
+/// SQLite has one writer at a time, so every chunk is written on one connection, one after another, each in its
+/// own `BEGIN IMMEDIATE` transaction; several workers are accepted (they check, route and sort concurrently) and
+/// never fail with "database is locked" against each other. When another process holds the write lock, a chunk
+/// waits up to the busy timeout, then the run fails with a clear message.
+///
+/// ```swift
+/// let report = try await SQLiteBulkUpdater.withUpdater(url: "sqlite:app.db") { updater in
+///     try await updater.update("users", set: ["username"], rows: rows)
+/// }
+/// ```
+public struct SQLiteBulkUpdater: Sendable {
+    /// The connection every chunk is written on.
+    public let connection: SQLiteConnection
+    /// How long a chunk waits for another process's write lock before the run fails.
+    public let busyTimeout: Duration
+    private let lock = WriterLock()
+
+    /// Creates an updater on a connection the caller opened and will close. Use one updater per connection.
+    ///
+    /// - Parameter busyTimeout: How long to wait for another process's write lock. Defaults to 5 seconds.
+    public init(connection: SQLiteConnection, busyTimeout: Duration = .seconds(5)) {
+        self.connection = connection
+        self.busyTimeout = busyTimeout
+    }
+
+    /// Updates rows of `table` from a collection, every row checked before anything is written.
+    ///
+    /// - Parameters:
+    ///   - table: The table, optionally qualified by its attached database: `users`, `main.users`.
+    ///   - key: The key columns; defaults to the primary key. They must be exactly the columns of the primary key
+    ///     or of a unique index.
+    ///   - columns: The columns to set.
+    ///   - rows: Key values then new values, in the order of `key` and `columns`.
+    ///   - options: Workers, chunk size, strategy (`values`, `tempTable`, `caseWhen`). See ``BulkUpdateOptions``.
+    ///   - logger: Where to log; by default nothing is logged.
+    /// - Returns: Counts as reported by SQLite.
+    /// - Throws: ``BulkUpdateError`` naming the input line, column, key or chunk at fault.
+    public func update(
+        _ table: String,
+        key: [String]? = nil,
+        set columns: [String],
+        rows: some Collection<BulkUpdateRow> & Sendable,
+        options: BulkUpdateOptions = .init(),
+        logger: Logger? = nil
+    ) async throws -> BulkUpdateReport {
+        try await BulkUpdateEngine.run(
+            backend: self.backend,
+            table: table,
+            keyColumns: key,
+            setColumns: columns,
+            rows: SequenceRows(rows),
+            validateFirst: { plan in try BulkUpdateEngine.validate(rows, plan: plan) },
+            options: options,
+            logger: logger ?? Self.silent
+        )
+    }
+
+    /// Updates rows of `table` from an asynchronous sequence, read once, as it arrives.
+    ///
+    /// A bad row stops the run; chunks committed before it stay applied and are listed in the error's
+    /// ``BulkUpdateError/partialReport``.
+    public func update<Rows: AsyncSequence>(
+        _ table: String,
+        key: [String]? = nil,
+        set columns: [String],
+        rows: Rows,
+        options: BulkUpdateOptions = .init(),
+        logger: Logger? = nil
+    ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
+        try await BulkUpdateEngine.run(
+            backend: self.backend,
+            table: table,
+            keyColumns: key,
+            setColumns: columns,
+            rows: rows,
+            options: options,
+            logger: logger ?? Self.silent
+        )
+    }
+
+    /// Opens `url`, sets WAL journal mode and `synchronous = NORMAL`, runs `body`, then closes the connection.
+    ///
+    /// - Parameters:
+    ///   - url: A ``SQLiteURL``: `sqlite:///abs/path.db`, `sqlite:relative.db`, `path.db`, `:memory:`.
+    ///   - busyTimeout: How long to wait for another process's write lock. Defaults to 5 seconds.
+    public static func withUpdater<Result: Sendable>(
+        url: String,
+        busyTimeout: Duration = .seconds(5),
+        logger: Logger? = nil,
+        _ body: (SQLiteBulkUpdater) async throws -> Result
+    ) async throws -> Result {
+        let location = try SQLiteURL(url)
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(
+                storage: location.path.map { .file(path: $0) } ?? .memory,
+                logger: logger ?? Self.silent
+            )
+        } catch {
+            throw SQLiteErrors.map(error, doing: "opening \(location)")
+        }
+        do {
+            if location.path != nil {
+                _ = try await connection.query("PRAGMA journal_mode = WAL")
+                _ = try await connection.query("PRAGMA synchronous = NORMAL")
+            }
+            let result = try await body(SQLiteBulkUpdater(connection: connection, busyTimeout: busyTimeout))
+            try await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw SQLiteErrors.map(error, doing: "the update")
+        }
+    }
+
+    private var backend: SQLiteBackend {
+        SQLiteBackend(connection: self.connection, lock: self.lock, busyTimeout: self.busyTimeout)
+    }
+
+    static let silent = Logger(label: "bulk-update", factory: { _ in SwiftLogNoOpLogHandler() })
+}

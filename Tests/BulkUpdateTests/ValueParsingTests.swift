@@ -1,0 +1,250 @@
+import Foundation
+import Testing
+
+@testable import BulkUpdate
+
+@Suite("ValueParsing")
+struct ValueParsingTests {
+    // MARK: Dates
+
+    @Test func leapDayIsAcceptedInALeapYear() throws {
+        let days = try #require(ValueParsing.date("2024-02-29"))
+        #expect(days == 8_825)
+        #expect(ValueParsing.formatDate(days) == "2024-02-29")
+    }
+
+    @Test(arguments: [
+        "2023-02-29", "1900-02-29", "2024-04-31", "2024-13-01", "2024-00-10", "2024-01-00", "2024-1-01",
+        "20240101", "2024-01-01x", "", "abcd-ef-gh",
+    ])
+    func invalidDatesAreRejected(text: String) {
+        #expect(ValueParsing.date(text) == nil)
+    }
+
+    @Test func epochsAndCenturyLeapYear() {
+        #expect(ValueParsing.date("2000-01-01") == 0)
+        #expect(ValueParsing.date("1970-01-01") == -10_957)
+        #expect(ValueParsing.date("2000-02-29") == 59)
+        #expect(ValueParsing.date("1999-12-31") == -1)
+        #expect(ValueParsing.date(" 2000-01-02 ") == 1)
+    }
+
+    @Test(arguments: [
+        "2024-02-29", "1970-01-01", "2000-01-01", "1999-12-31", "0001-01-01", "9999-12-31",
+        "1900-03-01",
+    ])
+    func formatDateRoundTrips(text: String) throws {
+        let days = try #require(ValueParsing.date(text))
+        #expect(ValueParsing.formatDate(days) == text)
+    }
+
+    @Test func formatDateOfEveryDayInALeapYearParsesBack() throws {
+        for days in Int32(8_766)...Int32(8_766 + 365) {
+            let text = ValueParsing.formatDate(days)
+            #expect(ValueParsing.date(text) == days, "\(text)")
+        }
+        #expect(ValueParsing.formatDate(8_766) == "2024-01-01")
+        #expect(ValueParsing.formatDate(8_766 + 365) == "2024-12-31")
+    }
+
+    // MARK: Timestamps
+
+    @Test func postgresEpochIsZero() {
+        #expect(ValueParsing.timestamp("2000-01-01 00:00:00", withTimeZone: false) == 0)
+        #expect(ValueParsing.timestamp("2000-01-01 00:00:00", withTimeZone: true) == 0)
+        #expect(ValueParsing.timestamp("2000-01-01", withTimeZone: false) == 0)
+    }
+
+    @Test func separatorMayBeTOrSpace() {
+        let spaced = ValueParsing.timestamp("2024-05-01 12:34:56", withTimeZone: false)
+        let iso = ValueParsing.timestamp("2024-05-01T12:34:56", withTimeZone: false)
+        #expect(spaced != nil)
+        #expect(spaced == iso)
+        let expected: Int64 = (8_887 * 86_400 + 12 * 3_600 + 34 * 60 + 56) * 1_000_000
+        #expect(spaced == expected)
+    }
+
+    @Test func secondsAreOptional() {
+        #expect(ValueParsing.timestamp("2000-01-01T10:30", withTimeZone: false) == 37_800_000_000)
+    }
+
+    @Test(
+        arguments: [
+            (".1", 100_000),
+            (".12", 120_000),
+            (".123", 123_000),
+            (".1234", 123_400),
+            (".12345", 123_450),
+            (".123456", 123_456),
+            (".1234564", 123_456),
+            (".1234565", 123_457),
+            (".1234567", 123_457),
+            (".12345678", 123_457),
+            (".123456789", 123_457),
+            (".000001", 1),
+            (".0000005", 1),
+            (".0000004", 0),
+        ] as [(String, Int64)]
+    )
+    func fractionDigitsAreMicrosecondsRoundedAtTheSeventh(fraction: String, micros: Int64) {
+        #expect(ValueParsing.timestamp("2000-01-01 00:00:00" + fraction, withTimeZone: false) == micros)
+    }
+
+    @Test func roundingUpCarriesIntoTheNextSecond() {
+        #expect(ValueParsing.timestamp("2000-01-01 00:00:00.9999995", withTimeZone: false) == 1_000_000)
+    }
+
+    @Test func offsetsAreAppliedWithTimeZone() {
+        let hour: Int64 = 3_600_000_000
+        #expect(ValueParsing.timestamp("2000-01-01T00:00:00Z", withTimeZone: true) == 0)
+        #expect(ValueParsing.timestamp("2000-01-01 00:00:00 UTC", withTimeZone: true) == 0)
+        #expect(ValueParsing.timestamp("2000-01-01 00:00:00+02:00", withTimeZone: true) == -2 * hour)
+        #expect(ValueParsing.timestamp("2000-01-01 00:00:00+02", withTimeZone: true) == -2 * hour)
+        #expect(ValueParsing.timestamp("2000-01-01 00:00:00-0530", withTimeZone: true) == 11 * hour / 2)
+        #expect(ValueParsing.timestamp("2000-01-01 00:00:00 -05:30", withTimeZone: true) == 11 * hour / 2)
+    }
+
+    @Test(arguments: [
+        "2000-01-01 00:00:00Z", "2000-01-01 00:00:00+02:00", "2000-01-01T00:00:00-0530",
+        "2000-01-01 00:00:00 +14",
+    ])
+    func offsetsAreIgnoredWithoutTimeZone(text: String) {
+        #expect(ValueParsing.timestamp(text, withTimeZone: false) == 0)
+    }
+
+    @Test(arguments: [
+        "2000-01-01 25:00:00", "2000-01-01 10:60:00", "2000-01-01 10:00:61", "2000-01-01 10",
+        "2000-01-01T10:00:00.", "2000-01-01 10:00:00Zx", "2000-01-01 10:00:00+2", "2000-01-01 10:00:00+02:3",
+        "2000-01-01 10:00:00 PST", "2000-02-30 00:00:00", "2000-01-01X10:00:00", "not a timestamp", "",
+    ])
+    func invalidTimestampsAreRejected(text: String) {
+        #expect(ValueParsing.timestamp(text, withTimeZone: true) == nil)
+    }
+
+    @Test(arguments: [
+        "2024-02-29 12:34:56.789000", "1999-12-31 23:59:59.500000", "2000-01-01 00:00:00",
+        "1970-01-01 00:00:00", "2038-01-19 03:14:07.000001", "0001-01-01 00:00:00", "9999-12-31 23:59:59.999999",
+    ])
+    func formatTimestampOfParseRoundTrips(text: String) throws {
+        let micros = try #require(ValueParsing.timestamp(text, withTimeZone: false))
+        #expect(ValueParsing.formatTimestamp(micros) == text)
+    }
+
+    @Test(
+        arguments: [
+            0, 1, -1, -500_000, 999_999, -86_400_000_000, -86_400_000_001, 8_825 * 86_400_000_000 + 7,
+            -946_684_800_000_000,
+        ] as [Int64]
+    )
+    func parseOfFormatTimestampRoundTrips(micros: Int64) {
+        let text = ValueParsing.formatTimestamp(micros)
+        #expect(ValueParsing.timestamp(text, withTimeZone: true) == micros, "\(text)")
+    }
+
+    @Test func timesBeforeTheEpochAreNegative() {
+        #expect(ValueParsing.timestamp("1999-12-31 23:59:59.5", withTimeZone: false) == -500_000)
+        #expect(ValueParsing.formatTimestamp(-500_000) == "1999-12-31 23:59:59.500000")
+        #expect(ValueParsing.timestamp("1970-01-01 00:00:00", withTimeZone: false) == -946_684_800_000_000)
+    }
+
+    @Test func dateConversionsUseUTC() {
+        let epoch = Date(timeIntervalSince1970: 0)
+        #expect(ValueParsing.days(from: epoch) == -10_957)
+        #expect(ValueParsing.microseconds(from: epoch) == -946_684_800_000_000)
+        let justBefore = Date(timeIntervalSince1970: Double(ValueParsing.postgresEpochOffset) - 0.25)
+        #expect(ValueParsing.days(from: justBefore) == -1)
+        #expect(ValueParsing.microseconds(from: justBefore) == -250_000)
+    }
+
+    // MARK: Booleans
+
+    @Test(arguments: ["t", "true", "TRUE", "True", "y", "yes", "on", "1", " true "])
+    func trueForms(text: String) {
+        #expect(ValueParsing.bool(text) == true)
+    }
+
+    @Test(arguments: ["f", "false", "FALSE", "n", "no", "off", "0", " off"])
+    func falseForms(text: String) {
+        #expect(ValueParsing.bool(text) == false)
+    }
+
+    @Test(arguments: ["", "maybe", "2", "tru e", "-1"])
+    func notBooleans(text: String) {
+        #expect(ValueParsing.bool(text) == nil)
+    }
+
+    // MARK: Numbers
+
+    @Test(arguments: [
+        "1", "-1.5e10", ".5", "NaN", "nan", "Infinity", "-Infinity", "+3", "1.", "1E+5", "2e-3",
+        " 42 ", "007",
+    ])
+    func numericLiterals(text: String) {
+        #expect(ValueParsing.isNumeric(text))
+    }
+
+    @Test(arguments: ["1e", "abc", "1.2.3", "", ".", "-", "+.", "e5", "1e+", "1,5", "0x10", "1 2", "inf"])
+    func notNumericLiterals(text: String) {
+        #expect(!ValueParsing.isNumeric(text))
+    }
+
+    @Test func integers() {
+        #expect(ValueParsing.int("42") == 42)
+        #expect(ValueParsing.int(" -7 ") == -7)
+        #expect(ValueParsing.int("+5") == 5)
+        #expect(ValueParsing.int("9223372036854775807") == Int64.max)
+        #expect(ValueParsing.int("9223372036854775808") == nil)
+        #expect(ValueParsing.int("1.0") == nil)
+        #expect(ValueParsing.int("") == nil)
+    }
+
+    @Test func doubles() {
+        #expect(ValueParsing.double("1.5") == 1.5)
+        #expect(ValueParsing.double(" -2e3 ") == -2_000)
+        #expect(ValueParsing.double("Infinity") == .infinity)
+        #expect(ValueParsing.double("-inf") == -.infinity)
+        #expect(ValueParsing.double("NaN")?.isNaN == true)
+        #expect(ValueParsing.double("abc") == nil)
+        #expect(ValueParsing.double("0x1p3") == nil)
+        #expect(ValueParsing.double("") == nil)
+    }
+
+    // MARK: Bytes, UUIDs, JSON
+
+    @Test func byteaHex() {
+        #expect(ValueParsing.bytea(#"\x00ff"#) == [0, 255])
+        #expect(ValueParsing.bytea(#"\X0A1b"#) == [10, 27])
+        #expect(ValueParsing.bytea(#"\x"#) == [])
+    }
+
+    @Test(arguments: [#"\x0"#, #"\x00f"#, #"\x0g"#, "00ff", #"\"#, "", #"\y00"#])
+    func invalidBytea(text: String) {
+        #expect(ValueParsing.bytea(text) == nil)
+    }
+
+    @Test func uuidWithAndWithoutDashes() throws {
+        let expected = try #require(UUID(uuidString: "123e4567-e89b-12d3-a456-426614174000"))
+        #expect(ValueParsing.uuid("123e4567-e89b-12d3-a456-426614174000") == expected)
+        #expect(ValueParsing.uuid("123E4567-E89B-12D3-A456-426614174000") == expected)
+        #expect(ValueParsing.uuid("123e4567e89b12d3a456426614174000") == expected)
+        #expect(ValueParsing.uuid("{123e4567-e89b-12d3-a456-426614174000}") == expected)
+        #expect(ValueParsing.uuid(" 123e4567e89b12d3a456426614174000 ") == expected)
+    }
+
+    @Test(arguments: [
+        "", "xyz", "123e4567e89b12d3a45642661417400", "123e4567e89b12d3a4564266141740000",
+        "123e4567-e89b-12d3-a456-42661417400g",
+    ])
+    func invalidUUIDs(text: String) {
+        #expect(ValueParsing.uuid(text) == nil)
+    }
+
+    @Test func json() {
+        #expect(ValueParsing.isJSON(#"{"a": [1, 2, null]}"#))
+        #expect(ValueParsing.isJSON("42"))
+        #expect(ValueParsing.isJSON(#""text""#))
+        #expect(!ValueParsing.isJSON("{"))
+        #expect(!ValueParsing.isJSON("{'a': 1}"))
+        #expect(!ValueParsing.isJSON(""))
+    }
+}
