@@ -68,6 +68,13 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "BulkUpdateCLITests",
+            dependencies: [
+                "bulk-update",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
             name: "BulkUpdatePostgresTests",
             dependencies: [
                 "BulkUpdate",

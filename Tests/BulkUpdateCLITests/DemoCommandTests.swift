@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import Testing
+
+@testable import bulk_update
+
+@Suite("bulk-update demo")
+struct DemoCommandTests {
+    @Test("parses its options with the documented defaults")
+    func defaults() throws {
+        let command = try DemoCommand.parse([])
+        #expect(command.rows == 100_000)
+        #expect(command.workers == 2)
+        #expect(command.strategy == "auto")
+        #expect(command.database == nil)
+    }
+
+    @Test("rejects an unknown strategy with the list of known ones")
+    func unknownStrategy() {
+        #expect {
+            try DemoCommand.parse(["--strategy", "fastest"])
+        } throws: { error in
+            let message = DemoCommand.message(for: error)
+            return message.contains("unknown strategy 'fastest'") && message.contains("caseWhen")
+        }
+    }
+
+    @Test("the built executable runs the users scenario on the embedded SQLite default", arguments: ["auto", "caseWhen"])
+    func embeddedDefault(strategy: String) throws {
+        let result = try Executable.run(["demo", "--rows", "3000", "--chunk-size", "500", "--strategy", strategy])
+        #expect(result.status == 0, "stderr: \(result.standardError)")
+        #expect(result.standardOutput.contains("on SQLite 3."))
+        #expect(result.standardOutput.contains("verified: all 3000 usernames read back upper-case"))
+        #expect(result.standardOutput.contains("rows read 3000, matched 3000, changed 3000"))
+    }
+
+    @Test("the demo on PostgreSQL verifies every row",
+          .enabled(if: ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"] != nil
+                   || ProcessInfo.processInfo.environment["CI"] == "true",
+                   "BULK_UPDATE_TEST_POSTGRES_URL is not set: run the tests with scripts/test"))
+    func postgres() throws {
+        let url = try #require(ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"],
+                               "BULK_UPDATE_TEST_POSTGRES_URL is not set (run the tests with scripts/test)")
+        let result = try Executable.run(["demo", "--rows", "3000", "--database", url, "--workers", "2"])
+        #expect(result.status == 0, "stderr: \(result.standardError)")
+        #expect(result.standardOutput.contains("on PostgreSQL "))
+        #expect(result.standardOutput.contains("strategy unnest, 2 worker(s)"))
+        #expect(result.standardOutput.contains("verified: all 3000 usernames read back upper-case"))
+    }
+
+    @Test("a bad database URL is a clear error and a failing exit code")
+    func badDatabase() throws {
+        let result = try Executable.run(["demo", "--rows", "10", "--database", "mysql://x@y/z"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("is not a database URL"))
+    }
+}
+
+/// Runs the built `bulk-update` executable, which SwiftPM places beside the test bundle.
+enum Executable {
+    struct Result {
+        var status: Int32
+        var standardOutput: String
+        var standardError: String
+    }
+
+    static var url: URL {
+        var directory = Bundle.main.bundleURL
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("bulk-update").path),
+            directory.pathComponents.count > 1
+        {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("bulk-update")
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = Self.url
+        process.arguments = arguments
+        var variables = ProcessInfo.processInfo.environment
+        variables["DATABASE_URL"] = nil
+        for (name, value) in environment { variables[name] = value }
+        process.environment = variables
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus,
+            standardOutput: String(decoding: outputData, as: UTF8.self),
+            standardError: String(decoding: errorData, as: UTF8.self)
+        )
+    }
+}
