@@ -8,11 +8,15 @@ struct PostgresBackend: BulkUpdateBackend {
 
     var databaseName: String { "PostgreSQL" }
 
-    // See `BulkUpdateBackend.resolveStrategy(_:)`.
-    func resolveStrategy(_ options: BulkUpdateOptions) throws(BulkUpdateError) -> BulkUpdateOptions.Strategy {
+    // See `BulkUpdateBackend.resolve(_:logger:)`.
+    func resolve(_ options: BulkUpdateOptions, logger: Logger) throws(BulkUpdateError) -> BulkUpdateOptions {
+        var options = options
         switch options.strategy {
-        case .auto: return .unnest
-        case .unnest, .values, .caseWhen: return options.strategy
+        case .auto:
+            options.strategy = .unnest
+            return options
+        case .unnest, .values, .caseWhen:
+            return options
         default:
             throw BulkUpdateError(
                 .configuration,

@@ -14,11 +14,25 @@ struct SQLiteBackend: BulkUpdateBackend {
 
     var databaseName: String { "SQLite" }
 
-    // See `BulkUpdateBackend.resolveStrategy(_:)`.
-    func resolveStrategy(_ options: BulkUpdateOptions) throws(BulkUpdateError) -> BulkUpdateOptions.Strategy {
+    // See `BulkUpdateBackend.resolve(_:logger:)`.
+    func resolve(_ options: BulkUpdateOptions, logger: Logger) throws(BulkUpdateError) -> BulkUpdateOptions {
+        var options = options
+        if options.workers > 1 {
+            // One writer at a time: more workers would only interleave keys from the whole table in every chunk
+            // (routing is by key hash) and lose the locality of sorted input. Checking and routing still run
+            // beside the writer.
+            logger.info(
+                "SQLite has a single writer: running with one writing worker",
+                metadata: [LogKey.workers: "\(options.workers)"]
+            )
+            options.workers = 1
+        }
         switch options.strategy {
-        case .auto: return .values
-        case .values, .caseWhen, .tempTable: return options.strategy
+        case .auto:
+            options.strategy = .values
+            return options
+        case .values, .caseWhen, .tempTable:
+            return options
         default:
             throw BulkUpdateError(
                 .configuration,
@@ -45,12 +59,6 @@ struct SQLiteBackend: BulkUpdateBackend {
 
     // See `BulkUpdateBackend.prepare(_:logger:)`.
     func prepare(_ plan: UpdatePlan, logger: Logger) async throws -> SQLiteChunkExecutor {
-        if plan.options.workers > 1 {
-            logger.info(
-                "SQLite has a single writer: chunks from all workers are written one at a time",
-                metadata: [LogKey.workers: "\(plan.options.workers)"]
-            )
-        }
         let milliseconds = self.busyTimeout.components.seconds * 1000 + self.busyTimeout.components.attoseconds / 1_000_000_000_000_000
         do {
             _ = try await self.connection.query("PRAGMA busy_timeout = \(max(0, milliseconds))")

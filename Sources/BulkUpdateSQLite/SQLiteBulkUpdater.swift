@@ -5,9 +5,11 @@ public import SQLiteNIO
 /// Applies new values to existing rows of a SQLite table, matched by key.
 ///
 /// SQLite has one writer at a time, so every chunk is written on one connection, one after another, each in its
-/// own `BEGIN IMMEDIATE` transaction; several workers are accepted (they check, route and sort concurrently) and
-/// never fail with "database is locked" against each other. When another process holds the write lock, a chunk
-/// waits up to the busy timeout, then the run fails with a clear message.
+/// own `BEGIN IMMEDIATE` transaction. ``BulkUpdateOptions/workers`` above 1 is accepted and runs as one writing
+/// worker beside the reader that checks and routes rows (more writers could only take turns, and would scatter
+/// keys across chunks); the report says `workers: 1`. Runs never fail with "database is locked" against
+/// themselves. When another process holds the write lock, a chunk waits up to the busy timeout, then the run
+/// fails with a clear message and the chunk is rolled back.
 ///
 /// ```swift
 /// let report = try await SQLiteBulkUpdater.withUpdater(url: "sqlite:app.db") { updater in

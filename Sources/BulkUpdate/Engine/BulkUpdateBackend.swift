@@ -7,9 +7,9 @@ package protocol BulkUpdateBackend: Sendable {
     /// The database's name for messages: `PostgreSQL`, `SQLite`.
     var databaseName: String { get }
 
-    /// The strategy this backend uses for `options`: resolves ``BulkUpdateOptions/Strategy/auto`` and rejects
-    /// strategies it does not have.
-    func resolveStrategy(_ options: BulkUpdateOptions) throws(BulkUpdateError) -> BulkUpdateOptions.Strategy
+    /// The options this backend runs with: resolves ``BulkUpdateOptions/Strategy/auto``, rejects strategies it
+    /// does not have, and may lower the number of workers (logging why).
+    func resolve(_ options: BulkUpdateOptions, logger: Logger) throws(BulkUpdateError) -> BulkUpdateOptions
 
     /// Describes the target table from the catalog. Called once per run, before any row is read.
     func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema

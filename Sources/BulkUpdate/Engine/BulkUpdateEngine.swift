@@ -27,7 +27,7 @@ package enum BulkUpdateEngine {
         let executor: Backend.Executor
         do {
             try options.validate()
-            options.strategy = try backend.resolveStrategy(options)
+            options = try backend.resolve(options, logger: logger)
             let name = try BulkUpdateTableName(parsing: table)
             schema = try await backend.describe(name, options: options, logger: logger)
             plan = try UpdatePlan(table: schema, keyColumns: keyColumns, setColumns: setColumns, options: options)
