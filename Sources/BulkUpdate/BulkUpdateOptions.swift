@@ -79,6 +79,8 @@ public struct BulkUpdateOptions: Sendable {
     public var skipUnchanged: Bool
     /// What to do when a key appears twice in the input. Defaults to ``DuplicateKeyPolicy/lastWins``.
     public var duplicateKeys: DuplicateKeyPolicy
+    /// Called after every committed chunk, from the worker that committed it; keep it quick. Defaults to `nil`.
+    public var onProgress: (@Sendable (BulkUpdateProgress) -> Void)?
     /// The longest any single database call may take before the run fails with
     /// ``BulkUpdateError/Code-swift.struct/timeout`` and the connection is closed. Defaults to 300 seconds.
     public var statementTimeout: Duration

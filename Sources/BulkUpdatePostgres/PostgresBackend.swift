@@ -1,15 +1,30 @@
-import BulkUpdate
-import Logging
-import PostgresNIO
+package import BulkUpdate
+package import Logging
+package import PostgresNIO
 
 /// PostgreSQL as a ``BulkUpdateBackend``: the catalog from pg_catalog, chunks through ``PostgresChunkExecutor``.
-struct PostgresBackend: BulkUpdateBackend {
+package struct PostgresBackend: BulkUpdateBackend {
     let client: PostgresClient
 
-    var databaseName: String { "PostgreSQL" }
+    package init(client: PostgresClient) {
+        self.client = client
+    }
+
+    package var databaseName: String { "PostgreSQL" }
+
+    // See `BulkUpdateBackend.statementText(_:rows:)`.
+    package func statementText(_ plan: UpdatePlan, rows: Int) -> String {
+        let statements = PostgresStatements(plan: plan)
+        let rows = min(rows, statements.rowsPerStatement)
+        switch plan.options.strategy {
+        case .values: return statements.update(from: statements.sql.valuesSource(rows: rows))
+        case .caseWhen: return statements.caseWhen(rows: rows)
+        default: return statements.update(from: statements.unnestSource)
+        }
+    }
 
     // See `BulkUpdateBackend.resolve(_:logger:)`.
-    func resolve(_ options: BulkUpdateOptions, logger: Logger) throws(BulkUpdateError) -> BulkUpdateOptions {
+    package func resolve(_ options: BulkUpdateOptions, logger: Logger) throws(BulkUpdateError) -> BulkUpdateOptions {
         var options = options
         switch options.strategy {
         case .auto:
@@ -26,7 +41,7 @@ struct PostgresBackend: BulkUpdateBackend {
     }
 
     // See `BulkUpdateBackend.describe(_:options:logger:)`.
-    func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema {
+    package func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema {
         do {
             return try await self.client.withConnection { connection in
                 let db = DeadlineConnection(connection: connection, timeout: options.statementTimeout, logger: logger)
@@ -38,7 +53,7 @@ struct PostgresBackend: BulkUpdateBackend {
     }
 
     // See `BulkUpdateBackend.prepare(_:logger:)`.
-    func prepare(_ plan: UpdatePlan, logger: Logger) async throws -> PostgresChunkExecutor {
+    package func prepare(_ plan: UpdatePlan, logger: Logger) async throws -> PostgresChunkExecutor {
         PostgresChunkExecutor(client: self.client, plan: plan)
     }
 }

@@ -1,10 +1,10 @@
-import BulkUpdate
+package import BulkUpdate
 import Foundation
-import Logging
-import SQLiteNIO
+package import Logging
+package import SQLiteNIO
 
 /// SQLite as a ``BulkUpdateBackend``: one writer connection shared by every worker through a ``WriterLock``.
-struct SQLiteBackend: BulkUpdateBackend {
+package struct SQLiteBackend: BulkUpdateBackend {
     /// `UPDATE … FROM` first appeared in SQLite 3.33.0.
     static let minimumVersion: Int32 = 3_033_000
 
@@ -12,10 +12,21 @@ struct SQLiteBackend: BulkUpdateBackend {
     let lock: WriterLock
     let busyTimeout: Duration
 
-    var databaseName: String { "SQLite" }
+    package var databaseName: String { "SQLite" }
+
+    // See `BulkUpdateBackend.statementText(_:rows:)`.
+    package func statementText(_ plan: UpdatePlan, rows: Int) -> String {
+        let sql = UpdateSQL(plan: plan, dialect: SQLiteChunkExecutor.dialect)
+        let skip = plan.options.skipUnchanged
+        switch plan.options.strategy {
+        case .caseWhen: return sql.caseWhen(rows: rows, onlyChanged: skip).statement
+        case .tempTable: return sql.update(from: "\(SQLiteChunkExecutor.stageTable) AS u", onlyChanged: skip)
+        default: return sql.update(from: sql.valuesSource(rows: rows), onlyChanged: skip)
+        }
+    }
 
     // See `BulkUpdateBackend.resolve(_:logger:)`.
-    func resolve(_ options: BulkUpdateOptions, logger: Logger) throws(BulkUpdateError) -> BulkUpdateOptions {
+    package func resolve(_ options: BulkUpdateOptions, logger: Logger) throws(BulkUpdateError) -> BulkUpdateOptions {
         var options = options
         if options.workers > 1 {
             // One writer at a time: more workers would only interleave keys from the whole table in every chunk
@@ -42,7 +53,7 @@ struct SQLiteBackend: BulkUpdateBackend {
     }
 
     // See `BulkUpdateBackend.describe(_:options:logger:)`.
-    func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema {
+    package func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema {
         let version = SQLiteConnection.libraryVersion()
         guard version >= Self.minimumVersion else {
             throw BulkUpdateError(
@@ -58,7 +69,7 @@ struct SQLiteBackend: BulkUpdateBackend {
     }
 
     // See `BulkUpdateBackend.prepare(_:logger:)`.
-    func prepare(_ plan: UpdatePlan, logger: Logger) async throws -> SQLiteChunkExecutor {
+    package func prepare(_ plan: UpdatePlan, logger: Logger) async throws -> SQLiteChunkExecutor {
         let milliseconds = self.busyTimeout.components.seconds * 1000 + self.busyTimeout.components.attoseconds / 1_000_000_000_000_000
         do {
             _ = try await self.connection.query("PRAGMA busy_timeout = \(max(0, milliseconds))")

@@ -121,7 +121,8 @@ public struct SQLiteBulkUpdater: Sendable {
         }
     }
 
-    private var backend: SQLiteBackend {
+    /// The backend behind this updater, for the command-line tool.
+    package var backend: SQLiteBackend {
         SQLiteBackend(connection: self.connection, lock: self.lock, busyTimeout: self.busyTimeout)
     }
 

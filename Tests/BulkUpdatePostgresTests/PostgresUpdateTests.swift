@@ -253,13 +253,13 @@ struct PostgresUpdateTests {
                 try await updater.update("no_such_table_anywhere", set: ["v"], rows: [.of(1, "x")])
             }
             #expect(missing.description.contains("table no_such_table_anywhere does not exist"))
+            #expect(try await client.checksum(table) == before)
 
             // A unique column other than the primary key can be the key.
             let byCode = try await updater.update(table, key: ["code"], set: ["note"], rows: [.of(3, "by code")])
             #expect(byCode.rowsChanged == 1)
             #expect(try await client.rows("SELECT note FROM \(table) WHERE code = 3") == [["by code"]])
             #expect(try await client.rows("SELECT count(*)::text FROM \(table) WHERE note = 'n'") == [["4"]])
-            _ = before
         }
     }
 

@@ -14,6 +14,10 @@ package protocol BulkUpdateBackend: Sendable {
     /// Describes the target table from the catalog. Called once per run, before any row is read.
     func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema
 
+    /// The SQL one chunk of `rows` rows is written with, for `--dry-run` and logs (parameters shown as
+    /// placeholders).
+    func statementText(_ plan: UpdatePlan, rows: Int) -> String
+
     /// Checks that this backend can run `plan` and prepares what every chunk shares (statement text).
     func prepare(_ plan: UpdatePlan, logger: Logger) async throws -> Executor
 }

@@ -8,8 +8,8 @@ package enum BulkUpdateEngine {
     /// Updates `table` from `rows`.
     ///
     /// - Parameters:
-    ///   - validateFirst: When `true`, every row is checked once before anything is written (for inputs that can
-    ///     be read twice), so a bad value fails the run with the table untouched.
+    ///   - validateFirst: Checks every row once before anything is written (for inputs that can be read twice),
+    ///     so a bad value fails the run with the table untouched.
     package static func run<Backend: BulkUpdateBackend, Rows: AsyncSequence>(
         backend: Backend,
         table: String,
@@ -21,20 +21,41 @@ package enum BulkUpdateEngine {
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
         let started = ContinuousClock.now
+        let plan = try await Self.plan(
+            backend: backend,
+            table: table,
+            keyColumns: keyColumns,
+            setColumns: setColumns,
+            options: options,
+            logger: logger
+        )
+        do {
+            try validateFirst?(plan)
+        } catch var error as BulkUpdateError {
+            error.partialReport = Self.emptyReport(plan.table.name.description, plan: plan, since: started)
+            throw error
+        }
+        return try await Self.run(backend: backend, plan: plan, rows: rows, started: started, logger: logger)
+    }
+
+    /// Checks a request against the catalog: the table, the key and set columns, the options. Writes nothing.
+    package static func plan<Backend: BulkUpdateBackend>(
+        backend: Backend,
+        table: String,
+        keyColumns: [String]?,
+        setColumns: [String],
+        options: BulkUpdateOptions,
+        logger: Logger
+    ) async throws -> UpdatePlan {
+        let started = ContinuousClock.now
         var options = options
-        let schema: TableSchema
-        let plan: UpdatePlan
-        let executor: Backend.Executor
         do {
             try options.validate()
             options = try backend.resolve(options, logger: logger)
             let name = try BulkUpdateTableName(parsing: table)
-            schema = try await backend.describe(name, options: options, logger: logger)
-            plan = try UpdatePlan(table: schema, keyColumns: keyColumns, setColumns: setColumns, options: options)
-            try validateFirst?(plan)
-            executor = try await backend.prepare(plan, logger: logger)
+            let schema = try await backend.describe(name, options: options, logger: logger)
+            return try UpdatePlan(table: schema, keyColumns: keyColumns, setColumns: setColumns, options: options)
         } catch var error as BulkUpdateError {
-            // Nothing has been written yet; say so.
             var nothing = BulkUpdateReport(
                 table: table,
                 keyColumns: keyColumns ?? [],
@@ -44,6 +65,25 @@ package enum BulkUpdateEngine {
             )
             nothing.elapsedSeconds = Self.seconds(ContinuousClock.now - started)
             error.partialReport = nothing
+            throw error
+        }
+    }
+
+    /// Writes `rows` according to a checked plan.
+    package static func run<Backend: BulkUpdateBackend, Rows: AsyncSequence>(
+        backend: Backend,
+        plan: UpdatePlan,
+        rows: Rows,
+        started: ContinuousClock.Instant = .now,
+        logger: Logger
+    ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
+        let options = plan.options
+        let schema = plan.table
+        let executor: Backend.Executor
+        do {
+            executor = try await backend.prepare(plan, logger: logger)
+        } catch var error as BulkUpdateError {
+            error.partialReport = Self.emptyReport(schema.name.description, plan: plan, since: started)
             throw error
         }
 
@@ -66,7 +106,7 @@ package enum BulkUpdateEngine {
             workers: options.workers
         )
         let channels = (0..<options.workers).map { _ in AsyncChannel<Chunk>() }
-        let state = RunState()
+        let state = RunState(onProgress: options.onProgress)
         var firstError: (any Error)?
         var rowsRead = 0
 
@@ -115,37 +155,67 @@ package enum BulkUpdateEngine {
     /// Checks every row of `rows` against `plan` without writing, including duplicate keys when the policy is
     /// ``BulkUpdateOptions/DuplicateKeyPolicy/error``.
     package static func validate(_ rows: some Sequence<BulkUpdateRow>, plan: UpdatePlan) throws(BulkUpdateError) {
-        var cells: [Cell] = []
-        cells.reserveCapacity(plan.columns.count)
-        var seen: [UInt64: Int] = [:]
-        let checkDuplicates = plan.options.duplicateKeys == .error
+        var validator = RowValidator(plan: plan)
         var position = 0
         for row in rows {
             position += 1
-            let line = row.line ?? position
-            try RowChecker.check(row, line: line, plan: plan, into: &cells)
-            if checkDuplicates {
-                let hash = KeyHash.hash(cells[0..<plan.keyColumns.count])
-                if let earlier = seen.updateValue(line, forKey: hash) {
-                    throw RowChecker.duplicate(cells: cells, plan: plan, earlierLine: earlier, line: line)
-                }
-            }
+            try validator.check(row, line: row.line ?? position)
         }
     }
 
-    static func seconds(_ duration: Duration) -> Double {
+    static func emptyReport(_ table: String, plan: UpdatePlan, since started: ContinuousClock.Instant) -> BulkUpdateReport {
+        var report = BulkUpdateReport(
+            table: table,
+            keyColumns: plan.keyColumns.map(\.name),
+            setColumns: plan.setColumns.map(\.name),
+            strategy: plan.options.strategy.description,
+            workers: plan.options.workers
+        )
+        report.elapsedSeconds = Self.seconds(ContinuousClock.now - started)
+        return report
+    }
+
+    package static func seconds(_ duration: Duration) -> Double {
         let (seconds, attoseconds) = duration.components
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
 
-/// Shared by the router and the workers: whether the run has failed, so everyone stops before the next chunk.
+/// Shared by the router and the workers: whether the run has failed, so everyone stops before the next chunk, and
+/// the progress counters.
 final class RunState: Sendable {
-    private let failed = Mutex(false)
+    private struct Counters {
+        var failed = false
+        var progress = BulkUpdateProgress(rowsRead: 0, rowsCommitted: 0, chunks: 0, elapsedSeconds: 0)
+    }
 
-    var hasFailed: Bool { self.failed.withLock { $0 } }
+    private let counters = Mutex(Counters())
+    private let started = ContinuousClock.now
+    private let onProgress: (@Sendable (BulkUpdateProgress) -> Void)?
 
-    func fail() { self.failed.withLock { $0 = true } }
+    init(onProgress: (@Sendable (BulkUpdateProgress) -> Void)? = nil) {
+        self.onProgress = onProgress
+    }
+
+    var hasFailed: Bool { self.counters.withLock { $0.failed } }
+
+    func fail() { self.counters.withLock { $0.failed = true } }
+
+    func read(_ rows: Int) {
+        self.counters.withLock { $0.progress.rowsRead += rows }
+    }
+
+    func committed(_ rows: Int) {
+        guard let onProgress else { return }
+        let seconds = BulkUpdateEngine.seconds(ContinuousClock.now - self.started)
+        let progress = self.counters.withLock { counters in
+            counters.progress.rowsCommitted += rows
+            counters.progress.chunks += 1
+            counters.progress.elapsedSeconds = seconds
+            return counters.progress
+        }
+        onProgress(progress)
+    }
 }
 
 /// Metadata keys for log messages.

@@ -42,6 +42,7 @@ struct Router {
 
     /// Sends a chunk; `false` when the run has failed and routing should stop.
     private func send(_ chunk: Chunk) async throws -> Bool {
+        self.state.read(chunk.count)
         await self.channels[chunk.worker].send(chunk)
         try Task.checkCancellation()
         return !self.state.hasFailed

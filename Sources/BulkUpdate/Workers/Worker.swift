@@ -57,6 +57,7 @@ struct Worker: Sendable {
                     throw error
                 }
                 report.add(outcome, record: record)
+                self.state.committed(chunk.count)
             }
         } catch {
             self.state.fail()

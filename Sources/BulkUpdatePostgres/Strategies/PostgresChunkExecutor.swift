@@ -1,10 +1,10 @@
-import BulkUpdate
-import Logging
+package import BulkUpdate
+package import Logging
 import PostgresNIO
 
 /// Writes chunks with the chosen strategy, each chunk in its own transaction on a connection leased from the
 /// pool for that chunk (so workers never wait on each other for connections they hold).
-struct PostgresChunkExecutor: ChunkExecutor {
+package struct PostgresChunkExecutor: ChunkExecutor {
     let client: PostgresClient
     let statements: PostgresStatements
     /// The unnest statement text, the same for every chunk.
@@ -17,7 +17,7 @@ struct PostgresChunkExecutor: ChunkExecutor {
     }
 
     // See `ChunkExecutor.write(_:logger:)`.
-    func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome {
+    package func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome {
         let options = self.statements.plan.options
         do {
             return try await self.client.withConnection { connection in

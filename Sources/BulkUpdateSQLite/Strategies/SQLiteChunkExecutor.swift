@@ -1,12 +1,12 @@
-import BulkUpdate
+package import BulkUpdate
 import Foundation
-import Logging
+package import Logging
 import NIOCore
 import SQLiteNIO
 
 /// Writes chunks on the one writer connection, one at a time (``WriterLock``), each in its own
 /// `BEGIN IMMEDIATE` … `COMMIT` transaction.
-struct SQLiteChunkExecutor: ChunkExecutor {
+package struct SQLiteChunkExecutor: ChunkExecutor {
     /// `?3`: SQLite is dynamically typed, values are bound as they are stored.
     static let dialect = UpdateSQL.Dialect(
         parameter: { number, _ in "?\(number)" },
@@ -30,7 +30,7 @@ struct SQLiteChunkExecutor: ChunkExecutor {
     }
 
     // See `ChunkExecutor.write(_:logger:)`.
-    func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome {
+    package func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome {
         do {
             return try await self.lock.withLock {
                 _ = try await self.connection.query("BEGIN IMMEDIATE")

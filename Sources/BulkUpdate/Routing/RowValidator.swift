@@ -1,0 +1,23 @@
+/// Checks rows against a plan without writing anything: every value against its column, and repeated keys when
+/// the policy is ``BulkUpdateOptions/DuplicateKeyPolicy/error`` (by 64-bit key fingerprint).
+package struct RowValidator {
+    package let plan: UpdatePlan
+    private var cells: [Cell] = []
+    private var seen: [UInt64: Int] = [:]
+
+    package init(plan: UpdatePlan) {
+        self.plan = plan
+        self.cells.reserveCapacity(plan.columns.count)
+    }
+
+    /// Checks one row; `line` is where it came from, for the error.
+    package mutating func check(_ row: BulkUpdateRow, line: Int) throws(BulkUpdateError) {
+        try RowChecker.check(row, line: line, plan: self.plan, into: &self.cells)
+        if self.plan.options.duplicateKeys == .error {
+            let hash = KeyHash.hash(self.cells[0..<self.plan.keyColumns.count])
+            if let earlier = self.seen.updateValue(line, forKey: hash) {
+                throw RowChecker.duplicate(cells: self.cells, plan: self.plan, earlierLine: earlier, line: line)
+            }
+        }
+    }
+}
