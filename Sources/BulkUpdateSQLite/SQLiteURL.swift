@@ -22,10 +22,12 @@ public struct SQLiteURL: Sendable, Hashable, CustomStringConvertible {
         var path: String
         if text.hasPrefix("sqlite://") {
             path = String(text.dropFirst("sqlite://".count))  // sqlite:///abs → /abs, sqlite://rel → rel
+            path = path.removingPercentEncoding ?? path
         } else if text.hasPrefix("sqlite:") {
             path = String(text.dropFirst("sqlite:".count))
+            path = path.removingPercentEncoding ?? path
         } else if Self.isSQLitePath(text) {
-            path = text
+            path = text  // a plain path is taken as written
         } else {
             throw BulkUpdateError(
                 .configuration,
@@ -33,7 +35,6 @@ public struct SQLiteURL: Sendable, Hashable, CustomStringConvertible {
                     + " a path ending in .db, .sqlite or .sqlite3, or :memory:"
             )
         }
-        path = path.removingPercentEncoding ?? path
         guard !path.isEmpty else {
             throw BulkUpdateError(.configuration, "the SQLite URL \(SQLText.literal(text)) has no path")
         }

@@ -1,7 +1,9 @@
 /// What a bulk update did, counted from the database's own answers.
 ///
-/// - `rowsRead` = `duplicateKeys` + `rowsMatched` + `keysNotFound`: every input row is either dropped as an
-///   earlier duplicate of a later row, matched to exactly one table row, or counted as not found.
+/// - `rowsRead` = `duplicateKeys` + `rowsMatched` + `keysNotFound`: every input row is either dropped because a
+///   later row of its chunk has the same key, or sent and then matched to exactly one table row or counted as not
+///   found. A key repeated in a later chunk is sent again (so the last row still wins) and counted again; such
+///   repeats are also counted in `duplicateKeysAcrossChunks`.
 /// - `rowsMatched` = `rowsChanged` + `rowsUnchanged`. Without ``BulkUpdateOptions/skipUnchanged`` every matched
 ///   row is rewritten and counted as changed.
 public struct BulkUpdateReport: Sendable, Codable, Equatable {
@@ -49,8 +51,11 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
     public var keysNotFound: Int = 0
     /// Up to ten of the keys not found, as SQL-like text.
     public var notFoundExamples: [String] = []
-    /// Input rows dropped because a later row has the same key.
+    /// Input rows dropped, never sent, because a later row of the same chunk has the same key.
     public var duplicateKeys: Int = 0
+    /// Input rows whose key an earlier chunk had already written; they are written again, so the last row wins.
+    /// Recognised by the key's 64-bit fingerprint.
+    public var duplicateKeysAcrossChunks: Int = 0
     /// Chunks committed.
     public var chunks: Int = 0
     /// Every committed chunk, ordered by worker and number.
@@ -94,6 +99,7 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
             self.notFoundExamples.append(example)
         }
         self.duplicateKeys += other.duplicateKeys
+        self.duplicateKeysAcrossChunks += other.duplicateKeysAcrossChunks
         self.chunks += other.chunks
         self.committedChunks += other.committedChunks
     }
@@ -108,7 +114,8 @@ extension BulkUpdateReport: CustomStringConvertible {
             "strategy \(self.strategy), \(self.workers) worker(s), \(self.chunks) chunk(s)",
             "rows read \(self.rowsRead), matched \(self.rowsMatched), changed \(self.rowsChanged),"
                 + " unchanged \(self.rowsUnchanged), keys not found \(self.keysNotFound),"
-                + " duplicate keys \(self.duplicateKeys)",
+                + " duplicate keys \(self.duplicateKeys)"
+                + (self.duplicateKeysAcrossChunks > 0 ? " (+\(self.duplicateKeysAcrossChunks) rewritten in later chunks)" : ""),
         ]
         if !self.notFoundExamples.isEmpty {
             lines.append("keys not found, e.g.: " + self.notFoundExamples.joined(separator: ", "))

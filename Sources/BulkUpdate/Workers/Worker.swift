@@ -41,7 +41,7 @@ struct Worker: Sendable {
                             throw Self.duplicateError(chunk: chunk, row: row, earlierLine: earlier)
                         }
                     } else if !seen.insert(chunk.hashes[row]).inserted {
-                        report.duplicateKeys += 1
+                        report.duplicateKeysAcrossChunks += 1
                     }
                 }
                 let record = chunk.record()

@@ -76,7 +76,8 @@ enum SQLiteCatalog {
     static func kind(declared: String) -> ColumnType.Kind {
         let type = declared.uppercased()
         if type.contains("BOOL") { return .bool }
-        if type.hasPrefix("DATETIME") || type.contains("TIMESTAMP") { return .timestamp }
+        // Stored as UTC text: an offset in the input is applied, as PostgreSQL's timestamptz does.
+        if type.hasPrefix("DATETIME") || type.contains("TIMESTAMP") { return .timestamptz }
         if type == "DATE" { return .date }
         if type.contains("INT") { return .int64 }
         if type.contains("UUID") { return .uuid }

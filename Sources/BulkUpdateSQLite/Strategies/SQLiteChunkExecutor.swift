@@ -174,10 +174,8 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
 /// Turns SQLite errors into ``BulkUpdateError`` with SQLite's own words.
 enum SQLiteErrors {
     static func map(_ error: any Error, doing action: String) -> any Error {
-        if error is BulkUpdateError || error is CancellationError { return error }
-        guard let error = error as? SQLiteError else {
-            return BulkUpdateError(.server, "\(action) failed: \(String(reflecting: error))")
-        }
+        // Only SQLite's own errors are translated; anything else (the caller's, cancellation) passes unchanged.
+        guard let error = error as? SQLiteError else { return error }
         switch error.reason {
         case .busy, .busyTimeout, .locked, .busyInRecovery, .busyInSnapshot:
             return BulkUpdateError(
