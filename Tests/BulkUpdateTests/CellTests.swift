@@ -85,9 +85,13 @@ struct CellTests {
         #expect(self.reason(Self.numeric, "1.2.3")?.contains("decimal number") == true)
     }
 
+    @Test func integersBecomeTextForTextColumns() throws {
+        #expect(try Self.text.cell(for: .int(12345)) == .text("12345"))
+    }
+
     @Test func mismatchedValueKindsAreRejected() {
         #expect(self.reason(Self.int32, .bool(true)) == "expected integer, got a boolean")
-        #expect(self.reason(Self.text, .int(1)) == "expected text, got an integer")
+        #expect(self.reason(Self.text, .bool(true)) == "expected text, got a boolean")
         #expect(self.reason(Self.bool, .bytes([1])) == "expected boolean, got bytes")
     }
 

@@ -33,6 +33,7 @@ extension ColumnType {
             case .int16, .int32, .int64: return try self.checkedInteger(number)
             case .float32, .float64: return .double(Double(number))
             case .numeric: return .text(String(number))
+            case .text: return try self.checkedText(String(number))  // e.g. a JSON number for a text column
             default: throw self.mismatch("an integer")
             }
         case .double(let number):

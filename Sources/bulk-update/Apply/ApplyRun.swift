@@ -1,0 +1,140 @@
+import BulkUpdate
+import Foundation
+import Logging
+
+/// One `apply`: plan against the catalog, check the input, then write it (or print the plan for `--dry-run`).
+struct ApplyRun {
+    /// How many invalid lines are listed before the rest are only counted.
+    static let listedErrors = 20
+
+    let command: ApplyCommand
+    let logger = Logger(label: "bulk-update", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    func run<Backend: BulkUpdateBackend>(backend: Backend) async throws {
+        let command = self.command
+        var options = BulkUpdateOptions(
+            workers: command.workers,
+            chunkSize: command.chunkSize,
+            strategy: BulkUpdateOptions.Strategy(name: command.strategy)!,
+            skipUnchanged: command.skipUnchanged,
+            duplicateKeys: BulkUpdateOptions.DuplicateKeyPolicy(name: command.onDuplicate)!
+        )
+        try options.validate()
+        options = try backend.resolve(options, logger: self.logger)
+        let tableName = try BulkUpdateTableName(parsing: command.table)
+        let schema = try await backend.describe(tableName, options: options, logger: self.logger)
+
+        var stream = try RecordStream(path: command.input, format: command.inputFormat, nullString: command.nullString)
+        let keys = command.keyColumns ?? schema.primaryKey
+        let plan = try UpdatePlan(
+            table: schema,
+            keyColumns: command.keyColumns,
+            setColumns: command.setColumns ?? Self.tableOrder(stream.columns.filter { !keys.contains($0) }, schema),
+            options: options
+        )
+        let mapping = try RowMapping(
+            plan: plan,
+            inputColumns: stream.columns,
+            ignoreOthers: command.setColumns != nil,
+            inputName: stream.name
+        )
+
+        let isFile = command.input != "-"
+        var total: Int?
+        if isFile || command.dryRun {
+            total = try self.check(&stream, mapping: mapping, plan: plan)
+            if isFile {
+                stream = try RecordStream(path: command.input, format: command.inputFormat, nullString: command.nullString)
+            }
+        }
+        if command.dryRun {
+            self.printPlan(plan, backend: backend, rows: total ?? 0, input: stream.name)
+            return
+        }
+
+        let progress = ProgressLine(mode: ProgressLine.mode(quiet: command.quiet), total: total)
+        var runPlan = plan
+        runPlan.options.onProgress = { progress.update($0) }
+        do {
+            let report = try await BulkUpdateEngine.run(
+                backend: backend,
+                plan: runPlan,
+                rows: InputRows(stream: stream, mapping: mapping),
+                logger: self.logger
+            )
+            progress.finish()
+            try self.writeReport(report, error: nil)
+            print(report)
+        } catch let error as BulkUpdateError {
+            progress.finish()
+            if let partial = error.partialReport { try self.writeReport(partial, error: error) }
+            throw error
+        }
+    }
+
+    /// Reads every record and checks it; throws listing up to ``listedErrors`` invalid lines.
+    ///
+    /// - Returns: The number of rows.
+    private func check(_ stream: inout RecordStream, mapping: RowMapping, plan: UpdatePlan) throws -> Int {
+        var validator = RowValidator(plan: plan)
+        var errors: [BulkUpdateError] = []
+        var invalid = 0
+        var rows = 0
+        while true {
+            let offset = stream.bytesRead
+            do {
+                guard let (line, fields) = try stream.next() else { break }
+                rows += 1
+                try validator.check(try mapping.row(fields, line: line), line: line)
+            } catch let error as BulkUpdateError {
+                invalid += 1
+                if errors.count < Self.listedErrors { errors.append(error) }
+                if stream.bytesRead == offset { break }  // the reader cannot move past this fault
+            }
+        }
+        guard invalid == 0 else {
+            var message = "\(invalid) invalid line\(invalid == 1 ? "" : "s") in \(stream.name); nothing was written:"
+            for error in errors { message += "\n  " + error.description }
+            if invalid > errors.count { message += "\n  … and \(invalid - errors.count) more" }
+            throw ApplyFailure(description: message, exitCode: ApplyFailure.invalidInput)
+        }
+        return rows
+    }
+
+    private func printPlan<Backend: BulkUpdateBackend>(_ plan: UpdatePlan, backend: Backend, rows: Int, input: String) {
+        let options = plan.options
+        func describe(_ columns: [ColumnSchema]) -> String {
+            columns.map { "\($0.name) \($0.type.displayName)\($0.isNullable ? "" : " NOT NULL")" }
+                .joined(separator: ", ")
+        }
+        let chunks = Int((Double(rows) / Double(options.chunkSize)).rounded(.up))
+        print("dry run: nothing was written")
+        print("target    \(plan.table.name) (\(backend.databaseName))")
+        print("key       \(describe(plan.keyColumns))")
+        print("set       \(describe(plan.setColumns))")
+        print("input     \(input): \(rows) rows, all valid")
+        print(
+            "strategy  \(options.strategy), \(options.workers) worker\(options.workers == 1 ? "" : "s"),"
+                + " chunks of \(options.chunkSize) rows (about \(chunks) chunks)"
+                + (options.skipUnchanged ? ", unchanged rows skipped" : "")
+                + ", duplicate keys: \(options.duplicateKeys)"
+        )
+        print("SQL of one chunk (shown for 2 rows):")
+        print("  " + backend.statementText(plan, rows: 2))
+    }
+
+    private func writeReport(_ report: BulkUpdateReport, error: BulkUpdateError?) throws {
+        guard let path = self.command.report else { return }
+        // The report's own fields, plus `error` when the run failed after committing some chunks.
+        var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any] ?? [:]
+        if let error { object["error"] = error.description }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    /// `names` in the table's column order.
+    static func tableOrder(_ names: [String], _ schema: TableSchema) -> [String] {
+        let order = Dictionary(uniqueKeysWithValues: schema.columns.enumerated().map { ($1.name, $0) })
+        return names.sorted { (order[$0] ?? Int.max, $0) < (order[$1] ?? Int.max, $1) }
+    }
+}

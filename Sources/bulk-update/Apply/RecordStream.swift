@@ -1,0 +1,161 @@
+import BulkUpdate
+import Foundation
+
+/// The change file's rows as they come: CSV/TSV records by header position, or JSON Lines objects by name.
+struct RecordStream {
+    enum Format: String, CaseIterable {
+        case csv, tsv, jsonl
+
+        /// The format a file name implies: `.csv`, `.tsv`/`.tab`, `.jsonl`/`.ndjson`.
+        static func implied(by path: String) -> Format? {
+            switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+            case "csv": .csv
+            case "tsv", "tab": .tsv
+            case "jsonl", "ndjson": .jsonl
+            default: nil
+            }
+        }
+    }
+
+    enum Fields {
+        case positional([BulkUpdateValue])
+        case named([String: BulkUpdateValue])
+    }
+
+    private var delimited: DelimitedReader?
+    private var json: JSONLinesReader?
+    private var pending: JSONRecord?
+    /// The columns the input names: the CSV header, or the keys of the first JSON object in table order later.
+    let columns: [String]
+    let name: String
+
+    /// Opens `path` (`-` for standard input) and reads the header, or the first JSON object.
+    init(path: String, format: Format, nullString: String?) throws {
+        let source = try ByteSource(path: path)
+        self.name = source.name
+        switch format {
+        case .csv, .tsv:
+            let reader = try DelimitedReader(
+                source: source,
+                delimiter: format == .csv ? DelimitedReader.comma : DelimitedReader.tab,
+                nullString: nullString
+            )
+            self.columns = reader.header
+            self.delimited = reader
+        case .jsonl:
+            var reader = JSONLinesReader(source: source)
+            guard let first = try reader.next() else {
+                throw BulkUpdateError(.input, "\(source.name) is empty: expected one JSON object per line")
+            }
+            self.pending = first
+            self.columns = first.values.keys.sorted()
+            self.json = reader
+        }
+    }
+
+    /// The next record, or `nil` at the end.
+    mutating func next() throws -> (line: Int, fields: Fields)? {
+        if let pending {
+            self.pending = nil
+            return (pending.line, .named(pending.values))
+        }
+        if self.delimited != nil {
+            return try self.delimited!.next().map { ($0.line, .positional($0.fields)) }
+        }
+        return try self.json!.next().map { ($0.line, .named($0.values)) }
+    }
+
+    /// Input bytes consumed so far.
+    var bytesRead: Int {
+        self.delimited?.bytesRead ?? self.json?.bytesRead ?? 0
+    }
+}
+
+/// Turns input records into rows in the plan's column order.
+struct RowMapping {
+    let columns: [String]
+    /// For positional input: where each plan column is in a record.
+    let positions: [Int]
+    /// For named input: names that may appear without being updated.
+    let ignored: Set<String>
+
+    /// - Parameters:
+    ///   - inputColumns: The header (positional) or the first object's keys.
+    ///   - ignoreOthers: Whether input columns that are neither key nor set columns are ignored (`--columns` was
+    ///     given) rather than an error.
+    init(plan: UpdatePlan, inputColumns: [String], ignoreOthers: Bool, inputName: String) throws {
+        self.columns = plan.columns.map(\.name)
+        var positions: [Int] = []
+        for column in plan.columns {
+            guard let position = inputColumns.firstIndex(of: column.name) else {
+                let role = plan.keyColumns.contains { $0.name == column.name } ? "key column" : "column"
+                throw BulkUpdateError(
+                    .input,
+                    "\(inputName) has no \(role) \"\(column.name)\"; its columns are "
+                        + inputColumns.map { "\"\($0)\"" }.joined(separator: ", "),
+                    column: column.name
+                )
+            }
+            positions.append(position)
+        }
+        let used = Set(self.columns)
+        let others = inputColumns.filter { !used.contains($0) }
+        if !ignoreOthers, let extra = others.first {
+            throw BulkUpdateError(
+                .input,
+                "\(inputName) has column \"\(extra)\", which is neither a key nor a column to set",
+                column: extra
+            )
+        }
+        self.positions = positions
+        self.ignored = ignoreOthers ? Set(others) : []
+    }
+
+    func row(_ fields: RecordStream.Fields, line: Int) throws(BulkUpdateError) -> BulkUpdateRow {
+        switch fields {
+        case .positional(let values):
+            return BulkUpdateRow(self.positions.map { values[$0] }, line: line)
+        case .named(let values):
+            var row: [BulkUpdateValue] = []
+            row.reserveCapacity(self.columns.count)
+            for column in self.columns {
+                guard let value = values[column] else {
+                    throw BulkUpdateError(.input, "the object has no \"\(column)\"", inputLine: line, column: column)
+                }
+                row.append(value)
+            }
+            if values.count > row.count {
+                let used = Set(self.columns)
+                for name in values.keys.sorted() where !used.contains(name) && !self.ignored.contains(name) {
+                    throw BulkUpdateError(
+                        .input,
+                        "the object has \"\(name)\", which is neither a key nor a column to set",
+                        inputLine: line,
+                        column: name
+                    )
+                }
+            }
+            return BulkUpdateRow(row, line: line)
+        }
+    }
+}
+
+/// The rows of a record stream as an `AsyncSequence`, for the engine; read once.
+struct InputRows: AsyncSequence {
+    typealias Element = BulkUpdateRow
+
+    let stream: RecordStream
+    let mapping: RowMapping
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var stream: RecordStream
+        let mapping: RowMapping
+
+        mutating func next() async throws -> BulkUpdateRow? {
+            guard let (line, fields) = try self.stream.next() else { return nil }
+            return try self.mapping.row(fields, line: line)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(stream: self.stream, mapping: self.mapping) }
+}

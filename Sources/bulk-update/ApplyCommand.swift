@@ -1,0 +1,177 @@
+import ArgumentParser
+import BulkUpdate
+import BulkUpdatePostgres
+import BulkUpdateSQLite
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Applies a CSV, TSV or JSON Lines file of changes to a table.
+struct ApplyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Apply a CSV, TSV or JSON Lines file of changes to a table, matched by key.",
+        discussion: """
+            The first CSV/TSV line names the columns. The key columns (--key, default: the table's primary key)
+            find each row; every other input column is set, or only those named with --columns (other input
+            columns are then ignored). JSON Lines: one object per line; its keys are the column names.
+
+            NULL: in CSV/TSV an unquoted field equal to --null-string (default \\N, as in PostgreSQL's COPY) is
+            NULL; a quoted "\\N" is the text \\N, and an empty field is the empty string. In JSON Lines, null.
+
+            A file is read twice: first every line is checked against the table's real column types, and nothing
+            is written unless all lines are valid (at most 20 errors are listed, with line, column, value and what
+            was expected). Standard input (--input -) is read once: rows are checked as they stream and the run
+            stops at the first bad line; the chunks committed before it stay applied and are listed.
+
+            Exit codes: 0 success; 64 bad options; 65 invalid input (nothing written); 66 input not readable;
+            69 the database failed or refused the update (nothing written); 75 the run failed after some chunks
+            were committed (the report lists them).
+            """
+    )
+
+    @Option(help: "PostgreSQL URL or SQLite file. Defaults to $DATABASE_URL.")
+    var database: String?
+
+    @Option(help: "The table, as in SQL: users, public.users, \"My Schema\".\"Orders\".")
+    var table: String
+
+    @Option(name: .customLong("key"), parsing: .singleValue, help: "A key column (repeatable). Defaults to the primary key.")
+    var keys: [String] = []
+
+    @Option(help: "The columns to set, comma-separated. Defaults to every input column that is not a key.")
+    var columns: String?
+
+    @Option(help: "The change file, or - for standard input.")
+    var input: String
+
+    @Option(help: "csv, tsv or jsonl. Defaults to the file's extension (csv for standard input).")
+    var format: String?
+
+    @Option(help: "The unquoted CSV/TSV field that means NULL.")
+    var nullString: String = "\\N"
+
+    @Option(help: "Workers writing in parallel, each on its own connection.")
+    var workers: Int = 2
+
+    @Option(help: "Rows per chunk; each chunk is one transaction.")
+    var chunkSize: Int = 10_000
+
+    @Option(help: "auto, unnest, values, caseWhen (PostgreSQL); auto, values, tempTable, caseWhen (SQLite).")
+    var strategy: String = "auto"
+
+    @Flag(help: "Do not rewrite rows whose values already equal the new ones.")
+    var skipUnchanged = false
+
+    @Option(help: "What a repeated key does: last (the last row wins) or error.")
+    var onDuplicate: String = "last"
+
+    @Flag(help: "Check the input and print the plan; write nothing.")
+    var dryRun = false
+
+    @Option(help: "Write the final report as JSON to this file.")
+    var report: String?
+
+    @Flag(help: "Print no progress.")
+    var quiet = false
+
+    func validate() throws {
+        guard BulkUpdateOptions.Strategy(name: self.strategy) != nil else {
+            throw ValidationError(
+                "unknown strategy '\(self.strategy)'; choose from "
+                    + BulkUpdateOptions.Strategy.all.map(\.description).joined(separator: ", ")
+            )
+        }
+        guard BulkUpdateOptions.DuplicateKeyPolicy(name: self.onDuplicate) != nil else {
+            throw ValidationError("--on-duplicate must be last or error, got '\(self.onDuplicate)'")
+        }
+        if let format, RecordStream.Format(rawValue: format.lowercased()) == nil {
+            throw ValidationError("--format must be csv, tsv or jsonl, got '\(format)'")
+        }
+        if self.input != "-", self.format == nil, RecordStream.Format.implied(by: self.input) == nil {
+            throw ValidationError("cannot tell the format of '\(self.input)' from its name; pass --format csv|tsv|jsonl")
+        }
+    }
+
+    var inputFormat: RecordStream.Format {
+        if let format { return RecordStream.Format(rawValue: format.lowercased())! }
+        return self.input == "-" ? .csv : RecordStream.Format.implied(by: self.input)!
+    }
+
+    var setColumns: [String]? {
+        self.columns.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    }
+
+    var keyColumns: [String]? {
+        let keys = self.keys.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        return keys.isEmpty ? nil : keys
+    }
+
+    func run() async throws {
+        do {
+            guard let location = try DatabaseLocation.fromCommandLine(self.database) else {
+                throw BulkUpdateError(
+                    .configuration,
+                    "no database: pass --database postgres://… or a SQLite file, or set DATABASE_URL"
+                )
+            }
+            let runner = ApplyRun(command: self)
+            switch location {
+            case .postgres(let url):
+                var configuration = url.configuration
+                configuration.options.maximumConnections = max(2, self.workers + 1)
+                let client = PostgresClient(configuration: configuration)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await client.run() }
+                    defer { group.cancelAll() }
+                    try await runner.run(backend: PostgresBackend(client: client))
+                }
+            case .sqlite(let url):
+                try await SQLiteBulkUpdater.withUpdater(url: url.path ?? ":memory:") { updater in
+                    try await runner.run(backend: updater.backend)
+                }
+            }
+        } catch let failure as ApplyFailure {
+            FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
+            throw ExitCode(failure.exitCode)
+        } catch let error as BulkUpdateError {
+            let failure = ApplyFailure.from(error)
+            FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
+            throw ExitCode(failure.exitCode)
+        }
+    }
+}
+
+/// An apply that failed: what to print and which exit code to use.
+struct ApplyFailure: Error, CustomStringConvertible {
+    static let invalidInput: Int32 = 65
+    static let inputUnreadable: Int32 = 66
+    static let databaseFailed: Int32 = 69
+    static let partiallyApplied: Int32 = 75
+
+    var description: String
+    var exitCode: Int32
+
+    static func from(_ error: BulkUpdateError) -> ApplyFailure {
+        let code: Int32
+        if let partial = error.partialReport, partial.chunks > 0 {
+            code = Self.partiallyApplied
+        } else if error.code == .input || error.code == .duplicateKey || error.code == .schema {
+            code = Self.invalidInput
+        } else if error.code == .configuration && error.message.hasPrefix("cannot open input file") {
+            code = Self.inputUnreadable
+        } else if error.code == .configuration {
+            code = 64
+        } else {
+            code = Self.databaseFailed
+        }
+        var text = error.description
+        if code == Self.partiallyApplied, let partial = error.partialReport {
+            text += "\ncommitted chunks (worker.number: first key … last key):"
+            for chunk in partial.committedChunks {
+                text += "\n  \(chunk.worker).\(chunk.number): \(chunk.firstKey) … \(chunk.lastKey) (\(chunk.rows) rows)"
+            }
+        }
+        return ApplyFailure(description: text, exitCode: code)
+    }
+}
