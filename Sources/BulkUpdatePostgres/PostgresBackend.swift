@@ -41,7 +41,9 @@ package struct PostgresBackend: BulkUpdateBackend {
     }
 
     // See `BulkUpdateBackend.describe(_:options:logger:)`.
-    package func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema {
+    package func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws
+        -> TableSchema
+    {
         do {
             return try await self.client.withConnection { connection in
                 let db = DeadlineConnection(connection: connection, timeout: options.statementTimeout, logger: logger)

@@ -1,7 +1,7 @@
 public import BulkUpdate
 import Foundation
-public import PostgresNIO
 import NIOSSL
+public import PostgresNIO
 
 /// A PostgreSQL connection URL: `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
 ///
@@ -92,6 +92,7 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     /// The URL with the password replaced by `***`.
     public var description: String {
         let credentials = self.password == nil ? self.username : "\(self.username):***"
-        return "postgres://\(credentials)@\(self.host):\(self.port)/\(self.database ?? "")?sslmode=\(self.sslMode.rawValue)"
+        return
+            "postgres://\(credentials)@\(self.host):\(self.port)/\(self.database ?? "")?sslmode=\(self.sslMode.rawValue)"
     }
 }

@@ -53,7 +53,9 @@ package struct SQLiteBackend: BulkUpdateBackend {
     }
 
     // See `BulkUpdateBackend.describe(_:options:logger:)`.
-    package func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema {
+    package func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws
+        -> TableSchema
+    {
         let version = SQLiteConnection.libraryVersion()
         guard version >= Self.minimumVersion else {
             throw BulkUpdateError(
@@ -70,7 +72,8 @@ package struct SQLiteBackend: BulkUpdateBackend {
 
     // See `BulkUpdateBackend.prepare(_:logger:)`.
     package func prepare(_ plan: UpdatePlan, logger: Logger) async throws -> SQLiteChunkExecutor {
-        let milliseconds = self.busyTimeout.components.seconds * 1000 + self.busyTimeout.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds =
+            self.busyTimeout.components.seconds * 1000 + self.busyTimeout.components.attoseconds / 1_000_000_000_000_000
         do {
             _ = try await self.connection.query("PRAGMA busy_timeout = \(max(0, milliseconds))")
             return SQLiteChunkExecutor(

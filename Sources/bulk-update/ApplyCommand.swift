@@ -36,7 +36,11 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: "The table, as in SQL: users, public.users, \"My Schema\".\"Orders\".")
     var table: String
 
-    @Option(name: .customLong("key"), parsing: .singleValue, help: "A key column (repeatable). Defaults to the primary key.")
+    @Option(
+        name: .customLong("key"),
+        parsing: .singleValue,
+        help: "A key column (repeatable). Defaults to the primary key."
+    )
     var keys: [String] = []
 
     @Option(help: "The columns to set, comma-separated. Defaults to every input column that is not a key.")
@@ -89,7 +93,9 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ValidationError("--format must be csv, tsv or jsonl, got '\(format)'")
         }
         if self.input != "-", self.format == nil, RecordStream.Format.implied(by: self.input) == nil {
-            throw ValidationError("cannot tell the format of '\(self.input)' from its name; pass --format csv|tsv|jsonl")
+            throw ValidationError(
+                "cannot tell the format of '\(self.input)' from its name; pass --format csv|tsv|jsonl"
+            )
         }
     }
 

@@ -85,7 +85,10 @@ struct BenchCommand: AsyncParsableCommand {
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             let bench = UsersBench(client: client, table: self.table, rows: self.rows)
-            try await bench.run(self.configurations(strategies: strategies, workerCounts: workerCounts), repeat: self.`repeat`)
+            try await bench.run(
+                self.configurations(strategies: strategies, workerCounts: workerCounts),
+                repeat: self.`repeat`
+            )
         }
     }
 

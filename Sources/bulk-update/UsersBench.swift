@@ -28,7 +28,9 @@ struct UsersBench {
 
     func run(_ configurations: [Configuration], repeat count: Int) async throws {
         let version = try await self.scalar("SHOW server_version")
-        print("users scenario: \(self.rows) rows, PostgreSQL \(version), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(
+            "users scenario: \(self.rows) rows, PostgreSQL \(version), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+        )
         try await self.create()
         let input = (1...self.rows).map { BulkUpdateRow([.int($0), .string("USER_\($0)")]) }
         var times: [Configuration: [Double]] = [:]
@@ -126,7 +128,11 @@ struct UsersBench {
         return ""
     }
 
-    private func printTable(_ configurations: [Configuration], times: [Configuration: [Double]], failures: [Configuration: String]) {
+    private func printTable(
+        _ configurations: [Configuration],
+        times: [Configuration: [Double]],
+        failures: [Configuration: String]
+    ) {
         let floor = times[.floor].map(Self.median)
         print("")
         print("| configuration | median s | min–max s | rows/s | × floor |")

@@ -102,7 +102,11 @@ struct PostgresUsers: UsersDatabase {
     }
 
     func wrongUsernames(_ table: String) async throws -> Int {
-        Int(try await self.scalar("SELECT count(*)::text FROM \(SQLIdentifier.quote(table)) WHERE username <> 'USER_' || id")) ?? -1
+        Int(
+            try await self.scalar(
+                "SELECT count(*)::text FROM \(SQLIdentifier.quote(table)) WHERE username <> 'USER_' || id"
+            )
+        ) ?? -1
     }
 
     func drop(_ table: String) async throws {

@@ -13,7 +13,9 @@ struct PostgresUpdateTests {
         v varchar(20), c char(5), u uuid, d date, ts timestamp, tz timestamptz, j json, jb jsonb, by bytea,
         m bu_test_mood
         """
-    static let allTypeColumns = ["b", "i2", "i4", "f4", "f8", "n", "t", "v", "c", "u", "d", "ts", "tz", "j", "jb", "by", "m"]
+    static let allTypeColumns = [
+        "b", "i2", "i4", "f4", "f8", "n", "t", "v", "c", "u", "d", "ts", "tz", "j", "jb", "by", "m",
+    ]
 
     @Test("every supported type round-trips, NULL included", arguments: strategies)
     func everyTypeRoundTrips(strategy: BulkUpdateOptions.Strategy) async throws {
@@ -23,20 +25,52 @@ struct PostgresUpdateTests {
             try await client.run("CREATE TYPE \(mood) AS ENUM ('sad', 'happy')")
         }
         try await TestDatabase.withTestTable(Self.allTypes.replacingOccurrences(of: "bu_test_mood", with: mood)) {
-            client, updater, table in
+            client,
+            updater,
+            table in
             try await client.run("INSERT INTO \(table) (id, t) SELECT g, 'old' FROM generate_series(1, 3) g")
             let instant = Date(timeIntervalSince1970: 1_709_210_096.5)  // 2024-02-29 12:34:56.5 UTC
             let rows: [BulkUpdateRow] = [
                 .of(
-                    1, true, -32768, 2_147_483_647, 1.5, 3.25, "12345.6789", "it's \"quoted\" ü \\ tab\t", "short",
-                    "ab", "6F9619FF-8B86-D011-B42D-00C04FC964FF", "2024-02-29", "2024-02-29 12:34:56.123456",
-                    .date(instant), "{\"a\": [1, 2]}", "{\"b\": null}", .bytes([0, 255, 16]), "happy"
+                    1,
+                    true,
+                    -32768,
+                    2_147_483_647,
+                    1.5,
+                    3.25,
+                    "12345.6789",
+                    "it's \"quoted\" ü \\ tab\t",
+                    "short",
+                    "ab",
+                    "6F9619FF-8B86-D011-B42D-00C04FC964FF",
+                    "2024-02-29",
+                    "2024-02-29 12:34:56.123456",
+                    .date(instant),
+                    "{\"a\": [1, 2]}",
+                    "{\"b\": null}",
+                    .bytes([0, 255, 16]),
+                    "happy"
                 ),
                 .of(2, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
                 .of(
-                    3, "f", "32767", "-1", "-0.25", "1e10", "-0.0001", "", "", "", .uuid(UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1))),
-                    .date(Date(timeIntervalSince1970: 0)), "1999-12-31T23:59:59", "2024-01-01T10:00:00+02:00", "[]", "\"x\"",
-                    "\\x", "sad"
+                    3,
+                    "f",
+                    "32767",
+                    "-1",
+                    "-0.25",
+                    "1e10",
+                    "-0.0001",
+                    "",
+                    "",
+                    "",
+                    .uuid(UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1))),
+                    .date(Date(timeIntervalSince1970: 0)),
+                    "1999-12-31T23:59:59",
+                    "2024-01-01T10:00:00+02:00",
+                    "[]",
+                    "\"x\"",
+                    "\\x",
+                    "sad"
                 ),
             ]
             var options = BulkUpdateOptions(workers: 2, chunkSize: 2, strategy: strategy)
@@ -229,7 +263,9 @@ struct PostgresUpdateTests {
     @Test("schema errors fail before any write")
     func schemaErrors() async throws {
         try await TestDatabase.withTestTable("id int PRIMARY KEY, email text, code int UNIQUE, note text") {
-            client, updater, table in
+            client,
+            updater,
+            table in
             try await client.run("INSERT INTO \(table) SELECT g, 'e', g, 'n' FROM generate_series(1, 5) g")
             let before = try await client.checksum(table)
             let unknown = try await #require(throws: BulkUpdateError.self) {
@@ -266,7 +302,9 @@ struct PostgresUpdateTests {
     @Test("bad values name the line, column and key, and nothing is written")
     func inputErrors() async throws {
         try await TestDatabase.withTestTable("id int PRIMARY KEY, name varchar(5) NOT NULL, n int") {
-            client, updater, table in
+            client,
+            updater,
+            table in
             try await client.run("INSERT INTO \(table) SELECT g, 'x', g FROM generate_series(1, 5) g")
             let before = try await client.checksum(table)
             let null = try await #require(throws: BulkUpdateError.self) {
@@ -363,7 +401,9 @@ struct PostgresUpdateTests {
                 options: .init(workers: 2, strategy: .unnest)
             )
             #expect(report.rowsChanged == 20_000)
-            let wrong = try await client.rows("SELECT count(*)::text FROM \(table) WHERE username <> upper('user_' || id)")
+            let wrong = try await client.rows(
+                "SELECT count(*)::text FROM \(table) WHERE username <> upper('user_' || id)"
+            )
             #expect(wrong == [["0"]])
         }
     }

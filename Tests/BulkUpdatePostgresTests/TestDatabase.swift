@@ -75,7 +75,9 @@ extension PostgresClient {
 
     /// An order-independent fingerprint of a whole table's contents.
     func checksum(_ table: String) async throws -> String {
-        let rows = try await self.rows("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \(table) t")
+        let rows = try await self.rows(
+            "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \(table) t"
+        )
         return rows[0][0] ?? ""
     }
 }

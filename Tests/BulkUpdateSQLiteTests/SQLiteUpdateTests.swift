@@ -37,13 +37,33 @@ struct SQLiteUpdateTests {
             let uuid = try #require(UUID(uuidString: "6F9619FF-8B86-D011-B42D-00C04FC964FF"))
             let rows: [BulkUpdateRow] = [
                 .of(
-                    1, true, .int(Int64.max), 1.5, 3.25, "it's \"quoted\" ü \\ tab\t", "short", .uuid(uuid),
-                    .date(instant), .date(instant), "{\"a\": [1, 2]}", .bytes([0, 255, 16])
+                    1,
+                    true,
+                    .int(Int64.max),
+                    1.5,
+                    3.25,
+                    "it's \"quoted\" ü \\ tab\t",
+                    "short",
+                    .uuid(uuid),
+                    .date(instant),
+                    .date(instant),
+                    "{\"a\": [1, 2]}",
+                    .bytes([0, 255, 16])
                 ),
                 .of(2, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
                 .of(
-                    3, "f", "-42", "1e10", "12345.6789", "", "", "6F9619FF8B86D011B42D00C04FC964FF", "1999-12-31",
-                    "1999-12-31T23:59:59.000001", "[]", "\\x0a0B"
+                    3,
+                    "f",
+                    "-42",
+                    "1e10",
+                    "12345.6789",
+                    "",
+                    "",
+                    "6F9619FF8B86D011B42D00C04FC964FF",
+                    "1999-12-31",
+                    "1999-12-31T23:59:59.000001",
+                    "[]",
+                    "\\x0a0B"
                 ),
             ]
             let report = try await updater.update(
@@ -78,7 +98,9 @@ struct SQLiteUpdateTests {
                 "SELECT date(d), datetime(ts), json_valid(j) FROM types WHERE id <> 2 ORDER BY id"
             )
             #expect(
-                understood == [["2024-02-29", "2024-02-29 12:34:56", "1"], ["1999-12-31", "1999-12-31 23:59:59", "1"]]
+                understood == [
+                    ["2024-02-29", "2024-02-29 12:34:56", "1"], ["1999-12-31", "1999-12-31 23:59:59", "1"],
+                ]
             )
         }
     }
@@ -433,7 +455,11 @@ struct SQLiteUpdateTests {
             #expect(null.partialReport?.chunks == 0)
 
             let wrongType = try await #require(throws: BulkUpdateError.self) {
-                try await updater.update("items", set: ["n"], rows: [.of(1, 5), BulkUpdateRow([2, "twelve"], line: 41)])
+                try await updater.update(
+                    "items",
+                    set: ["n"],
+                    rows: [.of(1, 5), BulkUpdateRow([2, "twelve"], line: 41)]
+                )
             }
             #expect(wrongType.code == .input)
             #expect(wrongType.inputLine == 41)

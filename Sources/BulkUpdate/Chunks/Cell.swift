@@ -39,7 +39,10 @@ extension ColumnType {
         case .double(let number):
             switch self.kind {
             case .float32, .float64: return .double(number)
-            case .numeric: return .text(number.isFinite ? "\(number)" : number.isNaN ? "NaN" : number < 0 ? "-Infinity" : "Infinity")
+            case .numeric:
+                return .text(
+                    number.isFinite ? "\(number)" : number.isNaN ? "NaN" : number < 0 ? "-Infinity" : "Infinity"
+                )
             case .int16, .int32, .int64:
                 guard number.rounded() == number, let exact = Int64(exactly: number) else {
                     throw CellError("expected a whole number for \(self.displayName)")
@@ -124,7 +127,9 @@ extension ColumnType {
             default: Int64.min...Int64.max
             }
         guard range.contains(number) else {
-            throw CellError("\(number) is out of range for \(self.displayName) (\(range.lowerBound) to \(range.upperBound))")
+            throw CellError(
+                "\(number) is out of range for \(self.displayName) (\(range.lowerBound) to \(range.upperBound))"
+            )
         }
         return .int(number)
     }

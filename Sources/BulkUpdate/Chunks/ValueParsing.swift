@@ -93,7 +93,8 @@ package enum ValueParsing {
     /// `\x0a0b…` (PostgreSQL's hex format).
     package static func bytea(_ text: String) -> [UInt8]? {
         let utf8 = Array(text.utf8)
-        guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x") || utf8[1] == UInt8(ascii: "X")
+        guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"),
+            utf8[1] == UInt8(ascii: "x") || utf8[1] == UInt8(ascii: "X")
         else { return nil }
         let hexDigits = utf8[2...]
         guard hexDigits.count % 2 == 0 else { return nil }

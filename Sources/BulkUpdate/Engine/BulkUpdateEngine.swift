@@ -163,7 +163,9 @@ package enum BulkUpdateEngine {
         }
     }
 
-    static func emptyReport(_ table: String, plan: UpdatePlan, since started: ContinuousClock.Instant) -> BulkUpdateReport {
+    static func emptyReport(_ table: String, plan: UpdatePlan, since started: ContinuousClock.Instant)
+        -> BulkUpdateReport
+    {
         var report = BulkUpdateReport(
             table: table,
             keyColumns: plan.keyColumns.map(\.name),

@@ -115,7 +115,8 @@ extension BulkUpdateReport: CustomStringConvertible {
             "rows read \(self.rowsRead), matched \(self.rowsMatched), changed \(self.rowsChanged),"
                 + " unchanged \(self.rowsUnchanged), keys not found \(self.keysNotFound),"
                 + " duplicate keys \(self.duplicateKeys)"
-                + (self.duplicateKeysAcrossChunks > 0 ? " (+\(self.duplicateKeysAcrossChunks) rewritten in later chunks)" : ""),
+                + (self.duplicateKeysAcrossChunks > 0
+                    ? " (+\(self.duplicateKeysAcrossChunks) rewritten in later chunks)" : ""),
         ]
         if !self.notFoundExamples.isEmpty {
             lines.append("keys not found, e.g.: " + self.notFoundExamples.joined(separator: ", "))

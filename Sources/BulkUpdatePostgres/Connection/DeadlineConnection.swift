@@ -28,13 +28,21 @@ struct DeadlineConnection {
         let (nanoseconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         let limit = overflow ? Int64.max : nanoseconds + self.timeout.components.attoseconds / 1_000_000_000
         let timer = eventLoop.scheduleTask(in: .nanoseconds(limit)) {
-            guard settled.withLock({ let first = !$0; $0 = true; return first }) else { return }
+            guard
+                settled.withLock({
+                    let first = !$0; $0 = true; return first
+                })
+            else { return }
             promise.fail(DeadlineExceeded())
             let closing: EventLoopFuture<Void> = connection.close()
             closing.whenComplete { _ in }
         }
         self.connection.query(query, logger: self.logger).whenComplete { result in
-            guard settled.withLock({ let first = !$0; $0 = true; return first }) else { return }
+            guard
+                settled.withLock({
+                    let first = !$0; $0 = true; return first
+                })
+            else { return }
             timer.cancel()
             promise.completeWith(result)
         }

@@ -59,10 +59,15 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
         case .tempTable:
             let names = self.sql.allNames.joined(separator: ", ")
             _ = try await self.connection.query("DROP TABLE IF EXISTS \(Self.stageTable)")
-            _ = try await self.connection.query("CREATE TEMP TABLE \(SQLIdentifier.quote("bulk_update_stage")) (\(names))")
+            _ = try await self.connection.query(
+                "CREATE TEMP TABLE \(SQLIdentifier.quote("bulk_update_stage")) (\(names))"
+            )
             for rows in self.batches(chunk.count, width: chunk.columns.count) {
                 let placeholders = (0..<rows.count).map { row in
-                    "(" + (0..<chunk.columns.count).map { "?\(row * chunk.columns.count + $0 + 1)" }.joined(separator: ", ")
+                    "("
+                        + (0..<chunk.columns.count).map { "?\(row * chunk.columns.count + $0 + 1)" }.joined(
+                            separator: ", "
+                        )
                         + ")"
                 }
                 _ = try await self.connection.query(
@@ -72,7 +77,10 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
             }
             let source = "\(Self.stageTable) AS u"
             if skip {
-                outcome.matched = try await self.count("SELECT count(*) FROM \(self.sql.table) AS t JOIN \(source) ON \(self.sql.match)", [])
+                outcome.matched = try await self.count(
+                    "SELECT count(*) FROM \(self.sql.table) AS t JOIN \(source) ON \(self.sql.match)",
+                    []
+                )
             }
             outcome.changed = try await self.update(self.sql.update(from: source, onlyChanged: skip), [])
         case .caseWhen:

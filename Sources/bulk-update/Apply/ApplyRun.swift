@@ -44,7 +44,11 @@ struct ApplyRun {
         if isFile || command.dryRun {
             total = try self.check(&stream, mapping: mapping, plan: plan)
             if isFile {
-                stream = try RecordStream(path: command.input, format: command.inputFormat, nullString: command.nullString)
+                stream = try RecordStream(
+                    path: command.input,
+                    format: command.inputFormat,
+                    nullString: command.nullString
+                )
             }
         }
         if command.dryRun {
