@@ -10,11 +10,12 @@ public struct BulkUpdateOptions: Sendable {
     /// How the new values travel to the database. New strategies may be added in later versions.
     public struct Strategy: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable, CaseIterable {
-            case auto, unnest, values, caseWhen, tempTable
+            case auto, unnest, values, caseWhen, tempTable, copy
         }
         private let base: Base
 
-        /// Lets the backend choose: ``unnest`` on PostgreSQL, ``values`` on SQLite.
+        /// Lets the backend choose from the chunk size and the mode: on PostgreSQL ``unnest`` for ordinary chunks and
+        /// ``copy`` for very large chunks and atomic runs; ``values`` on SQLite.
         public static let auto = Strategy(base: .auto)
         /// One statement per chunk, `UPDATE … FROM unnest($1::type[], …)`: every column is one array parameter,
         /// so the statement text is the same for every chunk and there is no parameter limit. PostgreSQL only.
@@ -27,6 +28,9 @@ public struct BulkUpdateOptions: Sendable {
         public static let caseWhen = Strategy(base: .caseWhen)
         /// Loads the chunk into a temporary table, then `UPDATE … FROM` it. SQLite only.
         public static let tempTable = Strategy(base: .tempTable)
+        /// `COPY … FROM STDIN` of the chunk into a temporary table, then `UPDATE … FROM` it in the same
+        /// transaction. PostgreSQL only.
+        public static let copy = Strategy(base: .copy)
 
         /// Every strategy this version knows.
         public static var all: [Strategy] { Base.allCases.map { Strategy(base: $0) } }
@@ -77,8 +81,17 @@ public struct BulkUpdateOptions: Sendable {
     /// When `true`, rows whose values already equal the new ones are not rewritten (`IS DISTINCT FROM`), and the
     /// report tells changed and unchanged rows apart. Defaults to `false`.
     public var skipUnchanged: Bool
+    /// All or nothing. When `false` (the default), each chunk commits on its own and a failed run leaves the chunks
+    /// committed before it applied (listed in ``BulkUpdateError/partialReport``). When `true`, workers load the rows
+    /// into a staging table in parallel and one final transaction applies them all (PostgreSQL), or the whole run
+    /// is one transaction (SQLite): if anything fails, the table is untouched.
+    public var atomic: Bool = false
     /// What to do when a key appears twice in the input. Defaults to ``DuplicateKeyPolicy/lastWins``.
     public var duplicateKeys: DuplicateKeyPolicy
+    /// How many times a chunk is retried after a transient failure — a deadlock (40P01), a serialization failure
+    /// (40001), a lock that was not available (55P03), a terminated backend (57P01) or a lost connection — with
+    /// exponential backoff and jitter, on a fresh connection. Other errors stop the run at once. Defaults to `5`.
+    public var maximumRetries: Int = 5
     /// Called after every committed chunk, from the worker that committed it; keep it quick. Defaults to `nil`.
     public var onProgress: (@Sendable (BulkUpdateProgress) -> Void)?
     /// The longest any single database call may take before the run fails with
@@ -108,6 +121,9 @@ public struct BulkUpdateOptions: Sendable {
         }
         guard self.chunkSize >= 1 else {
             throw BulkUpdateError(.configuration, "chunkSize must be at least 1, got \(self.chunkSize)")
+        }
+        guard self.maximumRetries >= 0 else {
+            throw BulkUpdateError(.configuration, "maximumRetries cannot be negative, got \(self.maximumRetries)")
         }
         guard self.statementTimeout > .zero else {
             throw BulkUpdateError(.configuration, "statementTimeout must be positive")

@@ -6,6 +6,9 @@ package import PostgresNIO
 package struct PostgresBackend: BulkUpdateBackend {
     let client: PostgresClient
 
+    /// From this chunk size on, `auto` picks `copy` over `unnest` (see docs/strategies.md for the measurements).
+    static let copyFromChunkSize = 50_000
+
     package init(client: PostgresClient) {
         self.client = client
     }
@@ -19,6 +22,9 @@ package struct PostgresBackend: BulkUpdateBackend {
         switch plan.options.strategy {
         case .values: return statements.update(from: statements.sql.valuesSource(rows: rows))
         case .caseWhen: return statements.caseWhen(rows: rows)
+        case .copy:
+            let stage = plan.options.atomic ? "<staging table>" : StageTable.temporary(for: plan).qualified
+            return "COPY \(stage) FROM STDIN; " + statements.update(from: "\(stage) AS u")
         default: return statements.update(from: statements.unnestSource)
         }
     }
@@ -28,14 +34,22 @@ package struct PostgresBackend: BulkUpdateBackend {
         var options = options
         switch options.strategy {
         case .auto:
-            options.strategy = .unnest
+            options.strategy = options.atomic || options.chunkSize >= Self.copyFromChunkSize ? .copy : .unnest
+            return options
+        case .copy:
             return options
         case .unnest, .values, .caseWhen:
+            guard !options.atomic else {
+                throw BulkUpdateError(
+                    .configuration,
+                    "atomic runs on PostgreSQL load a staging table with COPY; use strategy copy or auto"
+                )
+            }
             return options
         default:
             throw BulkUpdateError(
                 .configuration,
-                "strategy \(options.strategy) is not available on PostgreSQL; use unnest, values or caseWhen"
+                "strategy \(options.strategy) is not available on PostgreSQL; use auto, unnest, copy, values or caseWhen"
             )
         }
     }
@@ -54,8 +68,15 @@ package struct PostgresBackend: BulkUpdateBackend {
         }
     }
 
-    // See `BulkUpdateBackend.prepare(_:logger:)`.
-    package func prepare(_ plan: UpdatePlan, logger: Logger) async throws -> PostgresChunkExecutor {
-        PostgresChunkExecutor(client: self.client, plan: plan)
+    // See `BulkUpdateBackend.withRun(_:logger:_:)`.
+    package func withRun(
+        _ plan: UpdatePlan,
+        logger: Logger,
+        _ body: (PostgresChunkExecutor) async throws -> BulkUpdateReport
+    ) async throws -> BulkUpdateReport {
+        guard plan.options.atomic else {
+            return try await body(PostgresChunkExecutor(client: self.client, plan: plan))
+        }
+        return try await PostgresAtomicRun(client: self.client, plan: plan, logger: logger).run(body)
     }
 }

@@ -38,6 +38,9 @@ package struct SQLiteBackend: BulkUpdateBackend {
             )
             options.workers = 1
         }
+        // The only transient failure here is another process's write lock, and the busy timeout is already how
+        // long the user chose to wait for it.
+        options.maximumRetries = 0
         switch options.strategy {
         case .auto:
             options.strategy = .values
@@ -70,20 +73,49 @@ package struct SQLiteBackend: BulkUpdateBackend {
         }
     }
 
-    // See `BulkUpdateBackend.prepare(_:logger:)`.
-    package func prepare(_ plan: UpdatePlan, logger: Logger) async throws -> SQLiteChunkExecutor {
+    // See `BulkUpdateBackend.withRun(_:logger:_:)`.
+    package func withRun(
+        _ plan: UpdatePlan,
+        logger: Logger,
+        _ body: (SQLiteChunkExecutor) async throws -> BulkUpdateReport
+    ) async throws -> BulkUpdateReport {
         let milliseconds =
             self.busyTimeout.components.seconds * 1000 + self.busyTimeout.components.attoseconds / 1_000_000_000_000_000
+        let executor: SQLiteChunkExecutor
         do {
             _ = try await self.connection.query("PRAGMA busy_timeout = \(max(0, milliseconds))")
-            return SQLiteChunkExecutor(
+            executor = SQLiteChunkExecutor(
                 connection: self.connection,
                 lock: self.lock,
                 plan: plan,
-                maximumParameters: try await Self.maximumParameters(on: self.connection)
+                maximumParameters: try await Self.maximumParameters(on: self.connection),
+                ownsTransactions: !plan.options.atomic
             )
         } catch {
             throw SQLiteErrors.map(error, doing: "preparing the update")
+        }
+        guard plan.options.atomic else { return try await body(executor) }
+        // All or nothing: the whole run is one transaction, held for its length.
+        return try await self.lock.withLock {
+            do {
+                _ = try await self.connection.query("BEGIN IMMEDIATE")
+            } catch {
+                throw SQLiteErrors.map(error, doing: "starting the transaction")
+            }
+            do {
+                let report = try await body(executor)
+                _ = try await self.connection.query("COMMIT")
+                return report
+            } catch {
+                _ = try? await self.connection.query("ROLLBACK")
+                guard var failure = SQLiteErrors.map(error, doing: "the update") as? BulkUpdateError else { throw error }
+                if let partial = failure.partialReport {
+                    // Rolled back: nothing the chunks did stays.
+                    failure.partialReport = BulkUpdateEngine.emptyReport(partial.table, plan: plan, since: .now)
+                    failure.partialReport?.rowsRead = partial.rowsRead
+                }
+                throw failure
+            }
         }
     }
 

@@ -61,11 +61,14 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: "Rows per chunk; each chunk is one transaction.")
     var chunkSize: Int = 10_000
 
-    @Option(help: "auto, unnest, values, caseWhen (PostgreSQL); auto, values, tempTable, caseWhen (SQLite).")
+    @Option(help: "auto, unnest, copy, values, caseWhen (PostgreSQL); auto, values, tempTable, caseWhen (SQLite).")
     var strategy: String = "auto"
 
     @Flag(help: "Do not rewrite rows whose values already equal the new ones.")
     var skipUnchanged = false
+
+    @Flag(help: "All or nothing: stage every row, then apply them in one transaction.")
+    var atomic = false
 
     @Option(help: "What a repeated key does: last (the last row wins) or error.")
     var onDuplicate: String = "last"

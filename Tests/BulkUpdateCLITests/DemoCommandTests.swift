@@ -74,7 +74,13 @@ enum Executable {
         return directory.appendingPathComponent("bulk-update")
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    /// - Parameter standardInput: Bytes to pipe into the process's standard input, which is then closed; `nil`
+    ///   leaves standard input as inherited.
+    static func run(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        standardInput: Data? = nil
+    ) throws -> Result {
         let process = Process()
         process.executableURL = Self.url
         process.arguments = arguments
@@ -86,7 +92,19 @@ enum Executable {
         let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
+        let input = standardInput.map { _ in Pipe() }
+        if let input { process.standardInput = input }
         try process.run()
+        if let input, let standardInput {
+            // Written on another thread so a large input cannot block against a full output pipe. The process may
+            // exit without reading it all: ignore SIGPIPE so that is a write error here, not the test's death.
+            signal(SIGPIPE, SIG_IGN)
+            let writer = input.fileHandleForWriting
+            DispatchQueue.global().async {
+                try? writer.write(contentsOf: standardInput)
+                try? writer.close()
+            }
+        }
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         let errorData = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("PostgreSQL updates", .enabled(if: TestDatabase.isEnabled, TestDatabase.skipReason), .timeLimit(.minutes(5)))
 struct PostgresUpdateTests {
-    static let strategies: [BulkUpdateOptions.Strategy] = [.unnest, .values, .caseWhen]
+    static let strategies: [BulkUpdateOptions.Strategy] = [.unnest, .values, .caseWhen, .copy]
 
     static let allTypes = """
         id int8 PRIMARY KEY, b bool, i2 int2, i4 int4, f4 float4, f8 float8, n numeric(12,4), t text,
@@ -39,7 +39,7 @@ struct PostgresUpdateTests {
                     1.5,
                     3.25,
                     "12345.6789",
-                    "it's \"quoted\" ü \\ tab\t",
+                    "it's \"quoted\" ü \\ tab\t line\nbreak\r\n\\N",
                     "short",
                     "ab",
                     "6F9619FF-8B86-D011-B42D-00C04FC964FF",
@@ -94,7 +94,7 @@ struct PostgresUpdateTests {
             }
             #expect(
                 utc[0] == [
-                    "true", "-32768", "2147483647", "1.5", "3.25", "12345.6789", "it's \"quoted\" ü \\ tab\t", "short",
+                    "true", "-32768", "2147483647", "1.5", "3.25", "12345.6789", "it's \"quoted\" ü \\ tab\t line\nbreak\r\n\\N", "short",
                     "ab", "6f9619ff-8b86-d011-b42d-00c04fc964ff", "2024-02-29", "2024-02-29 12:34:56.123456",
                     "2024-02-29 12:34:56.5+00", "{\"a\": [1, 2]}", "{\"b\": null}", "\\x00ff10", "happy",
                 ]

@@ -18,8 +18,15 @@ package protocol BulkUpdateBackend: Sendable {
     /// placeholders).
     func statementText(_ plan: UpdatePlan, rows: Int) -> String
 
-    /// Checks that this backend can run `plan` and prepares what every chunk shares (statement text).
-    func prepare(_ plan: UpdatePlan, logger: Logger) async throws -> Executor
+    /// Runs one update: prepares what every chunk shares, calls `body` with the executor the workers write through,
+    /// and, for an atomic run, applies what was staged or throws away what was staged when `body` fails.
+    ///
+    /// - Returns: `body`'s report, with the final counts of an atomic run.
+    func withRun(
+        _ plan: UpdatePlan,
+        logger: Logger,
+        _ body: (Executor) async throws -> BulkUpdateReport
+    ) async throws -> BulkUpdateReport
 }
 
 /// Writes chunks of one run. Called concurrently from every worker; each call commits its chunk on its own.

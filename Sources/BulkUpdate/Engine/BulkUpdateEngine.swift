@@ -79,13 +79,28 @@ package enum BulkUpdateEngine {
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
         let options = plan.options
         let schema = plan.table
-        let executor: Backend.Executor
         do {
-            executor = try await backend.prepare(plan, logger: logger)
+            return try await backend.withRun(plan, logger: logger) { executor in
+                try await Self.write(executor, plan: plan, rows: rows, started: started, logger: logger)
+            }
         } catch var error as BulkUpdateError {
-            error.partialReport = Self.emptyReport(schema.name.description, plan: plan, since: started)
+            if error.partialReport == nil {
+                error.partialReport = Self.emptyReport(schema.name.description, plan: plan, since: started)
+            }
             throw error
         }
+    }
+
+    /// Routes `rows` to the workers, which write through `executor`; returns what they committed.
+    static func write<Executor: ChunkExecutor, Rows: AsyncSequence>(
+        _ executor: Executor,
+        plan: UpdatePlan,
+        rows: Rows,
+        started: ContinuousClock.Instant,
+        logger: Logger
+    ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
+        let options = plan.options
+        let schema = plan.table
 
         let logger = {
             var logger = logger
@@ -105,6 +120,7 @@ package enum BulkUpdateEngine {
             strategy: options.strategy.description,
             workers: options.workers
         )
+        report.atomic = options.atomic
         let channels = (0..<options.workers).map { _ in AsyncChannel<Chunk>() }
         let state = RunState(onProgress: options.onProgress)
         var firstError: (any Error)?
@@ -123,7 +139,7 @@ package enum BulkUpdateEngine {
                 }
             }
             do {
-                rowsRead = try await Router(plan: plan, channels: channels, state: state).route(rows)
+                try await Router(plan: plan, channels: channels, state: state).route(rows, count: &rowsRead)
             } catch {
                 state.fail()
                 firstError = error
@@ -163,7 +179,7 @@ package enum BulkUpdateEngine {
         }
     }
 
-    static func emptyReport(_ table: String, plan: UpdatePlan, since started: ContinuousClock.Instant)
+    package static func emptyReport(_ table: String, plan: UpdatePlan, since started: ContinuousClock.Instant)
         -> BulkUpdateReport
     {
         var report = BulkUpdateReport(
@@ -173,6 +189,7 @@ package enum BulkUpdateEngine {
             strategy: plan.options.strategy.description,
             workers: plan.options.workers
         )
+        report.atomic = plan.options.atomic
         report.elapsedSeconds = Self.seconds(ContinuousClock.now - started)
         return report
     }

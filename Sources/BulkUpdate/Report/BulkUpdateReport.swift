@@ -39,6 +39,9 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
     public var strategy: String
     /// The number of workers.
     public var workers: Int
+    /// Whether the run was all or nothing (see ``BulkUpdateOptions/atomic``). In an atomic run the counts come
+    /// from the final statement and ``committedChunks`` lists the chunks that were staged.
+    public var atomic: Bool = false
     /// Input rows read.
     public var rowsRead: Int = 0
     /// Table rows found for the input keys.
@@ -58,6 +61,9 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
     public var duplicateKeysAcrossChunks: Int = 0
     /// Chunks committed.
     public var chunks: Int = 0
+    /// Chunk attempts that failed transiently and were retried, by cause: the SQLSTATE (`40P01`, `40001`, `55P03`,
+    /// `57P01`) or `connection`.
+    public var retries: [String: Int] = [:]
     /// Every committed chunk, ordered by worker and number.
     public var committedChunks: [ChunkRecord] = []
     /// Wall-clock time of the whole run, in seconds.
@@ -101,6 +107,7 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
         self.duplicateKeys += other.duplicateKeys
         self.duplicateKeysAcrossChunks += other.duplicateKeysAcrossChunks
         self.chunks += other.chunks
+        self.retries.merge(other.retries, uniquingKeysWith: +)
         self.committedChunks += other.committedChunks
     }
 }
@@ -118,6 +125,11 @@ extension BulkUpdateReport: CustomStringConvertible {
                 + (self.duplicateKeysAcrossChunks > 0
                     ? " (+\(self.duplicateKeysAcrossChunks) rewritten in later chunks)" : ""),
         ]
+        if !self.retries.isEmpty {
+            lines.append(
+                "retried: " + self.retries.sorted { $0.key < $1.key }.map { "\($0.value)× \($0.key)" }.joined(separator: ", ")
+            )
+        }
         if !self.notFoundExamples.isEmpty {
             lines.append("keys not found, e.g.: " + self.notFoundExamples.joined(separator: ", "))
         }

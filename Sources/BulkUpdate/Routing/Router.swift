@@ -9,8 +9,9 @@ struct Router {
     let channels: [AsyncChannel<Chunk>]
     let state: RunState
 
-    /// Routes every row; returns how many rows were read.
-    func route<Rows: AsyncSequence>(_ rows: Rows) async throws -> Int where Rows.Element == BulkUpdateRow {
+    /// Routes every row, counting the rows read in `position` (also when it throws).
+    func route<Rows: AsyncSequence>(_ rows: Rows, count position: inout Int) async throws
+    where Rows.Element == BulkUpdateRow {
         let workers = self.channels.count
         let chunkSize = self.plan.options.chunkSize
         let keyCount = self.plan.keyColumns.count
@@ -20,7 +21,7 @@ struct Router {
         }
         var cells: [Cell] = []
         cells.reserveCapacity(self.plan.columns.count)
-        var position = 0
+        position = 0
         for try await row in rows {
             position += 1
             try RowChecker.check(row, line: row.line ?? position, plan: self.plan, into: &cells)
@@ -31,13 +32,12 @@ struct Router {
                 numbers[worker] += 1
                 let full = builders[worker]
                 builders[worker] = Chunk(plan: self.plan, worker: worker, number: numbers[worker], capacity: chunkSize)
-                guard try await self.send(full) else { return position }
+                guard try await self.send(full) else { return }
             }
         }
         for chunk in builders where chunk.count > 0 {
-            guard try await self.send(chunk) else { return position }
+            guard try await self.send(chunk) else { return }
         }
-        return position
     }
 
     /// Sends a chunk; `false` when the run has failed and routing should stop.

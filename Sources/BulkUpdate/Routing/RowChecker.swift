@@ -71,3 +71,15 @@ enum RowChecker {
         return chunk.renderKey(0)
     }
 }
+
+extension UpdatePlan {
+    /// Renders a key given as the text forms of its key columns (as the database prints them), the way reports
+    /// render keys: `42`, `'abc'`, `(1, 'a')`. A value that does not parse is shown as quoted text.
+    package func renderKey(text values: [String?]) -> String {
+        let cells = zip(self.keyColumns, values).map { column, text -> Cell in
+            guard let text else { return .null }
+            return (try? column.type.cell(for: .string(text))) ?? .text(text)
+        }
+        return RowChecker.renderKey(cells, plan: self)
+    }
+}

@@ -1,4 +1,5 @@
 import AsyncAlgorithms
+import Foundation
 import Logging
 
 /// What one worker committed, and the error that stopped it, if any.
@@ -51,7 +52,7 @@ struct Worker: Sendable {
                 )
                 let outcome: ChunkOutcome
                 do {
-                    outcome = try await self.executor.write(chunk, logger: logger)
+                    outcome = try await self.write(chunk, report: &report, logger: logger)
                 } catch var error as BulkUpdateError {
                     if error.chunk == nil { error.chunk = record }
                     throw error
@@ -65,6 +66,36 @@ struct Worker: Sendable {
             return WorkerResult(report: report, error: error)
         }
         return WorkerResult(report: report, error: nil)
+    }
+
+    /// Writes a chunk, retrying transient failures with exponential backoff and jitter. Each attempt runs in its
+    /// own transaction on a freshly leased connection, so a failed attempt left nothing behind.
+    private func write(_ chunk: Chunk, report: inout BulkUpdateReport, logger: Logger) async throws -> ChunkOutcome {
+        var attempt = 0
+        while true {
+            do {
+                return try await self.executor.write(chunk, logger: logger)
+            } catch let error as BulkUpdateError where error.isTransient && attempt < self.plan.options.maximumRetries {
+                attempt += 1
+                let cause = error.sqlState ?? "connection"
+                report.retries[cause, default: 0] += 1
+                let delay = Self.backoff(attempt: attempt)
+                logger.info(
+                    "retrying a chunk after a transient failure",
+                    metadata: [
+                        LogKey.chunk: "\(chunk.number)", LogKey.error: "\(cause)", "bulk_update.attempt": "\(attempt)",
+                    ]
+                )
+                try await Task.sleep(for: delay)
+                if self.state.hasFailed { throw error }
+            }
+        }
+    }
+
+    /// 100 ms doubled per attempt, at most 5 s, with ±50 % jitter so retrying workers do not collide again.
+    static func backoff(attempt: Int) -> Duration {
+        let base = min(5.0, 0.1 * pow(2.0, Double(attempt - 1)))
+        return .milliseconds(Int(base * Double.random(in: 0.5...1.5) * 1000))
     }
 
     private static func duplicateError(chunk: Chunk, row: Int, earlierLine: Int) -> BulkUpdateError {

@@ -56,6 +56,44 @@ struct DeadlineConnection {
         }
     }
 
+    /// Sends `payload` (COPY text rows) with `COPY table (columns) FROM STDIN`, in slices of 64 KiB.
+    ///
+    /// PostgresNIO's `copyFrom` is not future-based, so its deadline is a race in a task group: when the timer
+    /// wins, the connection is closed, which fails the copy in flight.
+    func copy(into table: String, columns: [String], _ payload: ByteBuffer) async throws {
+        guard !self.connection.isClosed else {
+            throw BulkUpdateError(.connection, "the connection to PostgreSQL was closed")
+        }
+        let connection = self.connection
+        let logger = self.logger
+        let timeout = self.timeout
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in
+                    var payload = payload
+                    while payload.readableBytes > 0 {
+                        guard let slice = payload.readSlice(length: min(65_536, payload.readableBytes)) else { break }
+                        try await writer.write(slice)
+                    }
+                }
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return false
+            }
+            let finished = try await group.next() ?? false
+            group.cancelAll()
+            if !finished {
+                try? await connection.close()
+                throw BulkUpdateError(
+                    .timeout,
+                    "a PostgreSQL COPY did not finish within \(timeout) (statementTimeout); the connection was closed"
+                )
+            }
+        }
+    }
+
     /// Runs `query` and returns the row count from its command tag (`UPDATE 1234`).
     func execute(_ query: PostgresQuery) async throws -> Int {
         try await self.query(query).metadata.rows ?? 0

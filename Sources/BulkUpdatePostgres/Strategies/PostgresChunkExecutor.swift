@@ -1,19 +1,30 @@
 package import BulkUpdate
 package import Logging
+import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// Writes chunks with the chosen strategy, each chunk in its own transaction on a connection leased from the
-/// pool for that chunk (so workers never wait on each other for connections they hold).
+/// pool for that chunk (so workers never wait on each other for connections they hold). In an atomic run it only
+/// copies chunks into the run's shared stage; ``PostgresAtomicRun`` applies them at the end.
 package struct PostgresChunkExecutor: ChunkExecutor {
     let client: PostgresClient
     let statements: PostgresStatements
     /// The unnest statement text, the same for every chunk.
     let unnestSQL: String
+    /// The `copy` strategy's per-connection temporary table, and the connections that already have it.
+    let temporaryStage: StageTable
+    let preparedConnections: ConnectionSet
+    /// The shared stage of an atomic run.
+    let atomicStage: StageTable?
 
-    init(client: PostgresClient, plan: UpdatePlan) {
+    init(client: PostgresClient, plan: UpdatePlan, atomicStage: StageTable? = nil) {
         self.client = client
         self.statements = PostgresStatements(plan: plan)
         self.unnestSQL = self.statements.update(from: self.statements.unnestSource)
+        self.temporaryStage = StageTable.temporary(for: plan)
+        self.preparedConnections = ConnectionSet()
+        self.atomicStage = atomicStage
     }
 
     // See `ChunkExecutor.write(_:logger:)`.
@@ -22,6 +33,16 @@ package struct PostgresChunkExecutor: ChunkExecutor {
         do {
             return try await self.client.withConnection { connection in
                 let db = DeadlineConnection(connection: connection, timeout: options.statementTimeout, logger: logger)
+                if let stage = self.atomicStage {
+                    // One COPY, committed on its own: the target is not touched until the run's final statement.
+                    try await db.copy(into: stage.copyTable, columns: stage.copyColumns, self.copyPayload(chunk) { _ in
+                        String(chunk.number)
+                    })
+                    return ChunkOutcome(matched: 0, changed: 0)
+                }
+                if options.strategy == .copy, self.preparedConnections.insert(connection.id) {
+                    _ = try await db.query(PostgresQuery(unsafeSQL: self.temporaryStage.createSQL))
+                }
                 _ = try await db.query("BEGIN")
                 do {
                     var outcome = try await self.apply(chunk, on: db)
@@ -38,6 +59,20 @@ package struct PostgresChunkExecutor: ChunkExecutor {
         } catch {
             throw PostgresErrors.map(error, doing: "the update")
         }
+    }
+
+    /// The chunk's rows in COPY text format, each followed by `extra(row)`.
+    func copyPayload(_ chunk: Chunk, extra: (Int) -> String) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(chunk.count * 32)
+        CopyText.encode(
+            chunk,
+            kinds: self.statements.plan.columns.map(\.type.kind),
+            rows: 0..<chunk.count,
+            into: &buffer,
+            extra: extra
+        )
+        return buffer
     }
 
     private func apply(_ chunk: Chunk, on db: DeadlineConnection) async throws -> ChunkOutcome {
@@ -57,6 +92,10 @@ package struct PostgresChunkExecutor: ChunkExecutor {
                 total.add(try await self.run(sql, statements.cellBinds(chunk, rows: rows), on: db))
             }
             return total
+        case .copy:
+            let stage = self.temporaryStage
+            try await db.copy(into: stage.copyTable, columns: stage.copyColumns, self.copyPayload(chunk) { String($0) })
+            return try await self.run(statements.update(from: "\(stage.qualified) AS u"), PostgresBindings(), on: db)
         default:
             return try await self.run(self.unnestSQL, statements.arrayBinds(chunk), on: db)
         }
@@ -75,8 +114,21 @@ package struct PostgresChunkExecutor: ChunkExecutor {
     }
 
     private func notFound(_ chunk: Chunk, on db: DeadlineConnection) async throws -> [String] {
-        let binds = self.statements.arrayBinds(chunk, columns: 0..<chunk.keyColumnCount)
-        let result = try await db.query(PostgresQuery(unsafeSQL: self.statements.notFoundLookup, binds: binds))
+        let query: PostgresQuery
+        if self.statements.plan.options.strategy == .copy {
+            // The chunk is still in the stage, with each row's position.
+            let stage = self.temporaryStage
+            let ordinal = SQLIdentifier.quote(stage.extraColumn)
+            query = PostgresQuery(
+                unsafeSQL: "SELECT u.\(ordinal) + 1 FROM \(stage.qualified) AS u"
+                    + " WHERE NOT EXISTS (SELECT 1 FROM \(self.statements.sql.table) AS t WHERE \(self.statements.sql.match))"
+                    + " ORDER BY u.\(ordinal) LIMIT \(PostgresStatements.notFoundExampleLimit)"
+            )
+        } else {
+            let binds = self.statements.arrayBinds(chunk, columns: 0..<chunk.keyColumnCount)
+            query = PostgresQuery(unsafeSQL: self.statements.notFoundLookup, binds: binds)
+        }
+        let result = try await db.query(query)
         return try result.rows.map { row in
             let position = try row.decode(Int64.self)
             return chunk.renderKey(Int(position) - 1)
@@ -93,5 +145,15 @@ extension ChunkOutcome {
     fileprivate mutating func add(_ other: ChunkOutcome) {
         self.matched += other.matched
         self.changed += other.changed
+    }
+}
+
+/// Connection ids, shared by the workers of one run.
+final class ConnectionSet: Sendable {
+    private let ids = Mutex(Set<Int>())
+
+    /// Adds `id`; `true` when it was not there yet.
+    func insert(_ id: Int) -> Bool {
+        self.ids.withLock { $0.insert(id).inserted }
     }
 }

@@ -21,16 +21,35 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
     let lock: WriterLock
     let sql: UpdateSQL
     let maximumParameters: Int
+    /// Whether each chunk is its own transaction; `false` in an atomic run, whose one transaction (and the writer
+    /// lock) the backend holds.
+    let ownsTransactions: Bool
 
-    init(connection: SQLiteConnection, lock: WriterLock, plan: UpdatePlan, maximumParameters: Int) {
+    init(
+        connection: SQLiteConnection,
+        lock: WriterLock,
+        plan: UpdatePlan,
+        maximumParameters: Int,
+        ownsTransactions: Bool
+    ) {
         self.connection = connection
         self.lock = lock
         self.sql = UpdateSQL(plan: plan, dialect: Self.dialect)
         self.maximumParameters = maximumParameters
+        self.ownsTransactions = ownsTransactions
     }
 
     // See `ChunkExecutor.write(_:logger:)`.
     package func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome {
+        guard self.ownsTransactions else {
+            do {
+                var outcome = try await self.apply(chunk)
+                if outcome.matched < chunk.count { outcome.notFoundExamples = try await self.notFound(chunk) }
+                return outcome
+            } catch {
+                throw SQLiteErrors.map(error, doing: "the update")
+            }
+        }
         do {
             return try await self.lock.withLock {
                 _ = try await self.connection.query("BEGIN IMMEDIATE")
@@ -58,6 +77,7 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
         switch plan.options.strategy {
         case .tempTable:
             let names = self.sql.allNames.joined(separator: ", ")
+            // Created and dropped inside the chunk's transaction (or the atomic run's), so nothing is left behind.
             _ = try await self.connection.query("DROP TABLE IF EXISTS \(Self.stageTable)")
             _ = try await self.connection.query(
                 "CREATE TEMP TABLE \(SQLIdentifier.quote("bulk_update_stage")) (\(names))"
@@ -83,6 +103,7 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
                 )
             }
             outcome.changed = try await self.update(self.sql.update(from: source, onlyChanged: skip), [])
+            _ = try await self.connection.query("DROP TABLE \(Self.stageTable)")
         case .caseWhen:
             for rows in self.batches(chunk.count, width: chunk.columns.count) {
                 if skip { outcome.matched += try await self.countMatched(chunk, rows: rows) }

@@ -19,6 +19,7 @@ struct ApplyRun {
             skipUnchanged: command.skipUnchanged,
             duplicateKeys: BulkUpdateOptions.DuplicateKeyPolicy(name: command.onDuplicate)!
         )
+        options.atomic = command.atomic
         try options.validate()
         options = try backend.resolve(options, logger: self.logger)
         let tableName = try BulkUpdateTableName(parsing: command.table)
@@ -121,6 +122,7 @@ struct ApplyRun {
             "strategy  \(options.strategy), \(options.workers) worker\(options.workers == 1 ? "" : "s"),"
                 + " chunks of \(options.chunkSize) rows (about \(chunks) chunks)"
                 + (options.skipUnchanged ? ", unchanged rows skipped" : "")
+                + (options.atomic ? ", atomic (all or nothing)" : ", each chunk commits on its own")
                 + ", duplicate keys: \(options.duplicateKeys)"
         )
         print("SQL of one chunk (shown for 2 rows):")

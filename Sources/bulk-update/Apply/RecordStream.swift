@@ -76,8 +76,8 @@ struct RowMapping {
     let columns: [String]
     /// For positional input: where each plan column is in a record.
     let positions: [Int]
-    /// For named input: names that may appear without being updated.
-    let ignored: Set<String>
+    /// For named input: whether names that are neither key nor set columns are ignored (`--columns` was given).
+    let ignoresOthers: Bool
 
     /// - Parameters:
     ///   - inputColumns: The header (positional) or the first object's keys.
@@ -108,7 +108,7 @@ struct RowMapping {
             )
         }
         self.positions = positions
-        self.ignored = ignoreOthers ? Set(others) : []
+        self.ignoresOthers = ignoreOthers
     }
 
     func row(_ fields: RecordStream.Fields, line: Int) throws(BulkUpdateError) -> BulkUpdateRow {
@@ -124,9 +124,9 @@ struct RowMapping {
                 }
                 row.append(value)
             }
-            if values.count > row.count {
+            if values.count > row.count && !self.ignoresOthers {
                 let used = Set(self.columns)
-                for name in values.keys.sorted() where !used.contains(name) && !self.ignored.contains(name) {
+                for name in values.keys.sorted() where !used.contains(name) {
                     throw BulkUpdateError(
                         .input,
                         "the object has \"\(name)\", which is neither a key nor a column to set",

@@ -1,0 +1,77 @@
+import BulkUpdate
+import BulkUpdatePostgres
+import Foundation
+import PostgresNIO
+import Testing
+
+@Suite(
+    "PostgreSQL faults",
+    .serialized,  // terminates other sessions of the test user
+    .enabled(if: TestDatabase.isEnabled, TestDatabase.skipReason),
+    .timeLimit(.minutes(5))
+)
+struct PostgresFaultTests {
+    @Test("terminated backends are retried on fresh connections; the final table is exact", arguments: [
+        BulkUpdateOptions.Strategy.unnest, .copy,
+    ])
+    func terminatedBackends(strategy: BulkUpdateOptions.Strategy) async throws {
+        try await TestDatabase.withTestTable("id int PRIMARY KEY, v text") { client, updater, table in
+            try await client.run("INSERT INTO \(table) SELECT g, 'old' FROM generate_series(1, 20000) g")
+            let rows = (1...20000).map { BulkUpdateRow([.int($0), .string("new \($0)")]) }
+            // Slow the writers down so the terminations land mid-run.
+            try await client.run("ALTER TABLE \(table) SET (autovacuum_enabled = false)")
+            let marker = "bu_fault_\(UUID().uuidString.prefix(6))"
+            try await client.run(
+                """
+                CREATE FUNCTION \(marker)() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN PERFORM pg_sleep(0.002); RETURN NEW; END $$
+                """
+            )
+            try await client.run(
+                "CREATE TRIGGER \(marker) BEFORE UPDATE ON \(table) FOR EACH STATEMENT EXECUTE FUNCTION \(marker)()"
+            )
+            async let terminations: Int = {
+                var count = 0
+                for _ in 0..<6 {
+                    try await Task.sleep(for: .milliseconds(60))
+                    let killed = try await client.rows(
+                        """
+                        SELECT count(*)::text FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                        WHERE datname = current_database() AND pid <> pg_backend_pid()
+                          AND backend_type = 'client backend' AND query ILIKE '%\(table)%'
+                          AND query NOT ILIKE '%pg_terminate_backend%') AS k
+                        """
+                    )
+                    count += Int(killed.first?[0] ?? "0") ?? 0
+                }
+                return count
+            }()
+            let report = try await updater.update(
+                table,
+                set: ["v"],
+                rows: rows,
+                options: .init(workers: 2, chunkSize: 500, strategy: strategy)
+            )
+            let killed = try await terminations
+            try await client.run("DROP FUNCTION \(marker)() CASCADE")
+            #expect(report.rowsMatched >= 20000)
+            let wrong = try await client.rows("SELECT count(*)::text FROM \(table) WHERE v <> 'new ' || id")
+            #expect(wrong == [["0"]])
+            if killed > 0 {
+                #expect(report.retries.values.reduce(0, +) > 0, "\(killed) backends were terminated")
+            }
+        }
+    }
+
+    @Test("a non-transient error is not retried and names the chunk")
+    func notRetried() async throws {
+        try await TestDatabase.withTestTable("id int PRIMARY KEY, u text UNIQUE") { client, updater, table in
+            try await client.run("INSERT INTO \(table) SELECT g, 'u' || g FROM generate_series(1, 10) g")
+            let error = try await #require(throws: BulkUpdateError.self) {
+                try await updater.update(table, set: ["u"], rows: [[1, "same"], [2, "same"]])
+            }
+            #expect(error.code == .constraint)
+            #expect(error.partialReport?.retries.isEmpty == true)
+        }
+    }
+}
