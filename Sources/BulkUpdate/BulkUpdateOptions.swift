@@ -88,13 +88,32 @@ public struct BulkUpdateOptions: Sendable {
     public var atomic: Bool = false
     /// What to do when a key appears twice in the input. Defaults to ``DuplicateKeyPolicy/lastWins``.
     public var duplicateKeys: DuplicateKeyPolicy
+    /// How long a chunk waits for a row lock held by someone else before it gives up (PostgreSQL's `lock_timeout`,
+    /// SQLSTATE 55P03, which is retried). Useful beside live traffic. Defaults to `nil` (wait as long as the
+    /// statement may run).
+    public var lockTimeout: Duration?
+    /// The most input rows written per second, across all workers: chunks wait for their turn so the average stays
+    /// at or under it. For backfills beside production traffic. Defaults to `nil` (as fast as possible).
+    public var maximumRowsPerSecond: Int?
     /// How many times a chunk is retried after a transient failure — a deadlock (40P01), a serialization failure
     /// (40001), a lock that was not available (55P03), a terminated backend (57P01) or a lost connection — with
     /// exponential backoff and jitter, on a fresh connection. Other errors stop the run at once. Defaults to `5`.
     public var maximumRetries: Int = 5
+    /// Journals the run under this id: every chunk's transaction also records the chunk (worker, number, key
+    /// range, rows, a fingerprint of its content) in `bulk_update_journal`, and the run itself is recorded in
+    /// `bulk_update_runs`, both tables in the target's schema (created when missing). A chunk and its journal entry
+    /// commit together or not at all. Not for atomic runs. Defaults to `nil` (no journal).
+    public var runID: String?
+    /// Resumes the journaled run ``runID``: the same input, read again with the same options, is cut into the same
+    /// chunks, and the chunks the journal already holds are skipped. A chunk whose content differs from its journal
+    /// entry, or options that differ from the original run's, stop the run before anything is written. Defaults
+    /// to `false`.
+    public var resume: Bool = false
     /// Called after every committed chunk, from the worker that committed it; keep it quick. Defaults to `nil`.
     public var onProgress: (@Sendable (BulkUpdateProgress) -> Void)?
-    /// The longest any single database call may take before the run fails with
+    /// The longest any single statement may take. On PostgreSQL it is set as the transaction's
+    /// `statement_timeout`, so the server stops a statement that runs longer; every database call also has a
+    /// client-side deadline 5 seconds later, after which the run fails with
     /// ``BulkUpdateError/Code-swift.struct/timeout`` and the connection is closed. Defaults to 300 seconds.
     public var statementTimeout: Duration
 
@@ -121,6 +140,24 @@ public struct BulkUpdateOptions: Sendable {
         }
         guard self.chunkSize >= 1 else {
             throw BulkUpdateError(.configuration, "chunkSize must be at least 1, got \(self.chunkSize)")
+        }
+        if self.resume && self.runID == nil {
+            throw BulkUpdateError(.configuration, "resume needs the id of the run to resume (runID)")
+        }
+        if self.atomic && self.runID != nil {
+            throw BulkUpdateError(
+                .configuration,
+                "an atomic run is one final transaction and has no journal to resume; run it again instead"
+            )
+        }
+        if let runID = self.runID, runID.isEmpty || runID.count > 100 {
+            throw BulkUpdateError(.configuration, "a run id must have 1 to 100 characters")
+        }
+        if let rate = self.maximumRowsPerSecond, rate < 1 {
+            throw BulkUpdateError(.configuration, "maximumRowsPerSecond must be at least 1, got \(rate)")
+        }
+        if let lockTimeout = self.lockTimeout, lockTimeout <= .zero {
+            throw BulkUpdateError(.configuration, "lockTimeout must be positive")
         }
         guard self.maximumRetries >= 0 else {
             throw BulkUpdateError(.configuration, "maximumRetries cannot be negative, got \(self.maximumRetries)")

@@ -9,6 +9,9 @@ package struct PostgresBackend: BulkUpdateBackend {
     /// From this chunk size on, `auto` picks `copy` over `unnest` (see docs/strategies.md for the measurements).
     static let copyFromChunkSize = 50_000
 
+    /// How PostgreSQL statements write parameters, for SQL built elsewhere (the run journal).
+    package static var dialect: UpdateSQL.Dialect { PostgresStatements.dialect }
+
     package init(client: PostgresClient) {
         self.client = client
     }
@@ -74,9 +77,78 @@ package struct PostgresBackend: BulkUpdateBackend {
         logger: Logger,
         _ body: (PostgresChunkExecutor) async throws -> BulkUpdateReport
     ) async throws -> BulkUpdateReport {
+        if let runID = plan.options.runID {
+            return try await self.withJournal(runID, plan: plan, logger: logger, body)
+        }
         guard plan.options.atomic else {
             return try await body(PostgresChunkExecutor(client: self.client, plan: plan))
         }
         return try await PostgresAtomicRun(client: self.client, plan: plan, logger: logger).run(body)
+    }
+
+    /// A journaled run: registers it (or checks the run it resumes and loads its journal), runs `body`, and marks
+    /// the run finished.
+    private func withJournal(
+        _ runID: String,
+        plan: UpdatePlan,
+        logger: Logger,
+        _ body: (PostgresChunkExecutor) async throws -> BulkUpdateReport
+    ) async throws -> BulkUpdateReport {
+        let journal = RunJournal(runID: runID, schema: plan.table.name.schema, dialect: PostgresStatements.dialect)
+        let timeout = plan.options.statementTimeout
+        var journaled: [RunJournal.Entry: String] = [:]
+        do {
+            try await self.client.withConnection { connection in
+                let db = DeadlineConnection(connection: connection, timeout: timeout, logger: logger)
+                for statement in journal.createStatements { _ = try await db.query(PostgresQuery(unsafeSQL: statement)) }
+                var binds = PostgresBindings()
+                binds.append(runID)
+                if plan.options.resume {
+                    let run = try await db.query(PostgresQuery(unsafeSQL: journal.selectRun, binds: binds))
+                    let stored = try run.rows.first.map { try $0.decode((String, String, String?).self) }
+                    try journal.checkResume(stored: stored.map { ($0.0, $0.1, $0.2) }, plan: plan)
+                    for row in try await db.query(PostgresQuery(unsafeSQL: journal.selectChunks, binds: binds)).rows {
+                        let (worker, chunk, fingerprint) = try row.decode((Int64, Int64, String).self)
+                        journaled[RunJournal.Entry(worker: Int(worker), chunk: Int(chunk))] = fingerprint
+                    }
+                } else {
+                    binds.append(plan.table.name.description)
+                    binds.append(RunJournal.fingerprint(of: plan))
+                    binds.append(RunJournal.now())
+                    do {
+                        _ = try await db.query(PostgresQuery(unsafeSQL: journal.insertRun, binds: binds))
+                    } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                        throw BulkUpdateError(
+                            .configuration,
+                            "run \(SQLText.literal(runID)) exists already; resume it, or choose another run id"
+                        )
+                    }
+                }
+            }
+        } catch {
+            throw PostgresErrors.map(error, doing: "opening the run journal")
+        }
+        var report: BulkUpdateReport
+        do {
+            report = try await body(
+                PostgresChunkExecutor(client: self.client, plan: plan, journal: journal, journaled: journaled)
+            )
+        } catch var error as BulkUpdateError {
+            error.partialReport?.runID = runID
+            throw error
+        }
+        report.runID = runID
+        do {
+            try await self.client.withConnection { connection in
+                let db = DeadlineConnection(connection: connection, timeout: timeout, logger: logger)
+                var binds = PostgresBindings()
+                binds.append(RunJournal.now())
+                binds.append(runID)
+                _ = try await db.query(PostgresQuery(unsafeSQL: journal.finishRun, binds: binds))
+            }
+        } catch {
+            throw PostgresErrors.map(error, doing: "closing the run journal")
+        }
+        return report
     }
 }

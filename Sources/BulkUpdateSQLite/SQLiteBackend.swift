@@ -14,6 +14,9 @@ package struct SQLiteBackend: BulkUpdateBackend {
 
     package var databaseName: String { "SQLite" }
 
+    /// How SQLite statements write parameters, for SQL built elsewhere (the run journal).
+    package static var dialect: UpdateSQL.Dialect { SQLiteChunkExecutor.dialect }
+
     // See `BulkUpdateBackend.statementText(_:rows:)`.
     package func statementText(_ plan: UpdatePlan, rows: Int) -> String {
         let sql = UpdateSQL(plan: plan, dialect: SQLiteChunkExecutor.dialect)
@@ -82,17 +85,43 @@ package struct SQLiteBackend: BulkUpdateBackend {
         let milliseconds =
             self.busyTimeout.components.seconds * 1000 + self.busyTimeout.components.attoseconds / 1_000_000_000_000_000
         let executor: SQLiteChunkExecutor
+        var journal: RunJournal?
         do {
             _ = try await self.connection.query("PRAGMA busy_timeout = \(max(0, milliseconds))")
+            var journaled: [RunJournal.Entry: String] = [:]
+            if let runID = plan.options.runID {
+                journal = RunJournal(runID: runID, schema: plan.table.name.schema, dialect: SQLiteChunkExecutor.dialect)
+                journaled = try await self.openJournal(journal!, plan: plan)
+            }
             executor = SQLiteChunkExecutor(
                 connection: self.connection,
                 lock: self.lock,
                 plan: plan,
                 maximumParameters: try await Self.maximumParameters(on: self.connection),
-                ownsTransactions: !plan.options.atomic
+                ownsTransactions: !plan.options.atomic,
+                journal: journal,
+                journaled: journaled
             )
         } catch {
             throw SQLiteErrors.map(error, doing: "preparing the update")
+        }
+        if let journal {
+            var report: BulkUpdateReport
+            do {
+                report = try await body(executor)
+            } catch var error as BulkUpdateError {
+                error.partialReport?.runID = journal.runID
+                throw error
+            }
+            report.runID = journal.runID
+            do {
+                _ = try await self.lock.withLock {
+                    try await self.connection.query(journal.finishRun, [.text(RunJournal.now()), .text(journal.runID)])
+                }
+            } catch {
+                throw SQLiteErrors.map(error, doing: "closing the run journal")
+            }
+            return report
         }
         guard plan.options.atomic else { return try await body(executor) }
         // All or nothing: the whole run is one transaction, held for its length.
@@ -116,6 +145,50 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 }
                 throw failure
             }
+        }
+    }
+
+    /// Creates the journal tables when missing, then registers the run, or checks the run it resumes and returns
+    /// the chunks its journal holds.
+    private func openJournal(_ journal: RunJournal, plan: UpdatePlan) async throws -> [RunJournal.Entry: String] {
+        try await self.lock.withLock {
+            for statement in journal.createStatements { _ = try await self.connection.query(statement) }
+            guard plan.options.resume else {
+                let existing = try await self.connection.query(journal.selectRun, [.text(journal.runID)])
+                guard existing.isEmpty else {
+                    throw BulkUpdateError(
+                        .configuration,
+                        "run \(SQLText.literal(journal.runID)) exists already; resume it, or choose another run id"
+                    )
+                }
+                _ = try await self.connection.query(
+                    journal.insertRun,
+                    [
+                        .text(journal.runID), .text(plan.table.name.description),
+                        .text(RunJournal.fingerprint(of: plan)), .text(RunJournal.now()),
+                    ]
+                )
+                return [:]
+            }
+            let run = try await self.connection.query(journal.selectRun, [.text(journal.runID)]).first
+            try journal.checkResume(
+                stored: run.map {
+                    (
+                        $0.column("target")?.string ?? "", $0.column("fingerprint")?.string ?? "",
+                        $0.column("finished_at")?.string
+                    )
+                },
+                plan: plan
+            )
+            var journaled: [RunJournal.Entry: String] = [:]
+            for row in try await self.connection.query(journal.selectChunks, [.text(journal.runID)]) {
+                let entry = RunJournal.Entry(
+                    worker: Int(row.column("worker")?.integer ?? -1),
+                    chunk: Int(row.column("chunk")?.integer ?? -1)
+                )
+                journaled[entry] = row.column("fingerprint")?.string ?? ""
+            }
+            return journaled
         }
     }
 

@@ -24,6 +24,11 @@ struct ApplyCommand: AsyncParsableCommand {
             was expected). Standard input (--input -) is read once: rows are checked as they stream and the run
             stops at the first bad line; the chunks committed before it stay applied and are listed.
 
+            Unless --atomic or --no-journal is given, every run is journaled in the tables bulk_update_runs and
+            bulk_update_journal of the target's schema: each chunk and its journal entry commit together. A run that
+            died can be finished with --resume RUN_ID on the same input and options; chunks already committed are
+            skipped, never applied twice. `bulk-update runs` lists runs.
+
             Exit codes: 0 success; 64 bad options; 65 invalid input (nothing written); 66 input not readable;
             69 the database failed or refused the update (nothing written); 75 the run failed after some chunks
             were committed (the report lists them).
@@ -73,6 +78,24 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: "What a repeated key does: last (the last row wins) or error.")
     var onDuplicate: String = "last"
 
+    @Option(help: "Journal the run under this id (default: a new id, printed when the run starts).")
+    var runID: String?
+
+    @Option(help: "Resume the journaled run with this id: same input and options; committed chunks are skipped.")
+    var resume: String?
+
+    @Flag(help: "Keep no journal: the run cannot be resumed.")
+    var noJournal = false
+
+    @Option(help: "Write at most this many rows per second across all workers (for live databases).")
+    var maxRowsPerSecond: Int?
+
+    @Option(help: "Seconds a chunk waits for a row lock held by others (PostgreSQL lock_timeout); retried.")
+    var lockTimeout: Double?
+
+    @Option(help: "Seconds a single statement may run (PostgreSQL statement_timeout).")
+    var statementTimeout: Double = 300
+
     @Flag(help: "Check the input and print the plan; write nothing.")
     var dryRun = false
 
@@ -91,6 +114,12 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         guard BulkUpdateOptions.DuplicateKeyPolicy(name: self.onDuplicate) != nil else {
             throw ValidationError("--on-duplicate must be last or error, got '\(self.onDuplicate)'")
+        }
+        if self.resume != nil && (self.noJournal || self.atomic) {
+            throw ValidationError("--resume cannot be combined with --no-journal or --atomic")
+        }
+        if self.resume != nil && self.runID != nil {
+            throw ValidationError("--resume names the run already; drop --run-id")
         }
         if let format, RecordStream.Format(rawValue: format.lowercased()) == nil {
             throw ValidationError("--format must be csv, tsv or jsonl, got '\(format)'")
@@ -175,6 +204,9 @@ struct ApplyFailure: Error, CustomStringConvertible {
             code = Self.databaseFailed
         }
         var text = error.description
+        if code == Self.partiallyApplied, let runID = error.partialReport?.runID {
+            text += "\nresume with: --resume \(runID) (same input and options)"
+        }
         if code == Self.partiallyApplied, let partial = error.partialReport {
             text += "\ncommitted chunks (worker.number: first key … last key):"
             for chunk in partial.committedChunks {

@@ -9,6 +9,6 @@ struct BulkUpdateCommand: AsyncParsableCommand {
             Rows are matched by key and sent in chunks by parallel workers, each chunk in its own transaction.
             PostgreSQL is reached with a URL: postgres://user:password@host:port/database?sslmode=disable|prefer|require
             """,
-        subcommands: [ApplyCommand.self, DemoCommand.self, BenchCommand.self]
+        subcommands: [ApplyCommand.self, RunsCommand.self, DemoCommand.self, BenchCommand.self]
     )
 }

@@ -945,3 +945,111 @@ struct ApplyCommandTests {
         }
     }
 }
+
+// MARK: - Killed and resumed
+
+@Suite("bulk-update apply: killed with SIGKILL and resumed", .serialized, .timeLimit(.minutes(4)))
+struct ApplyKillResumeTests {
+    /// Starts `apply` in the background, kills it with SIGKILL after `delay`, and waits for it.
+    /// - Returns: Whether it had finished on its own before the kill.
+    fileprivate static func runAndKill(_ target: ApplyTarget, _ arguments: [String], after delay: Duration) throws -> Bool {
+        let process = Process()
+        process.executableURL = Executable.url
+        process.arguments = ["apply", "--database", target.database, "--table", target.table, "--quiet"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = nil
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + delay
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        let finished = !process.isRunning
+        if !finished { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return finished && process.terminationStatus == 0
+    }
+
+    @Test(
+        "10 kills at random points, each run resumed: the final table is exact and no chunk was applied twice",
+        arguments: ApplyBackend.enabled
+    )
+    func killAndResume(_ backend: ApplyBackend) throws {
+        let rows = backend == .postgres ? 200_000 : 100_000
+        try ApplyTarget.with(backend, columns: "id integer PRIMARY KEY, v text NOT NULL") { target in
+            switch backend {
+            case .sqlite:
+                try target.execute(
+                    "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < \(rows))"
+                        + " INSERT INTO \(target.table) SELECT i, 'old' FROM g"
+                )
+            case .postgres:
+                try target.execute("INSERT INTO \(target.table) SELECT g, 'old' FROM generate_series(1, \(rows)) g")
+            }
+            var csv = "id,v\n"
+            csv.reserveCapacity(rows * 16)
+            for id in 1...rows { csv += "\(id),new \(id)\n" }
+            let input = try target.write("changes.csv", csv)
+            let runID = "kill-" + UUID().uuidString.prefix(8).lowercased()
+            let options = ["--input", input, "--chunk-size", "2000", "--workers", "2"]
+            var generator = SystemRandomNumberGenerator()
+            var started = false
+            var kills = 0
+            var finished = false
+            while kills < 10 && !finished {
+                // Resume once the run exists; before that (killed while checking the file) start it again.
+                let arguments = options + (started ? ["--resume", runID] : ["--run-id", runID])
+                let delay = Duration.milliseconds(Int.random(in: 100...900, using: &generator))
+                finished = try Self.runAndKill(target, arguments, after: delay)
+                if !finished { kills += 1 }
+                if !started { started = try Self.runExists(target, runID) }
+            }
+            if !finished {
+                let arguments = options + (started ? ["--resume", runID] : ["--run-id", runID])
+                let result = try target.apply(arguments + ["--quiet"])
+                #expect(result.status == 0, streams(result))
+            }
+            // Row by row.
+            let contents = try target.contents()
+            #expect(contents.count == rows)
+            let wrong = contents.filter { $0[1] != "new \($0[0] ?? "")" }
+            #expect(wrong.isEmpty, "\(wrong.count) rows differ, e.g. \(wrong.prefix(3))")
+            // The journal holds every chunk once: its rows add up to the input exactly.
+            let journal = try Self.journal(target, runID)
+            #expect(journal.rows == rows, "journal: \(journal)")
+            #expect(journal.entries == journal.distinct)
+            #expect(journal.finished)
+        }
+    }
+
+    fileprivate static func runExists(_ target: ApplyTarget, _ runID: String) throws -> Bool {
+        let sql = "SELECT count(*) FROM bulk_update_runs WHERE run_id = '\(runID)'"
+        let hasTable =
+            target.backend == .sqlite
+            ? try PythonSQLite.query(target.database, "SELECT count(*) FROM sqlite_schema WHERE name = 'bulk_update_runs'")
+            : try Self.psql(target.database, "SELECT count(*) FROM pg_tables WHERE tablename = 'bulk_update_runs'")
+        guard hasTable.first?.first == "1" else { return false }
+        let count =
+            target.backend == .sqlite ? try PythonSQLite.query(target.database, sql) : try Self.psql(target.database, sql)
+        return count.first?.first == "1"
+    }
+
+    fileprivate static func journal(_ target: ApplyTarget, _ runID: String) throws -> (
+        entries: Int, distinct: Int, rows: Int, finished: Bool
+    ) {
+        let sql =
+            "SELECT count(*), count(DISTINCT worker * 1000000 + chunk), coalesce(sum(rows), 0),"
+            + " (SELECT count(*) FROM bulk_update_runs WHERE run_id = '\(runID)' AND finished_at IS NOT NULL)"
+            + " FROM bulk_update_journal WHERE run_id = '\(runID)'"
+        let row =
+            (target.backend == .sqlite ? try PythonSQLite.query(target.database, sql) : try Self.psql(target.database, sql))
+            .first ?? []
+        func number(_ index: Int) -> Int { Int(row.count > index ? row[index] ?? "" : "") ?? -1 }
+        return (number(0), number(1), number(2), number(3) == 1)
+    }
+
+    static func psql(_ url: String, _ sql: String) throws -> [[String?]] {
+        let output = try Tool.check(["psql", url, "-X", "-A", "-t", "-F", "\t", "-c", sql])
+        return output.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+    }
+}

@@ -1,6 +1,7 @@
 import BulkUpdate
 import BulkUpdatePostgres
 import Foundation
+import Logging
 import PostgresNIO
 import Testing
 
@@ -72,6 +73,55 @@ struct PostgresFaultTests {
             }
             #expect(error.code == .constraint)
             #expect(error.partialReport?.retries.isEmpty == true)
+        }
+    }
+}
+
+@Suite("PostgreSQL timeouts", .enabled(if: TestDatabase.isEnabled, TestDatabase.skipReason))
+struct PostgresTimeoutTests {
+    @Test("a row lock held by another transaction: lockTimeout fails the chunk with 55P03 after retries")
+    func lockTimeout() async throws {
+        try await TestDatabase.withTestTable("id int PRIMARY KEY, v text") { client, updater, table in
+            try await client.run("INSERT INTO \(table) SELECT g, 'old' FROM generate_series(1, 10) g")
+            try await client.withConnection { holder in
+                let logger = Logger(label: "test")
+                try await holder.query("BEGIN", logger: logger)
+                try await holder.query(PostgresQuery(unsafeSQL: "SELECT * FROM \(table) WHERE id = 5 FOR UPDATE"), logger: logger)
+                var options = BulkUpdateOptions(workers: 1)
+                options.lockTimeout = .milliseconds(100)
+                options.maximumRetries = 2
+                let error = try await #require(throws: BulkUpdateError.self) {
+                    try await updater.update(table, set: ["v"], rows: (1...10).map { [.int($0), "new"] }, options: options)
+                }
+                #expect(error.sqlState == "55P03")
+                #expect(error.code == .conflict)
+                #expect(error.partialReport?.retries["55P03"] == 2)
+                try await holder.query("ROLLBACK", logger: logger)
+            }
+            #expect(try await client.rows("SELECT count(*)::text FROM \(table) WHERE v = 'old'") == [["10"]])
+        }
+    }
+
+    @Test("statementTimeout is applied on the server: a statement that runs longer is stopped (57014)")
+    func statementTimeout() async throws {
+        try await TestDatabase.withTestTable("id int PRIMARY KEY, v text") { client, updater, table in
+            try await client.run("INSERT INTO \(table) SELECT g, 'old' FROM generate_series(1, 10) g")
+            let marker = "bu_slow_\(UUID().uuidString.prefix(6))"
+            try await client.run(
+                "CREATE FUNCTION \(marker)() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$"
+            )
+            try await client.run(
+                "CREATE TRIGGER \(marker) BEFORE UPDATE ON \(table) FOR EACH STATEMENT EXECUTE FUNCTION \(marker)()"
+            )
+            var options = BulkUpdateOptions(workers: 1)
+            options.statementTimeout = .milliseconds(300)
+            let error = try await #require(throws: BulkUpdateError.self) {
+                try await updater.update(table, set: ["v"], rows: [[1, "new"]], options: options)
+            }
+            try await client.run("DROP FUNCTION \(marker)() CASCADE")
+            #expect(error.code == .timeout)
+            #expect(error.sqlState == "57014", "\(error)")
+            #expect(try await client.rows("SELECT v FROM \(table) WHERE id = 1") == [["old"]])
         }
     }
 }

@@ -94,6 +94,19 @@ package struct Chunk: Sendable {
         return dropped
     }
 
+    /// A stable 64-bit fingerprint of the chunk's content (every value of every row, in order), as 16 hex digits:
+    /// a resumed run compares it with the journal to be sure it rebuilt the same chunk.
+    package func fingerprint() -> String {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D ^ UInt64(self.count)
+        for row in 0..<self.count {
+            for column in self.columns {
+                state = KeyHash.mix(state ^ KeyHash.hash(column.cell(at: row)))
+            }
+        }
+        let hex = String(state, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
     /// Describes the chunk for the report: rows and first and last key. Call after sorting.
     package func record() -> BulkUpdateReport.ChunkRecord {
         BulkUpdateReport.ChunkRecord(

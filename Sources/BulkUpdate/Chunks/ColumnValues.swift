@@ -98,6 +98,20 @@ package enum ColumnValues: Sendable {
         }
     }
 
+    /// The value at `index` as a cell.
+    package func cell(at index: Int) -> Cell {
+        switch self {
+        case .bool(let values): values[index].map(Cell.bool) ?? .null
+        case .int(let values): values[index].map(Cell.int) ?? .null
+        case .double(let values): values[index].map(Cell.double) ?? .null
+        case .text(let values): values[index].map(Cell.text) ?? .null
+        case .bytes(let values): values[index].map(Cell.bytes) ?? .null
+        case .uuid(let values): values[index].map(Cell.uuid) ?? .null
+        case .date(let values): values[index].map(Cell.date) ?? .null
+        case .timestamp(let values): values[index].map(Cell.timestamp) ?? .null
+        }
+    }
+
     package func isNull(at index: Int) -> Bool {
         switch self {
         case .bool(let values): values[index] == nil

@@ -122,7 +122,7 @@ package enum BulkUpdateEngine {
         )
         report.atomic = options.atomic
         let channels = (0..<options.workers).map { _ in AsyncChannel<Chunk>() }
-        let state = RunState(onProgress: options.onProgress)
+        let state = RunState(onProgress: options.onProgress, rowsPerSecond: options.maximumRowsPerSecond)
         var firstError: (any Error)?
         var rowsRead = 0
 
@@ -211,9 +211,26 @@ final class RunState: Sendable {
     private let counters = Mutex(Counters())
     private let started = ContinuousClock.now
     private let onProgress: (@Sendable (BulkUpdateProgress) -> Void)?
+    private let rowsPerSecond: Int?
+    /// When the next rows may start, under ``BulkUpdateOptions/maximumRowsPerSecond``.
+    private let paceCursor = Mutex(ContinuousClock.now)
 
-    init(onProgress: (@Sendable (BulkUpdateProgress) -> Void)? = nil) {
+    init(onProgress: (@Sendable (BulkUpdateProgress) -> Void)? = nil, rowsPerSecond: Int? = nil) {
         self.onProgress = onProgress
+        self.rowsPerSecond = rowsPerSecond
+    }
+
+    /// Waits until `rows` more rows fit under the rate limit: each chunk reserves its share of time on one shared
+    /// schedule, so the average over the run never exceeds the limit whatever the number of workers.
+    func pace(_ rows: Int) async throws {
+        guard let rate = self.rowsPerSecond else { return }
+        let share = Duration.seconds(Double(rows) / Double(rate))
+        let start = self.paceCursor.withLock { cursor -> ContinuousClock.Instant in
+            let start = Swift.max(cursor, ContinuousClock.now)
+            cursor = start + share
+            return start
+        }
+        try await Task.sleep(until: start, clock: .continuous)
     }
 
     var hasFailed: Bool { self.counters.withLock { $0.failed } }

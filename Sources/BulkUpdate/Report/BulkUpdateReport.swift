@@ -1,6 +1,6 @@
 /// What a bulk update did, counted from the database's own answers.
 ///
-/// - `rowsRead` = `duplicateKeys` + `rowsMatched` + `keysNotFound`: every input row is either dropped because a
+/// - `rowsRead` = `duplicateKeys` + `rowsMatched` + `keysNotFound` (+ `rowsAlreadyApplied` when resuming): every input row is either dropped because a
 ///   later row of its chunk has the same key, or sent and then matched to exactly one table row or counted as not
 ///   found. A key repeated in a later chunk is sent again (so the last row still wins) and counted again; such
 ///   repeats are also counted in `duplicateKeysAcrossChunks`.
@@ -61,6 +61,12 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
     public var duplicateKeysAcrossChunks: Int = 0
     /// Chunks committed.
     public var chunks: Int = 0
+    /// The journaled run's id (see ``BulkUpdateOptions/runID``).
+    public var runID: String?
+    /// Chunks skipped because the resumed run had already committed them.
+    public var chunksAlreadyApplied: Int = 0
+    /// Input rows in those chunks; they count in none of the other row counts.
+    public var rowsAlreadyApplied: Int = 0
     /// Chunk attempts that failed transiently and were retried, by cause: the SQLSTATE (`40P01`, `40001`, `55P03`,
     /// `57P01`) or `connection`.
     public var retries: [String: Int] = [:]
@@ -85,6 +91,11 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
     static let maximumNotFoundExamples = 10
 
     package mutating func add(_ outcome: ChunkOutcome, record: ChunkRecord) {
+        if outcome.alreadyApplied {
+            self.chunksAlreadyApplied += 1
+            self.rowsAlreadyApplied += record.rows
+            return
+        }
         self.rowsMatched += outcome.matched
         self.rowsChanged += outcome.changed
         self.rowsUnchanged += outcome.matched - outcome.changed
@@ -107,6 +118,8 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
         self.duplicateKeys += other.duplicateKeys
         self.duplicateKeysAcrossChunks += other.duplicateKeysAcrossChunks
         self.chunks += other.chunks
+        self.chunksAlreadyApplied += other.chunksAlreadyApplied
+        self.rowsAlreadyApplied += other.rowsAlreadyApplied
         self.retries.merge(other.retries, uniquingKeysWith: +)
         self.committedChunks += other.committedChunks
     }
@@ -125,6 +138,14 @@ extension BulkUpdateReport: CustomStringConvertible {
                 + (self.duplicateKeysAcrossChunks > 0
                     ? " (+\(self.duplicateKeysAcrossChunks) rewritten in later chunks)" : ""),
         ]
+        if let runID = self.runID {
+            var line = "run \(runID)"
+            if self.chunksAlreadyApplied > 0 {
+                line += ": resumed, \(self.chunksAlreadyApplied) chunk(s) with \(self.rowsAlreadyApplied) row(s) were"
+                    + " already applied and skipped"
+            }
+            lines.append(line)
+        }
         if !self.retries.isEmpty {
             lines.append(
                 "retried: " + self.retries.sorted { $0.key < $1.key }.map { "\($0.value)× \($0.key)" }.joined(separator: ", ")
@@ -148,9 +169,19 @@ package struct ChunkOutcome: Sendable {
     /// A few of the chunk's keys with no row, as SQL-like text.
     package var notFoundExamples: [String]
 
+    /// Whether the chunk was skipped because a resumed run's journal already holds it.
+    package var alreadyApplied = false
+
     package init(matched: Int, changed: Int, notFoundExamples: [String] = []) {
         self.matched = matched
         self.changed = changed
         self.notFoundExamples = notFoundExamples
     }
+
+    /// A chunk a resumed run skips.
+    package static let skipped: ChunkOutcome = {
+        var outcome = ChunkOutcome(matched: 0, changed: 0)
+        outcome.alreadyApplied = true
+        return outcome
+    }()
 }

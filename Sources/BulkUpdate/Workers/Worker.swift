@@ -46,6 +46,7 @@ struct Worker: Sendable {
                     }
                 }
                 let record = chunk.record()
+                try await self.state.pace(chunk.count)
                 logger.trace(
                     "writing chunk",
                     metadata: [LogKey.chunk: "\(chunk.number)", LogKey.rows: "\(chunk.count)"]

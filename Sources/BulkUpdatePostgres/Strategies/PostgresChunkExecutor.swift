@@ -17,8 +17,19 @@ package struct PostgresChunkExecutor: ChunkExecutor {
     let preparedConnections: ConnectionSet
     /// The shared stage of an atomic run.
     let atomicStage: StageTable?
+    /// The run's journal, and the chunks it already holds when resuming.
+    let journal: RunJournal?
+    let journaled: [RunJournal.Entry: String]
 
-    init(client: PostgresClient, plan: UpdatePlan, atomicStage: StageTable? = nil) {
+    init(
+        client: PostgresClient,
+        plan: UpdatePlan,
+        atomicStage: StageTable? = nil,
+        journal: RunJournal? = nil,
+        journaled: [RunJournal.Entry: String] = [:]
+    ) {
+        self.journal = journal
+        self.journaled = journaled
         self.client = client
         self.statements = PostgresStatements(plan: plan)
         self.unnestSQL = self.statements.update(from: self.statements.unnestSource)
@@ -30,9 +41,19 @@ package struct PostgresChunkExecutor: ChunkExecutor {
     // See `ChunkExecutor.write(_:logger:)`.
     package func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome {
         let options = self.statements.plan.options
+        var fingerprint = ""
+        if let journal = self.journal {
+            let check = try chunk.journalCheck(self.journaled, runID: journal.runID)
+            if check.alreadyApplied { return .skipped }
+            fingerprint = check.fingerprint
+        }
         do {
             return try await self.client.withConnection { connection in
-                let db = DeadlineConnection(connection: connection, timeout: options.statementTimeout, logger: logger)
+                let db = DeadlineConnection(
+                    connection: connection,
+                    timeout: options.statementTimeout + .seconds(5),
+                    logger: logger
+                )
                 if let stage = self.atomicStage {
                     // One COPY, committed on its own: the target is not touched until the run's final statement.
                     try await db.copy(into: stage.copyTable, columns: stage.copyColumns, self.copyPayload(chunk) { _ in
@@ -45,9 +66,24 @@ package struct PostgresChunkExecutor: ChunkExecutor {
                 }
                 _ = try await db.query("BEGIN")
                 do {
+                    _ = try await db.query(self.timeouts)
                     var outcome = try await self.apply(chunk, on: db)
                     if outcome.matched < chunk.count {
                         outcome.notFoundExamples = try await self.notFound(chunk, on: db)
+                    }
+                    if let journal = self.journal {
+                        // In the chunk's own transaction: the chunk and its entry commit together or not at all.
+                        let record = chunk.record()
+                        var binds = PostgresBindings(capacity: 8)
+                        binds.append(journal.runID)
+                        binds.append(Int64(record.worker))
+                        binds.append(Int64(record.number))
+                        binds.append(record.firstKey)
+                        binds.append(record.lastKey)
+                        binds.append(Int64(record.rows))
+                        binds.append(fingerprint)
+                        binds.append(RunJournal.now())
+                        _ = try await db.query(PostgresQuery(unsafeSQL: journal.insertChunk, binds: binds))
                     }
                     _ = try await db.query("COMMIT")
                     return outcome
@@ -59,6 +95,22 @@ package struct PostgresChunkExecutor: ChunkExecutor {
         } catch {
             throw PostgresErrors.map(error, doing: "the update")
         }
+    }
+
+    /// Sets the transaction's `statement_timeout` and `lock_timeout` (the latter only when asked for).
+    var timeouts: PostgresQuery {
+        let options = self.statements.plan.options
+        func milliseconds(_ duration: Duration) -> String {
+            String(max(1, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000))
+        }
+        var binds = PostgresBindings(capacity: 2)
+        binds.append(milliseconds(options.statementTimeout))
+        var sql = "SELECT set_config('statement_timeout', $1, true)"
+        if let lockTimeout = options.lockTimeout {
+            binds.append(milliseconds(lockTimeout))
+            sql += ", set_config('lock_timeout', $2, true)"
+        }
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
     }
 
     /// The chunk's rows in COPY text format, each followed by `extra(row)`.

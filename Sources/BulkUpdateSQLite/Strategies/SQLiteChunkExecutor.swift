@@ -24,14 +24,21 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
     /// Whether each chunk is its own transaction; `false` in an atomic run, whose one transaction (and the writer
     /// lock) the backend holds.
     let ownsTransactions: Bool
+    /// The run's journal, and the chunks it already holds when resuming.
+    let journal: RunJournal?
+    let journaled: [RunJournal.Entry: String]
 
     init(
         connection: SQLiteConnection,
         lock: WriterLock,
         plan: UpdatePlan,
         maximumParameters: Int,
-        ownsTransactions: Bool
+        ownsTransactions: Bool,
+        journal: RunJournal? = nil,
+        journaled: [RunJournal.Entry: String] = [:]
     ) {
+        self.journal = journal
+        self.journaled = journaled
         self.connection = connection
         self.lock = lock
         self.sql = UpdateSQL(plan: plan, dialect: Self.dialect)
@@ -41,6 +48,12 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
 
     // See `ChunkExecutor.write(_:logger:)`.
     package func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome {
+        var fingerprint = ""
+        if let journal = self.journal {
+            let check = try chunk.journalCheck(self.journaled, runID: journal.runID)
+            if check.alreadyApplied { return .skipped }
+            fingerprint = check.fingerprint
+        }
         guard self.ownsTransactions else {
             do {
                 var outcome = try await self.apply(chunk)
@@ -57,6 +70,18 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
                     var outcome = try await self.apply(chunk)
                     if outcome.matched < chunk.count {
                         outcome.notFoundExamples = try await self.notFound(chunk)
+                    }
+                    if let journal = self.journal {
+                        // In the chunk's own transaction: the chunk and its entry commit together or not at all.
+                        let record = chunk.record()
+                        _ = try await self.connection.query(
+                            journal.insertChunk,
+                            [
+                                .text(journal.runID), .integer(SQLiteInt64(record.worker)),
+                                .integer(SQLiteInt64(record.number)), .text(record.firstKey), .text(record.lastKey),
+                                .integer(SQLiteInt64(record.rows)), .text(fingerprint), .text(RunJournal.now()),
+                            ]
+                        )
                     }
                     _ = try await self.connection.query("COMMIT")
                     return outcome

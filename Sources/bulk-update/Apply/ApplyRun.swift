@@ -20,6 +20,13 @@ struct ApplyRun {
             duplicateKeys: BulkUpdateOptions.DuplicateKeyPolicy(name: command.onDuplicate)!
         )
         options.atomic = command.atomic
+        options.maximumRowsPerSecond = command.maxRowsPerSecond
+        options.lockTimeout = command.lockTimeout.map { .milliseconds(Int($0 * 1000)) }
+        options.statementTimeout = .milliseconds(Int(command.statementTimeout * 1000))
+        if !command.atomic && !command.noJournal && !command.dryRun {
+            options.runID = command.resume ?? command.runID ?? Self.newRunID()
+            options.resume = command.resume != nil
+        }
         try options.validate()
         options = try backend.resolve(options, logger: self.logger)
         let tableName = try BulkUpdateTableName(parsing: command.table)
@@ -57,6 +64,10 @@ struct ApplyRun {
             return
         }
 
+        if let runID = options.runID, !command.quiet {
+            let verb = options.resume ? "resuming run" : "run"
+            FileHandle.standardError.write(Data("\(verb) \(runID)\n".utf8))
+        }
         let progress = ProgressLine(mode: ProgressLine.mode(quiet: command.quiet), total: total)
         var runPlan = plan
         runPlan.options.onProgress = { progress.update($0) }
@@ -136,6 +147,14 @@ struct ApplyRun {
         if let error { object["error"] = error.description }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    /// `20261128-141503-3fa2`: sortable, and unique enough for runs started by hand.
+    static func newRunID() -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: Date()) + "-" + UUID().uuidString.prefix(4).lowercased()
     }
 
     /// `names` in the table's column order.

@@ -1,0 +1,164 @@
+import Foundation
+
+/// The SQL of a run's journal, shared by the backends: `bulk_update_runs` (one row per run) and
+/// `bulk_update_journal` (one row per committed chunk), in the target's schema. Every value is a parameter.
+package struct RunJournal: Sendable {
+    /// A chunk the journal holds: where it came from and what it contained.
+    package struct Entry: Hashable, Sendable {
+        package var worker: Int
+        package var chunk: Int
+        package init(worker: Int, chunk: Int) {
+            self.worker = worker
+            self.chunk = chunk
+        }
+    }
+
+    package let runID: String
+    package let runsTable: String
+    package let journalTable: String
+    private let dialect: UpdateSQL.Dialect
+    private static let text = ColumnSchema(
+        name: "text",
+        type: ColumnType(kind: .text, sqlName: "text"),
+        isNullable: true
+    )
+    private static let integer = ColumnSchema(
+        name: "integer",
+        type: ColumnType(kind: .int64, sqlName: "int8"),
+        isNullable: true
+    )
+
+    package init(runID: String, schema: String?, dialect: UpdateSQL.Dialect) {
+        self.runID = runID
+        let prefix = schema.map { SQLIdentifier.quote($0) + "." } ?? ""
+        self.runsTable = prefix + SQLIdentifier.quote("bulk_update_runs")
+        self.journalTable = prefix + SQLIdentifier.quote("bulk_update_journal")
+        self.dialect = dialect
+    }
+
+    private func text(_ number: Int) -> String { self.dialect.parameter(number, Self.text) }
+    private func integer(_ number: Int) -> String { self.dialect.parameter(number, Self.integer) }
+
+    package var createStatements: [String] {
+        [
+            "CREATE TABLE IF NOT EXISTS \(self.runsTable) (run_id text PRIMARY KEY, target text NOT NULL,"
+                + " fingerprint text NOT NULL, started_at text NOT NULL, finished_at text,"
+                + " rows_committed bigint NOT NULL DEFAULT 0)",
+            "CREATE TABLE IF NOT EXISTS \(self.journalTable) (run_id text NOT NULL, worker bigint NOT NULL,"
+                + " chunk bigint NOT NULL, first_key text NOT NULL, last_key text NOT NULL, rows bigint NOT NULL,"
+                + " fingerprint text NOT NULL, committed_at text NOT NULL, PRIMARY KEY (run_id, worker, chunk))",
+        ]
+    }
+
+    /// Parameters: run id, target, options fingerprint, start time.
+    package var insertRun: String {
+        "INSERT INTO \(self.runsTable) (run_id, target, fingerprint, started_at)"
+            + " VALUES (\(self.text(1)), \(self.text(2)), \(self.text(3)), \(self.text(4)))"
+    }
+
+    /// One row (target, fingerprint, finished_at) for the run id parameter.
+    package var selectRun: String {
+        "SELECT target, fingerprint, finished_at FROM \(self.runsTable) WHERE run_id = \(self.text(1))"
+    }
+
+    /// Rows (worker, chunk, fingerprint) of the run id parameter.
+    package var selectChunks: String {
+        "SELECT worker, chunk, fingerprint FROM \(self.journalTable) WHERE run_id = \(self.text(1))"
+    }
+
+    /// Parameters: run id, worker, chunk, first key, last key, rows, fingerprint, commit time.
+    package var insertChunk: String {
+        "INSERT INTO \(self.journalTable)"
+            + " (run_id, worker, chunk, first_key, last_key, rows, fingerprint, committed_at) VALUES ("
+            + [self.text(1), self.integer(2), self.integer(3), self.text(4), self.text(5), self.integer(6),
+                self.text(7), self.text(8)].joined(separator: ", ") + ")"
+    }
+
+    /// Parameters: finish time, run id. Counts the rows from the journal.
+    package var finishRun: String {
+        "UPDATE \(self.runsTable) SET finished_at = \(self.text(1)), rows_committed ="
+            + " (SELECT coalesce(sum(rows), 0) FROM \(self.journalTable) WHERE run_id = \(self.text(2)))"
+            + " WHERE run_id = \(self.text(2))"
+    }
+
+    /// Every run with its progress: run id, target, started, finished, chunks, rows.
+    package var listRuns: String {
+        "SELECT r.run_id, r.target, r.started_at, r.finished_at, count(j.chunk), coalesce(sum(j.rows), 0)"
+            + " FROM \(self.runsTable) AS r LEFT JOIN \(self.journalTable) AS j ON j.run_id = r.run_id"
+            + " GROUP BY r.run_id, r.target, r.started_at, r.finished_at ORDER BY r.started_at"
+    }
+
+    /// Removes the journal of finished runs.
+    package var cleanFinished: [String] {
+        [
+            "DELETE FROM \(self.journalTable) WHERE run_id IN"
+                + " (SELECT run_id FROM \(self.runsTable) WHERE finished_at IS NOT NULL)",
+            "DELETE FROM \(self.runsTable) WHERE finished_at IS NOT NULL",
+        ]
+    }
+
+    /// What must be equal for a resumed run to cut the input into the same chunks and write them the same way.
+    package static func fingerprint(of plan: UpdatePlan) -> String {
+        let options = plan.options
+        return [
+            "table=\(plan.table.name)",
+            "key=\(plan.keyColumns.map(\.name).joined(separator: ","))",
+            "set=\(plan.setColumns.map(\.name).joined(separator: ","))",
+            "workers=\(options.workers)",
+            "chunkSize=\(options.chunkSize)",
+            "skipUnchanged=\(options.skipUnchanged)",
+            "duplicateKeys=\(options.duplicateKeys)",
+        ].joined(separator: ";")
+    }
+
+    /// The current time as ISO 8601 text (UTC), for the journal's time columns.
+    package static func now() -> String {
+        let micros = ValueParsing.microseconds(from: Date()) ?? 0
+        return ValueParsing.formatTimestamp(micros) + "Z"
+    }
+
+    /// Checks a resumed run against its original: `stored` is the original's (target, fingerprint, finished).
+    package func checkResume(stored: (target: String, fingerprint: String, finished: String?)?, plan: UpdatePlan)
+        throws(BulkUpdateError)
+    {
+        guard let stored else {
+            throw BulkUpdateError(.configuration, "there is no run \(SQLText.literal(self.runID)) to resume")
+        }
+        if let finished = stored.finished {
+            throw BulkUpdateError(
+                .configuration,
+                "run \(SQLText.literal(self.runID)) already finished at \(finished); there is nothing to resume"
+            )
+        }
+        let wanted = Self.fingerprint(of: plan)
+        guard stored.fingerprint == wanted else {
+            throw BulkUpdateError(
+                .configuration,
+                "run \(SQLText.literal(self.runID)) cannot be resumed with different options: it ran with"
+                    + " \(stored.fingerprint), this run has \(wanted)"
+            )
+        }
+    }
+}
+
+extension Chunk {
+    /// The chunk's content fingerprint when the run is journaled, checked against the journal when resuming.
+    package func journalCheck(
+        _ journaled: [RunJournal.Entry: String],
+        runID: String
+    ) throws(BulkUpdateError) -> (fingerprint: String, alreadyApplied: Bool) {
+        let fingerprint = self.fingerprint()
+        guard let stored = journaled[RunJournal.Entry(worker: self.worker, chunk: self.number)] else {
+            return (fingerprint, false)
+        }
+        guard stored == fingerprint else {
+            throw BulkUpdateError(
+                .input,
+                "the input differs from the one run \(SQLText.literal(runID)) read: chunk \(self.worker).\(self.number)"
+                    + " was built from other rows; resume only with the same input and options",
+                inputLine: self.lines.first
+            )
+        }
+        return (fingerprint, true)
+    }
+}
