@@ -125,3 +125,48 @@ struct PostgresTimeoutTests {
         }
     }
 }
+
+@Suite("PostgreSQL deadlocks", .enabled(if: TestDatabase.isEnabled, TestDatabase.skipReason), .timeLimit(.minutes(2)))
+struct PostgresDeadlockTests {
+    @Test("an outside transaction locking rows in the opposite order: the deadlock is resolved and the table is exact")
+    func deadlock() async throws {
+        try await TestDatabase.withTestTable("id int PRIMARY KEY, v text") { client, updater, table in
+            try await client.run("INSERT INTO \(table) SELECT g, 'old' FROM generate_series(1, 2000) g")
+            let logger = Logger(label: "test")
+            let outcome: (report: BulkUpdateReport, outsiderDeadlocked: Bool) = try await client.withConnection {
+                outsider in
+                // The outsider holds the last row; the chunk (sorted by key) locks row 1 first and then waits for
+                // it; the outsider then asks for row 1: a deadlock PostgreSQL breaks by aborting one of the two.
+                try await outsider.query("BEGIN", logger: logger)
+                try await outsider.query(
+                    PostgresQuery(unsafeSQL: "UPDATE \(table) SET v = 'outsider' WHERE id = 2000"),
+                    logger: logger
+                )
+                async let report = updater.update(
+                    table,
+                    set: ["v"],
+                    rows: (1...2000).map { [.int($0), .string("new \($0)")] },
+                    options: .init(workers: 1, chunkSize: 2000)
+                )
+                try await Task.sleep(for: .milliseconds(400))
+                var outsiderDeadlocked = false
+                do {
+                    try await outsider.query(
+                        PostgresQuery(unsafeSQL: "UPDATE \(table) SET v = 'outsider' WHERE id = 1"),
+                        logger: logger
+                    )
+                    try await outsider.query("COMMIT", logger: logger)
+                } catch let error as PSQLError {
+                    outsiderDeadlocked = error.serverInfo?[.sqlState] == "40P01"
+                    try await outsider.query("ROLLBACK", logger: logger)
+                }
+                return (try await report, outsiderDeadlocked)
+            }
+            // Either the chunk was the victim and was retried, or the outsider was.
+            let retried = outcome.report.retries["40P01", default: 0]
+            #expect(retried > 0 || outcome.outsiderDeadlocked)
+            let wrong = try await client.rows("SELECT count(*)::text FROM \(table) WHERE v <> 'new ' || id")
+            #expect(wrong == [["0"]], "retried \(retried), outsider deadlocked: \(outcome.outsiderDeadlocked)")
+        }
+    }
+}
