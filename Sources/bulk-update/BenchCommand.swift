@@ -1,41 +1,53 @@
 import ArgumentParser
 import BulkUpdate
-import BulkUpdatePostgres
+import BulkUpdateSQLite
 import Foundation
-import Logging
-import PostgresNIO
 
-/// Runs the users scenario with every strategy and worker count, against the server's own floor.
+/// Runs the users scenario with every strategy and worker count, against the database's own floor.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time the users scenario with every strategy, against the server's own floor.",
+        abstract: "Time the users scenario with every strategy, against the database's own floor.",
         discussion: """
-            Builds a table shaped like Django's auth_user with N rows (username = 'user_<i>'), then for each
-            configuration resets the usernames, runs VACUUM ANALYZE, upper-cases every username through BulkUpdate
-            exactly as a user would, and checks the result by reading it back (a wrong result is reported as
-            failed, never timed). The floor is the same change done inside the server:
-            UPDATE users SET username = upper(username). Configurations run interleaved, R times each; the table
-            shows the median and the min-max.
+            Builds a table shaped like Django's auth_user with N rows (username = 'user_<i>'). Then, round after \
+            round, for each configuration: resets the usernames (then VACUUM ANALYZE on PostgreSQL, ANALYZE on \
+            SQLite), upper-cases every username (through BulkUpdate's public API, or for a floor inside the \
+            database), and checks the result by reading it back: a wrong result is reported as failed, never timed.
+
+            Configurations: the floor, UPDATE … SET username = upper(username) as one statement, and on PostgreSQL \
+            the parallel floor (W statements on disjoint key ranges); caseWhen with chunk 1000 and 1 worker (the \
+            statement Django's bulk_update(batch_size=1000) sends) and with W workers (the process-pool approach); \
+            then every other strategy at every worker count. SQLite has one writer: more workers are run and \
+            labelled, but write one at a time.
+
+            The Markdown table on standard output has, per configuration, the median and min-max of the runs, \
+            rows/s, the ratio to the single-statement floor and this process's CPU time (user+sys) as a share of \
+            wall time; progress goes to standard error. With no --database (and no $DATABASE_URL) it uses an \
+            embedded SQLite database in a temporary directory. Measure release builds.
             """
     )
 
-    @Option(help: "PostgreSQL URL. Defaults to $DATABASE_URL.")
+    @Option(help: "PostgreSQL URL or SQLite file. Defaults to $DATABASE_URL, else an embedded SQLite database.")
     var database: String?
 
     @Option(help: "Rows in the users table.")
     var rows: Int = 100_000
 
-    @Option(help: "Runs of each configuration.")
+    @Option(help: "Runs of each configuration, interleaved.")
     var `repeat`: Int = 3
 
     @Option(help: "Worker counts to try, comma-separated.")
     var workers: String = "1,2"
 
-    @Option(help: "Strategies to try, comma-separated: unnest, values, caseWhen.")
-    var strategies: String = "unnest,values,caseWhen"
+    @Option(
+        help: """
+            Strategies to try, comma-separated. Default: every strategy of the backend (PostgreSQL: unnest, values, \
+            caseWhen and copy where available; SQLite: values, tempTable, caseWhen).
+            """
+    )
+    var strategies: String?
 
-    @Option(help: "Chunk size for unnest and values.")
+    @Option(help: "Chunk size for every strategy but caseWhen.")
     var chunkSize: Int = 10_000
 
     @Option(help: "Chunk size for caseWhen (Django's batch_size).")
@@ -44,23 +56,51 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Name of the table the benchmark creates and drops.")
     var table: String = "bulk_update_bench_users"
 
+    @Option(help: ArgumentHelp("Write every sample, the medians and the machine to this JSON file.", valueName: "file"))
+    var json: String?
+
+    @Option(help: ArgumentHelp("Draw the medians as an SVG bar chart in this file.", valueName: "file.svg"))
+    var chart: String?
+
+    @Option(
+        name: .customLong("from-json"),
+        help: ArgumentHelp(
+            "Run nothing: print the table of a file an earlier --json wrote (and redraw it with --chart).",
+            valueName: "file"
+        )
+    )
+    var fromJSON: String?
+
     func validate() throws {
         guard self.rows >= 1 else { throw ValidationError("--rows must be at least 1") }
         guard self.`repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        guard self.chunkSize >= 1, self.caseWhenChunkSize >= 1 else {
+            throw ValidationError("--chunk-size and --case-when-chunk-size must be at least 1")
+        }
+        guard !self.table.isEmpty else { throw ValidationError("--table must not be empty") }
         _ = try self.workerCounts()
         _ = try self.strategyList()
     }
 
+    /// `--workers` as numbers, in the order given, without repeats.
     func workerCounts() throws -> [Int] {
-        let counts = self.workers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-            throw ValidationError("--workers must be positive whole numbers separated by commas, got '\(self.workers)'")
+        let counts = self.workers.split(separator: ",", omittingEmptySubsequences: false).map {
+            Int($0.trimmingCharacters(in: .whitespaces))
         }
-        return counts.map { $0! }
+        guard !counts.isEmpty, counts.allSatisfy({ (1...256).contains($0 ?? 0) }) else {
+            throw ValidationError(
+                "--workers must be whole numbers from 1 to 256 separated by commas, got '\(self.workers)'"
+            )
+        }
+        var seen = Set<Int>()
+        return counts.map { $0! }.filter { seen.insert($0).inserted }
     }
 
-    func strategyList() throws -> [BulkUpdateOptions.Strategy] {
-        try self.strategies.split(separator: ",").map { name in
+    /// `--strategies` as strategies, or `nil` for the backend's own list.
+    func strategyList() throws -> [BulkUpdateOptions.Strategy]? {
+        guard let strategies = self.strategies else { return nil }
+        var seen = Set<BulkUpdateOptions.Strategy>()
+        let list = try strategies.split(separator: ",").map { name in
             let trimmed = name.trimmingCharacters(in: .whitespaces)
             guard let strategy = BulkUpdateOptions.Strategy(name: trimmed) else {
                 throw ValidationError(
@@ -70,37 +110,126 @@ struct BenchCommand: AsyncParsableCommand {
             }
             return strategy
         }
+        guard !list.isEmpty else { throw ValidationError("--strategies must name at least one strategy") }
+        return list.filter { seen.insert($0).inserted }
     }
 
     func run() async throws {
-        guard let url = self.database ?? ProcessInfo.processInfo.environment["DATABASE_URL"] else {
-            throw ValidationError("no database: pass --database postgres://… or set DATABASE_URL")
+        if let saved = self.fromJSON {
+            var report = try JSONDecoder().decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: saved)))
+            report.summarize()
+            try self.output(report)
+            return
         }
         let workerCounts = try self.workerCounts()
-        let strategies = try self.strategyList()
-        var configuration = try PostgresURL(url).configuration
-        configuration.options.maximumConnections = max(4, (workerCounts.max() ?? 1) + 1)
-        let client = PostgresClient(configuration: configuration)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            let bench = UsersBench(client: client, table: self.table, rows: self.rows)
-            try await bench.run(
-                self.configurations(strategies: strategies, workerCounts: workerCounts),
-                repeat: self.`repeat`
+        let requested = try self.strategyList()
+        var temporaryDirectory: URL?
+        let location: DatabaseLocation
+        if let given = try DatabaseLocation.fromCommandLine(self.database) {
+            location = given
+        } else {
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("bulk-update-bench-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            temporaryDirectory = directory
+            location = .sqlite(try .init(directory.appendingPathComponent("bench.db").path))
+        }
+        defer {
+            if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
+        }
+        let date = ISO8601DateFormatter().string(from: Date())
+        let loadAtStart = systemLoadAverage()
+        let connections = (workerCounts.max() ?? 1) + 1
+        var report = try await UsersScenario.withDatabase(location, connections: connections) { database in
+            let strategies = requested ?? database.strategies
+            let configurations = BenchConfiguration.plan(
+                strategies: strategies,
+                workerCounts: workerCounts,
+                chunkSize: self.chunkSize,
+                caseWhenChunkSize: self.caseWhenChunkSize,
+                concurrentWriters: database.hasConcurrentWriters
+            )
+            let version = try await database.version
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            Self.progress(
+                "bulk-update bench: users scenario, \(self.rows) rows, \(database.product) \(version) (\(location)),"
+                    + " \(cores) cores, \(configurations.count) configurations × \(self.`repeat`) runs, load average "
+                    + (loadAtStart.map { $0.map { String($0) }.joined(separator: " ") } ?? "unknown")
+            )
+            var bench = UsersBench(database: database, table: self.table, rows: self.rows, log: Self.progress)
+            bench.caseWhenChunkSize = self.caseWhenChunkSize
+            let results = try await bench.run(configurations, repeat: self.`repeat`)
+            return BenchReport(
+                date: date,
+                database: .init(
+                    product: database.product,
+                    version: version,
+                    location: temporaryDirectory == nil ? location.description : "embedded (temporary file)",
+                    concurrentWriters: database.hasConcurrentWriters
+                ),
+                machine: .init(
+                    activeProcessorCount: cores,
+                    processorCount: ProcessInfo.processInfo.processorCount,
+                    physicalMemoryBytes: ProcessInfo.processInfo.physicalMemory,
+                    operatingSystem: ProcessInfo.processInfo.operatingSystemVersionString,
+                    loadAverageAtStart: loadAtStart,
+                    loadAverageAtEnd: systemLoadAverage()
+                ),
+                table: self.table,
+                rows: self.rows,
+                repeat: self.`repeat`,
+                workerCounts: workerCounts,
+                strategies: strategies.map(\.description),
+                chunkSize: self.chunkSize,
+                caseWhenChunkSize: self.caseWhenChunkSize,
+                results: results
+            )
+        }
+        report.summarize()
+        try self.output(report)
+        let failed = report.results.filter { $0.failure != nil }
+        guard failed.isEmpty else {
+            throw BenchFailure(
+                "\(failed.count) configuration(s) failed: " + failed.map(\.label).joined(separator: "; ")
             )
         }
     }
 
-    func configurations(strategies: [BulkUpdateOptions.Strategy], workerCounts: [Int]) -> [UsersBench.Configuration] {
-        var list: [UsersBench.Configuration] = [.floor]
-        for workers in workerCounts where workers > 1 { list.append(.parallelFloor(workers: workers)) }
-        for strategy in strategies {
-            for workers in workerCounts {
-                let chunk = strategy == .caseWhen ? self.caseWhenChunkSize : self.chunkSize
-                list.append(.bulkUpdate(strategy: strategy, workers: workers, chunkSize: chunk))
-            }
+    /// Prints the table and writes the JSON and the chart that were asked for.
+    func output(_ report: BenchReport) throws {
+        print(report.heading)
+        print("")
+        print(report.markdown, terminator: "")
+        if let json = self.json {
+            try report.json().write(to: URL(fileURLWithPath: json))
+            Self.progress("wrote \(json)")
         }
-        return list
+        if let chart = self.chart {
+            try Data(BenchChart(report: report).svg.utf8).write(to: URL(fileURLWithPath: chart))
+            Self.progress("wrote \(chart)")
+        }
+    }
+
+    /// A progress line on standard error, so standard output stays the Markdown table.
+    @Sendable static func progress(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+extension BenchReport {
+    /// One line naming what was measured, above the table.
+    var heading: String {
+        let cores = self.machine.activeProcessorCount
+        return "Users scenario, \(self.rows) rows, \(self.database.product) \(self.database.version), "
+            + "\(cores) core\(cores == 1 ? "" : "s"), "
+            + (self.repeat == 1 ? "1 run" : "median of \(self.repeat) interleaved runs") + " per configuration, "
+            + "\(self.date)" + self.loadNote + ":"
+    }
+
+    /// `, load average 1.52 → 2.10` (1-minute averages at the start and the end), when known.
+    var loadNote: String {
+        guard let start = self.machine.loadAverageAtStart?.first, let end = self.machine.loadAverageAtEnd?.first
+        else { return "" }
+        return String(format: ", load average %.2f → %.2f", start, end)
     }
 }

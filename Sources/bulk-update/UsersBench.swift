@@ -1,164 +1,113 @@
 import BulkUpdate
-import BulkUpdatePostgres
 import Foundation
-import PostgresNIO
 
-/// The users scenario on PostgreSQL: build the table once, then time each configuration from the same start.
+/// The users scenario as a benchmark, on either backend: builds the table once, then runs every configuration
+/// from the same start, round after round, timing only the change itself.
 struct UsersBench {
-    enum Configuration: Hashable, CustomStringConvertible {
-        case floor
-        case parallelFloor(workers: Int)
-        case bulkUpdate(strategy: BulkUpdateOptions.Strategy, workers: Int, chunkSize: Int)
-
-        var description: String {
-            switch self {
-            case .floor: "server floor: UPDATE … SET username = upper(username)"
-            case .parallelFloor(let workers): "parallel server floor, \(workers) statements"
-            case .bulkUpdate(let strategy, let workers, let chunkSize):
-                "\(strategy), chunk \(chunkSize), \(workers) worker\(workers == 1 ? "" : "s")"
-            }
-        }
-    }
-
-    let client: PostgresClient
+    let database: any UsersDatabase
     let table: String
     let rows: Int
+    /// The chunk size of the `caseWhen` baselines (Django's `batch_size`), to name them in the results.
+    var caseWhenChunkSize = 1_000
+    /// Where progress lines go (standard error from the command).
+    var log: (String) -> Void = { print($0) }
 
-    var quoted: String { SQLIdentifier.quote(self.table) }
-
-    func run(_ configurations: [Configuration], repeat count: Int) async throws {
-        let version = try await self.scalar("SHOW server_version")
-        print(
-            "users scenario: \(self.rows) rows, PostgreSQL \(version), \(ProcessInfo.processInfo.activeProcessorCount) cores"
-        )
-        try await self.create()
-        let input = (1...self.rows).map { BulkUpdateRow([.int($0), .string("USER_\($0)")]) }
-        var times: [Configuration: [Double]] = [:]
-        var failures: [Configuration: String] = [:]
-        for round in 1...count {
-            for configuration in configurations where failures[configuration] == nil {
-                try await self.reset()
-                let seconds: Double
-                do {
-                    seconds = try await self.time(configuration, input: input)
-                } catch {
-                    failures[configuration] = "\(error)"
-                    continue
-                }
-                let wrong = try await self.scalar(
-                    "SELECT count(*)::text FROM \(self.quoted) WHERE username <> 'USER_' || id"
-                )
-                guard wrong == "0" else {
-                    failures[configuration] = "\(wrong) rows were not upper-cased"
-                    continue
-                }
-                times[configuration, default: []].append(seconds)
-                print("  round \(round): \(configuration): \(Self.format(seconds)) s")
-            }
+    /// Runs `configurations` `count` times each, interleaved: round 1 runs every configuration once, then round 2…
+    /// A configuration that fails (an error, or a result that does not read back right) is not run again and its
+    /// samples are dropped. The table is dropped at the end, also when something throws.
+    func run(_ configurations: [BenchConfiguration], repeat count: Int) async throws -> [BenchReport.Result] {
+        var results = configurations.map { configuration in
+            BenchReport.Result(
+                id: configuration.id,
+                kind: configuration.kind,
+                title: configuration.title,
+                note: configuration.note(
+                    concurrentWriters: self.database.hasConcurrentWriters,
+                    caseWhenChunkSize: self.caseWhenChunkSize
+                ),
+                strategy: configuration.strategy?.description,
+                workers: configuration.workers,
+                chunkSize: configuration.chunkSize
+            )
         }
-        try await self.client.run("DROP TABLE IF EXISTS \(self.quoted)")
-        self.printTable(configurations, times: times, failures: failures)
-    }
-
-    private func time(_ configuration: Configuration, input: [BulkUpdateRow]) async throws -> Double {
         let clock = ContinuousClock()
-        let start = clock.now
-        switch configuration {
-        case .floor:
-            try await self.client.run("UPDATE \(self.quoted) SET username = upper(username)")
-        case .parallelFloor(let workers):
-            let size = (self.rows + workers - 1) / workers
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for worker in 0..<workers {
-                    let low = worker * size + 1
-                    let high = min(self.rows, (worker + 1) * size)
-                    group.addTask {
-                        try await self.client.run(
-                            "UPDATE \(self.quoted) SET username = upper(username) WHERE id BETWEEN \(low) AND \(high)"
+        let started = clock.now
+        try await self.database.create(self.table, rows: self.rows)
+        self.log("created \(self.table) with \(self.rows) rows in \(Self.format(clock.now - started)) s")
+        do {
+            let input = (1...self.rows).map { BulkUpdateRow([.int($0), .string("USER_\($0)")]) }
+            for round in 1...count {
+                for (index, configuration) in configurations.enumerated() where results[index].failure == nil {
+                    try await self.database.reset(self.table)
+                    do {
+                        let (sample, workersUsed) = try await self.measure(configuration, input: input, round: round)
+                        let wrong = try await self.database.wrongUsernames(self.table)
+                        guard wrong == 0 else {
+                            throw BenchFailure("\(wrong) of \(self.rows) usernames did not read back upper-case")
+                        }
+                        results[index].samples.append(sample)
+                        if let workersUsed { results[index].workersUsed = workersUsed }
+                        self.log(
+                            "round \(round)/\(count): \(results[index].label): \(BenchReport.seconds(sample.seconds)) s,"
+                                + " client CPU \(BenchReport.percent(sample.clientCPUShare))"
                         )
+                    } catch {
+                        results[index].failure = "\(error)"
+                        results[index].samples = []
+                        self.log("round \(round)/\(count): \(results[index].label): FAILED: \(error)")
                     }
                 }
-                try await group.waitForAll()
             }
+        } catch {
+            try? await self.database.drop(self.table)
+            throw error
+        }
+        try await self.database.drop(self.table)
+        return results
+    }
+
+    /// Runs one configuration and returns its timing and, for BulkUpdate runs, the workers the backend used.
+    private func measure(
+        _ configuration: BenchConfiguration,
+        input: [BulkUpdateRow],
+        round: Int
+    ) async throws -> (BenchReport.Sample, Int?) {
+        let clock = ContinuousClock()
+        let cpuBefore = ProcessCPU.now()
+        let start = clock.now
+        var workersUsed: Int?
+        switch configuration {
+        case .floor:
+            try await self.database.floor(self.table)
+        case .parallelFloor(let workers):
+            try await self.database.parallelFloor(self.table, rows: self.rows, workers: workers)
         case .bulkUpdate(let strategy, let workers, let chunkSize):
-            let report = try await PostgresBulkUpdater(client: self.client).update(
-                self.quoted,
-                set: ["username"],
+            let report = try await self.database.update(
+                self.table,
                 rows: input,
                 options: BulkUpdateOptions(workers: workers, chunkSize: chunkSize, strategy: strategy)
             )
             guard report.rowsChanged == self.rows else {
-                throw BenchFailure("report counted \(report.rowsChanged) changed rows, expected \(self.rows)")
+                throw BenchFailure("the report counted \(report.rowsChanged) changed rows, expected \(self.rows)")
             }
+            workersUsed = report.workers
         }
         let elapsed = clock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
-
-    private func create() async throws {
-        try await self.client.run("DROP TABLE IF EXISTS \(self.quoted)")
-        try await self.client.run(
-            """
-            CREATE TABLE \(self.quoted) (
-                id serial PRIMARY KEY, password varchar(128) NOT NULL DEFAULT '', last_login timestamptz NULL,
-                is_superuser bool NOT NULL DEFAULT false, username varchar(150) NOT NULL UNIQUE,
-                first_name varchar(150) NOT NULL DEFAULT '', last_name varchar(150) NOT NULL DEFAULT '',
-                email varchar(254) NOT NULL DEFAULT '', is_staff bool NOT NULL DEFAULT false,
-                is_active bool NOT NULL DEFAULT true, date_joined timestamptz NOT NULL DEFAULT now()
-            )
-            """
+        let cpu = ProcessCPU.now().since(cpuBefore)
+        let sample = BenchReport.Sample(
+            round: round,
+            seconds: Self.seconds(elapsed),
+            clientUserSeconds: cpu.user,
+            clientSystemSeconds: cpu.system
         )
-        let index = SQLIdentifier.quote(self.table + "_username_like")
-        try await self.client.run("CREATE INDEX \(index) ON \(self.quoted) (username varchar_pattern_ops)")
-        try await self.client.run(
-            "INSERT INTO \(self.quoted) (id, username, email) "
-                + "SELECT g, 'user_' || g, 'user_' || g || '@example.com' FROM generate_series(1, \(self.rows)) g"
-        )
+        return (sample, workersUsed)
     }
 
-    private func reset() async throws {
-        try await self.client.run("UPDATE \(self.quoted) SET username = 'user_' || id")
-        try await self.client.run("VACUUM ANALYZE \(self.quoted)")
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    private func scalar(_ sql: String) async throws -> String {
-        for try await row in try await self.client.query(PostgresQuery(unsafeSQL: sql)) {
-            return try row.decode(String.self)
-        }
-        return ""
-    }
-
-    private func printTable(
-        _ configurations: [Configuration],
-        times: [Configuration: [Double]],
-        failures: [Configuration: String]
-    ) {
-        let floor = times[.floor].map(Self.median)
-        print("")
-        print("| configuration | median s | min–max s | rows/s | × floor |")
-        print("|---|---:|---:|---:|---:|")
-        for configuration in configurations {
-            if let failure = failures[configuration] {
-                print("| \(configuration) | failed: \(failure) | | | |")
-                continue
-            }
-            guard let samples = times[configuration], !samples.isEmpty else { continue }
-            let median = Self.median(samples)
-            let ratio = floor.map { String(format: "%.2f", median / $0) } ?? "–"
-            print(
-                "| \(configuration) | \(Self.format(median)) | \(Self.format(samples.min()!))–\(Self.format(samples.max()!))"
-                    + " | \(Int(Double(self.rows) / median)) | \(ratio) |"
-            )
-        }
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        let middle = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-    }
-
-    static func format(_ seconds: Double) -> String { String(format: "%.3f", seconds) }
+    static func format(_ duration: Duration) -> String { String(format: "%.3f", Self.seconds(duration)) }
 }
 
 struct BenchFailure: Error, CustomStringConvertible {

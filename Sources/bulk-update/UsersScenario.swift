@@ -19,6 +19,23 @@ protocol UsersDatabase {
     /// Users whose username is not `USER_<id>`.
     func wrongUsernames(_ table: String) async throws -> Int
     func drop(_ table: String) async throws
+
+    /// The database product for reports: `PostgreSQL`, `SQLite`.
+    var product: String { get }
+    /// The server or library version: `15.18`, `3.54.1`.
+    var version: String { get async throws }
+    /// Every strategy this backend has, in the order `bench` runs them; `copy` on PostgreSQL once the library has it.
+    var strategies: [BulkUpdateOptions.Strategy] { get }
+    /// Whether writers on several connections really run concurrently (PostgreSQL); SQLite has one writer.
+    var hasConcurrentWriters: Bool { get }
+    /// Puts `table` back where `create` left it: `username = 'user_<id>'`, then refreshes the statistics
+    /// (`VACUUM ANALYZE` on PostgreSQL, `ANALYZE` and a WAL checkpoint on SQLite), so every timed run starts alike.
+    func reset(_ table: String) async throws
+    /// The same change done inside the database, as one statement: `UPDATE … SET username = upper(username)`.
+    func floor(_ table: String) async throws
+    /// The floor split into `workers` statements on disjoint ranges of `id` in `1...rows`, run concurrently on their
+    /// own connections. Only where ``hasConcurrentWriters``.
+    func parallelFloor(_ table: String, rows: Int, workers: Int) async throws
 }
 
 enum UsersScenario {
@@ -119,6 +136,49 @@ struct PostgresUsers: UsersDatabase {
         }
         return ""
     }
+
+    var product: String { "PostgreSQL" }
+
+    var version: String {
+        get async throws { try await self.scalar("SHOW server_version") }
+    }
+
+    var strategies: [BulkUpdateOptions.Strategy] { Self.strategies }
+
+    /// `copy` is looked up by name, so it is benchmarked as soon as the library has it.
+    static var strategies: [BulkUpdateOptions.Strategy] {
+        [.unnest, .values, .caseWhen] + [BulkUpdateOptions.Strategy(name: "copy")].compactMap { $0 }
+    }
+
+    var hasConcurrentWriters: Bool { true }
+
+    func reset(_ table: String) async throws {
+        let quoted = SQLIdentifier.quote(table)
+        try await self.client.run("UPDATE \(quoted) SET username = 'user_' || id")
+        try await self.client.run("VACUUM ANALYZE \(quoted)")
+    }
+
+    func floor(_ table: String) async throws {
+        try await self.client.run("UPDATE \(SQLIdentifier.quote(table)) SET username = upper(username)")
+    }
+
+    func parallelFloor(_ table: String, rows: Int, workers: Int) async throws {
+        let quoted = SQLIdentifier.quote(table)
+        let size = (rows + workers - 1) / workers
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<workers {
+                let low = worker * size + 1
+                let high = min(rows, (worker + 1) * size)
+                guard low <= high else { continue }
+                group.addTask {
+                    try await self.client.run(
+                        "UPDATE \(quoted) SET username = upper(username) WHERE id BETWEEN \(low) AND \(high)"
+                    )
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
 }
 
 struct SQLiteUsers: UsersDatabase {
@@ -162,6 +222,38 @@ struct SQLiteUsers: UsersDatabase {
 
     func drop(_ table: String) async throws {
         _ = try await self.updater.connection.query("DROP TABLE IF EXISTS \(SQLIdentifier.quote(table))")
+    }
+
+    var product: String { "SQLite" }
+
+    var version: String {
+        get async throws { SQLiteConnection.libraryVersionString() }
+    }
+
+    var strategies: [BulkUpdateOptions.Strategy] { Self.strategies }
+
+    static var strategies: [BulkUpdateOptions.Strategy] { [.values, .tempTable, .caseWhen] }
+
+    var hasConcurrentWriters: Bool { false }
+
+    func reset(_ table: String) async throws {
+        let quoted = SQLIdentifier.quote(table)
+        let connection = self.updater.connection
+        _ = try await connection.query("UPDATE \(quoted) SET username = 'user_' || id")
+        _ = try await connection.query("ANALYZE \(quoted)")
+        // An empty write-ahead log for every run (a no-op for databases not in WAL mode).
+        _ = try await connection.query("PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+
+    func floor(_ table: String) async throws {
+        // One statement outside an explicit transaction is one transaction.
+        _ = try await self.updater.connection.query(
+            "UPDATE \(SQLIdentifier.quote(table)) SET username = upper(username)"
+        )
+    }
+
+    func parallelFloor(_ table: String, rows: Int, workers: Int) async throws {
+        throw BenchFailure("SQLite has one writer: there is no parallel floor")
     }
 }
 
