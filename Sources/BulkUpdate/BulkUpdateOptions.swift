@@ -14,8 +14,7 @@ public struct BulkUpdateOptions: Sendable {
         }
         private let base: Base
 
-        /// Lets the backend choose from the chunk size and the mode: on PostgreSQL ``unnest`` for ordinary chunks and
-        /// ``copy`` for very large chunks and atomic runs; ``values`` on SQLite.
+        /// Lets the backend choose: on PostgreSQL ``unnest``, or ``copy`` for atomic runs; ``values`` on SQLite.
         public static let auto = Strategy(base: .auto)
         /// One statement per chunk, `UPDATE … FROM unnest($1::type[], …)`: every column is one array parameter,
         /// so the statement text is the same for every chunk and there is no parameter limit. PostgreSQL only.

@@ -1,7 +1,7 @@
 package import BulkUpdate
 import Foundation
 package import Logging
-package import SQLiteNIO
+import SQLiteNIO
 
 /// SQLite as a ``BulkUpdateBackend``: one writer connection shared by every worker through a ``WriterLock``.
 package struct SQLiteBackend: BulkUpdateBackend {

@@ -47,6 +47,9 @@ struct BenchCommand: AsyncParsableCommand {
     )
     var strategies: String?
 
+    @Flag(help: "Also time atomic runs (copy on PostgreSQL, values in one transaction on SQLite) at each worker count.")
+    var atomic = false
+
     @Option(help: "Chunk size for every strategy but caseWhen.")
     var chunkSize: Int = 10_000
 
@@ -147,7 +150,8 @@ struct BenchCommand: AsyncParsableCommand {
                 workerCounts: workerCounts,
                 chunkSize: self.chunkSize,
                 caseWhenChunkSize: self.caseWhenChunkSize,
-                concurrentWriters: database.hasConcurrentWriters
+                concurrentWriters: database.hasConcurrentWriters,
+                atomic: self.atomic ? [database.hasConcurrentWriters ? .copy : .values] : []
             )
             let version = try await database.version
             let cores = ProcessInfo.processInfo.activeProcessorCount

@@ -81,12 +81,10 @@ struct UsersBench {
             try await self.database.floor(self.table)
         case .parallelFloor(let workers):
             try await self.database.parallelFloor(self.table, rows: self.rows, workers: workers)
-        case .bulkUpdate(let strategy, let workers, let chunkSize):
-            let report = try await self.database.update(
-                self.table,
-                rows: input,
-                options: BulkUpdateOptions(workers: workers, chunkSize: chunkSize, strategy: strategy)
-            )
+        case .bulkUpdate(let strategy, let workers, let chunkSize, let atomic):
+            var options = BulkUpdateOptions(workers: workers, chunkSize: chunkSize, strategy: strategy)
+            options.atomic = atomic
+            let report = try await self.database.update(self.table, rows: input, options: options)
             guard report.rowsChanged == self.rows else {
                 throw BenchFailure("the report counted \(report.rowsChanged) changed rows, expected \(self.rows)")
             }

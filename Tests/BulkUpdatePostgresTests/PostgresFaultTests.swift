@@ -148,7 +148,17 @@ struct PostgresDeadlockTests {
                     rows: (1...2000).map { [.int($0), .string("new \($0)")] },
                     options: .init(workers: 1, chunkSize: 2000)
                 )
-                try await Task.sleep(for: .milliseconds(400))
+                // Wait until the chunk is blocked on the outsider's row, however slow the machine is.
+                for _ in 0..<200 {
+                    let waiting = try await client.rows(
+                        """
+                        SELECT count(*)::text FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                        AND query ILIKE '%\(table)%' AND query NOT ILIKE '%pg_stat_activity%'
+                        """
+                    )
+                    if waiting != [["0"]] { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
                 var outsiderDeadlocked = false
                 do {
                     try await outsider.query(

@@ -2,13 +2,12 @@
 ///
 /// Built before any row is read; every failure here leaves the table untouched.
 package struct UpdatePlan: Sendable {
-    package var table: TableSchema
-    package var keyColumns: [ColumnSchema]
-    package var setColumns: [ColumnSchema]
+    package let table: TableSchema
+    package let keyColumns: [ColumnSchema]
+    package let setColumns: [ColumnSchema]
     package var options: BulkUpdateOptions
-
     /// Key columns first, then set columns: the order of every row's values and of every chunk's columns.
-    package var columns: [ColumnSchema] { self.keyColumns + self.setColumns }
+    package let columns: [ColumnSchema]
 
     /// Checks the requested columns against the table.
     ///
@@ -94,6 +93,7 @@ package struct UpdatePlan: Sendable {
         self.table = table
         self.keyColumns = keys
         self.setColumns = sets
+        self.columns = keys + sets
         self.options = options
     }
 

@@ -8,7 +8,7 @@ enum BenchConfiguration: Hashable, Sendable {
     /// The floor split into this many concurrent statements on disjoint key ranges.
     case parallelFloor(workers: Int)
     /// The update through BulkUpdate's public API.
-    case bulkUpdate(strategy: BulkUpdateOptions.Strategy, workers: Int, chunkSize: Int)
+    case bulkUpdate(strategy: BulkUpdateOptions.Strategy, workers: Int, chunkSize: Int, atomic: Bool = false)
 
     /// The configurations of one bench run, in the order they are run (and reported) in every round:
     ///
@@ -21,7 +21,8 @@ enum BenchConfiguration: Hashable, Sendable {
         workerCounts: [Int],
         chunkSize: Int,
         caseWhenChunkSize: Int,
-        concurrentWriters: Bool
+        concurrentWriters: Bool,
+        atomic: [BulkUpdateOptions.Strategy] = []
     ) -> [BenchConfiguration] {
         var list: [BenchConfiguration] = [.floor]
         if concurrentWriters {
@@ -38,6 +39,11 @@ enum BenchConfiguration: Hashable, Sendable {
                 list.append(.bulkUpdate(strategy: strategy, workers: workers, chunkSize: chunkSize))
             }
         }
+        for strategy in atomic {
+            for workers in workerCounts {
+                list.append(.bulkUpdate(strategy: strategy, workers: workers, chunkSize: chunkSize, atomic: true))
+            }
+        }
         var seen = Set<BenchConfiguration>()
         return list.filter { seen.insert($0).inserted }
     }
@@ -47,7 +53,8 @@ enum BenchConfiguration: Hashable, Sendable {
         switch self {
         case .floor: "floor"
         case .parallelFloor(let workers): "parallelFloor-w\(workers)"
-        case .bulkUpdate(let strategy, let workers, let chunkSize): "\(strategy)-c\(chunkSize)-w\(workers)"
+        case .bulkUpdate(let strategy, let workers, let chunkSize, let atomic):
+            "\(strategy)\(atomic ? "-atomic" : "")-c\(chunkSize)-w\(workers)"
         }
     }
 
@@ -65,7 +72,7 @@ enum BenchConfiguration: Hashable, Sendable {
     }
 
     var strategy: BulkUpdateOptions.Strategy? {
-        if case .bulkUpdate(let strategy, _, _) = self { return strategy }
+        if case .bulkUpdate(let strategy, _, _, _) = self { return strategy }
         return nil
     }
 
@@ -73,12 +80,12 @@ enum BenchConfiguration: Hashable, Sendable {
         switch self {
         case .floor: 1
         case .parallelFloor(let workers): workers
-        case .bulkUpdate(_, let workers, _): workers
+        case .bulkUpdate(_, let workers, _, _): workers
         }
     }
 
     var chunkSize: Int? {
-        if case .bulkUpdate(_, _, let chunkSize) = self { return chunkSize }
+        if case .bulkUpdate(_, _, let chunkSize, _) = self { return chunkSize }
         return nil
     }
 
@@ -87,8 +94,8 @@ enum BenchConfiguration: Hashable, Sendable {
         switch self {
         case .floor: "floor, 1 statement"
         case .parallelFloor(let workers): "parallel floor, \(workers) statements"
-        case .bulkUpdate(let strategy, let workers, let chunkSize):
-            "\(strategy), chunk \(chunkSize), \(workers) worker\(workers == 1 ? "" : "s")"
+        case .bulkUpdate(let strategy, let workers, let chunkSize, let atomic):
+            "\(strategy)\(atomic ? " atomic" : ""), chunk \(chunkSize), \(workers) worker\(workers == 1 ? "" : "s")"
         }
     }
 
@@ -101,7 +108,7 @@ enum BenchConfiguration: Hashable, Sendable {
         case .parallelFloor: notes.append("the same on disjoint key ranges, concurrently")
         case .bulkUpdate: break
         }
-        if case .bulkUpdate(let strategy, let workers, let chunkSize) = self {
+        if case .bulkUpdate(let strategy, let workers, let chunkSize, _) = self {
             if strategy == .caseWhen, chunkSize == caseWhenChunkSize {
                 notes.append(
                     workers == 1 ? "Django bulk_update(batch_size=\(chunkSize))" : "the process-pool approach"
