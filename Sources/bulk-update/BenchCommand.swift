@@ -126,68 +126,57 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let workerCounts = try self.workerCounts()
         let requested = try self.strategyList()
-        var temporaryDirectory: URL?
-        let location: DatabaseLocation
-        if let given = try DatabaseLocation.fromCommandLine(self.database) {
-            location = given
-        } else {
-            let directory = FileManager.default.temporaryDirectory
-                .appendingPathComponent("bulk-update-bench-\(UUID().uuidString.prefix(8))")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            temporaryDirectory = directory
-            location = .sqlite(try .init(directory.appendingPathComponent("bench.db").path))
-        }
-        defer {
-            if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
-        }
+        let embedded = try DatabaseLocation.fromCommandLine(self.database) == nil
         let date = ISO8601DateFormatter().string(from: Date())
         let loadAtStart = systemLoadAverage()
         let connections = (workerCounts.max() ?? 1) + 1
-        var report = try await UsersScenario.withDatabase(location, connections: connections) { database in
-            let strategies = requested ?? database.strategies
-            let configurations = BenchConfiguration.plan(
-                strategies: strategies,
-                workerCounts: workerCounts,
-                chunkSize: self.chunkSize,
-                caseWhenChunkSize: self.caseWhenChunkSize,
-                concurrentWriters: database.hasConcurrentWriters,
-                atomic: self.atomic ? [database.hasConcurrentWriters ? .copy : .values] : []
-            )
-            let version = try await database.version
-            let cores = ProcessInfo.processInfo.activeProcessorCount
-            Self.progress(
-                "bulk-update bench: users scenario, \(self.rows) rows, \(database.product) \(version) (\(location)),"
-                    + " \(cores) cores, \(configurations.count) configurations × \(self.`repeat`) runs, load average "
-                    + (loadAtStart.map { $0.map { String($0) }.joined(separator: " ") } ?? "unknown")
-            )
-            var bench = UsersBench(database: database, table: self.table, rows: self.rows, log: Self.progress)
-            bench.caseWhenChunkSize = self.caseWhenChunkSize
-            let results = try await bench.run(configurations, repeat: self.`repeat`)
-            return BenchReport(
-                date: date,
-                database: .init(
-                    product: database.product,
-                    version: version,
-                    location: temporaryDirectory == nil ? location.description : "embedded (temporary file)",
-                    concurrentWriters: database.hasConcurrentWriters
-                ),
-                machine: .init(
-                    activeProcessorCount: cores,
-                    processorCount: ProcessInfo.processInfo.processorCount,
-                    physicalMemoryBytes: ProcessInfo.processInfo.physicalMemory,
-                    operatingSystem: ProcessInfo.processInfo.operatingSystemVersionString,
-                    loadAverageAtStart: loadAtStart,
-                    loadAverageAtEnd: systemLoadAverage()
-                ),
-                table: self.table,
-                rows: self.rows,
-                repeat: self.`repeat`,
-                workerCounts: workerCounts,
-                strategies: strategies.map(\.description),
-                chunkSize: self.chunkSize,
-                caseWhenChunkSize: self.caseWhenChunkSize,
-                results: results
-            )
+        var report = try await DatabaseLocation.withDefault(self.database, temporaryName: "bench") { location in
+            try await UsersScenario.withDatabase(location, connections: connections) { database in
+                let strategies = requested ?? database.strategies
+                let configurations = BenchConfiguration.plan(
+                    strategies: strategies,
+                    workerCounts: workerCounts,
+                    chunkSize: self.chunkSize,
+                    caseWhenChunkSize: self.caseWhenChunkSize,
+                    concurrentWriters: database.hasConcurrentWriters,
+                    atomic: self.atomic ? [database.hasConcurrentWriters ? .copy : .values] : []
+                )
+                let version = try await database.version
+                let cores = ProcessInfo.processInfo.activeProcessorCount
+                Self.progress(
+                    "bulk-update bench: users scenario, \(self.rows) rows, \(database.product) \(version) (\(location)),"
+                        + " \(cores) cores, \(configurations.count) configurations × \(self.`repeat`) runs, load average "
+                        + (loadAtStart.map { $0.map { String($0) }.joined(separator: " ") } ?? "unknown")
+                )
+                var bench = UsersBench(database: database, table: self.table, rows: self.rows, log: Self.progress)
+                bench.caseWhenChunkSize = self.caseWhenChunkSize
+                let results = try await bench.run(configurations, repeat: self.`repeat`)
+                return BenchReport(
+                    date: date,
+                    database: .init(
+                        product: database.product,
+                        version: version,
+                        location: embedded ? "embedded (temporary file)" : location.description,
+                        concurrentWriters: database.hasConcurrentWriters
+                    ),
+                    machine: .init(
+                        activeProcessorCount: cores,
+                        processorCount: ProcessInfo.processInfo.processorCount,
+                        physicalMemoryBytes: ProcessInfo.processInfo.physicalMemory,
+                        operatingSystem: ProcessInfo.processInfo.operatingSystemVersionString,
+                        loadAverageAtStart: loadAtStart,
+                        loadAverageAtEnd: systemLoadAverage()
+                    ),
+                    table: self.table,
+                    rows: self.rows,
+                    repeat: self.`repeat`,
+                    workerCounts: workerCounts,
+                    strategies: strategies.map(\.description),
+                    chunkSize: self.chunkSize,
+                    caseWhenChunkSize: self.caseWhenChunkSize,
+                    results: results
+                )
+            }
         }
         report.summarize()
         try self.output(report)

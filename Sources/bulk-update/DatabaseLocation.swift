@@ -31,6 +31,21 @@ enum DatabaseLocation: CustomStringConvertible {
         return try DatabaseLocation(text)
     }
 
+    /// `--database` if given, else `$DATABASE_URL`, else a new SQLite file `name` in a new temporary directory,
+    /// which `body` may use and which is removed afterwards.
+    static func withDefault<Result>(
+        _ option: String?,
+        temporaryName name: String,
+        _ body: (DatabaseLocation) async throws -> Result
+    ) async throws -> Result {
+        if let given = try Self.fromCommandLine(option) { return try await body(given) }
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("bulk-update-\(name)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        return try await body(.sqlite(try SQLiteURL(directory.appendingPathComponent("\(name).db").path)))
+    }
+
     var description: String {
         switch self {
         case .postgres(let url): url.description

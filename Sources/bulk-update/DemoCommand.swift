@@ -51,43 +51,31 @@ struct DemoCommand: AsyncParsableCommand {
             strategy: BulkUpdateOptions.Strategy(name: self.strategy)!
         )
         try options.validate()
-        var temporaryDirectory: URL?
-        let location: DatabaseLocation
-        if let given = try DatabaseLocation.fromCommandLine(self.database) {
-            location = given
-        } else {
-            let directory = FileManager.default.temporaryDirectory
-                .appendingPathComponent("bulk-update-demo-\(UUID().uuidString.prefix(8))")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            temporaryDirectory = directory
-            location = .sqlite(try .init(directory.appendingPathComponent("demo.db").path))
-        }
-        defer {
-            if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
-        }
         let table = "bulk_update_demo_users"
-        try await UsersScenario.withDatabase(location, connections: self.workers + 1) { database in
-            print("BulkUpdate demo: the users scenario on \(try await database.name) (\(location))")
-            let clock = ContinuousClock()
-            var started = clock.now
-            try await database.create(table, rows: self.rows)
-            print("  created \(table) with \(self.rows) users in \(Self.seconds(clock.now - started)) s")
-            let input = try await database.upperCasedRows(table)
-            started = clock.now
-            let report = try await database.update(table, rows: input, options: options)
-            let elapsed = clock.now - started
-            let wrong = try await database.wrongUsernames(table)
-            try await database.drop(table)
-            let rate = Int(Double(self.rows) / max(Self.value(elapsed), 1e-9))
-            print("  upper-cased \(report.rowsChanged) usernames in \(Self.seconds(elapsed)) s (\(rate) rows/s)")
-            guard wrong == 0, report.rowsChanged == self.rows else {
-                throw DemoFailure(
-                    "verification failed: \(wrong) usernames are not upper-case, \(report.rowsChanged) rows changed"
-                )
+        try await DatabaseLocation.withDefault(self.database, temporaryName: "demo") { location in
+            try await UsersScenario.withDatabase(location, connections: self.workers + 1) { database in
+                print("BulkUpdate demo: the users scenario on \(try await database.name) (\(location))")
+                let clock = ContinuousClock()
+                var started = clock.now
+                try await database.create(table, rows: self.rows)
+                print("  created \(table) with \(self.rows) users in \(Self.seconds(clock.now - started)) s")
+                let input = try await database.upperCasedRows(table)
+                started = clock.now
+                let report = try await database.update(table, rows: input, options: options)
+                let elapsed = clock.now - started
+                let wrong = try await database.wrongUsernames(table)
+                try await database.drop(table)
+                let rate = Int(Double(self.rows) / max(Self.value(elapsed), 1e-9))
+                print("  upper-cased \(report.rowsChanged) usernames in \(Self.seconds(elapsed)) s (\(rate) rows/s)")
+                guard wrong == 0, report.rowsChanged == self.rows else {
+                    throw DemoFailure(
+                        "verification failed: \(wrong) usernames are not upper-case, \(report.rowsChanged) rows changed"
+                    )
+                }
+                print("  verified: all \(self.rows) usernames read back upper-case")
+                print("")
+                print(report)
             }
-            print("  verified: all \(self.rows) usernames read back upper-case")
-            print("")
-            print(report)
         }
     }
 

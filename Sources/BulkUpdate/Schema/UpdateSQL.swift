@@ -59,9 +59,31 @@ package struct UpdateSQL: Sendable {
     /// A relation `u` of `rows` rows of parameters, numbered row by row, key values first:
     /// `(SELECT column1 AS "id", column2 AS "username" FROM (VALUES (p1, p2), …) AS v) AS u`.
     package func valuesSource(rows: Int) -> String {
-        let columns = self.plan.columns
+        Self.relation(names: self.allNames, columns: self.plan.columns, rows: rows, dialect: self.dialect)
+    }
+
+    /// A relation `u` of `rows` keys, numbered row by row, each followed by its position when `ordinal` is set
+    /// (named `"bulk_update ordinal"`): `(SELECT column1 AS "id", column2 AS "bulk_update ordinal" FROM (VALUES
+    /// (p1, p2), …) AS v) AS u`.
+    package func keyValuesSource(rows: Int, ordinal: Bool) -> String {
+        let ordinalColumn = ColumnSchema(
+            name: "bulk_update ordinal",
+            type: ColumnType(kind: .int64, sqlName: "int8"),
+            isNullable: false
+        )
+        return Self.relation(
+            names: self.keyNames + (ordinal ? [Self.ordinalName] : []),
+            columns: self.plan.keyColumns + (ordinal ? [ordinalColumn] : []),
+            rows: rows,
+            dialect: self.dialect
+        )
+    }
+
+    /// `(SELECT column1 AS name1, … FROM (VALUES (p1, …), …) AS v) AS u`: PostgreSQL and SQLite both name VALUES
+    /// columns `column1…`, and SQLite takes no column list after an alias, so the names come from the SELECT.
+    private static func relation(names: [String], columns: [ColumnSchema], rows: Int, dialect: Dialect) -> String {
         var text = "(SELECT "
-        text += self.allNames.enumerated().map { "column\($0.offset + 1) AS \($0.element)" }.joined(separator: ", ")
+        text += names.enumerated().map { "column\($0.offset + 1) AS \($0.element)" }.joined(separator: ", ")
         text += " FROM (VALUES "
         text.reserveCapacity(rows * columns.count * 16 + 128)
         for row in 0..<rows {
@@ -69,35 +91,7 @@ package struct UpdateSQL: Sendable {
             text += "("
             for (index, column) in columns.enumerated() {
                 if index > 0 { text += ", " }
-                text += self.dialect.parameter(row * columns.count + index + 1, column)
-            }
-            text += ")"
-        }
-        return text + ") AS v) AS u"
-    }
-
-    /// A relation `u` of `rows` keys, numbered row by row, each followed by its position when `ordinal` is set
-    /// (named `"bulk_update ordinal"`): `(SELECT column1 AS "id", column2 AS "bulk_update ordinal" FROM (VALUES
-    /// (p1, p2), …) AS v) AS u`.
-    package func keyValuesSource(rows: Int, ordinal: Bool) -> String {
-        let keys = self.plan.keyColumns
-        var names = Array(self.keyNames)
-        if ordinal { names.append(Self.ordinalName) }
-        let ordinalColumn = ColumnSchema(
-            name: "bulk_update ordinal",
-            type: ColumnType(kind: .int64, sqlName: "int8"),
-            isNullable: false
-        )
-        let columns = keys + (ordinal ? [ordinalColumn] : [])
-        var text = "(SELECT "
-        text += names.enumerated().map { "column\($0.offset + 1) AS \($0.element)" }.joined(separator: ", ")
-        text += " FROM (VALUES "
-        for row in 0..<rows {
-            if row > 0 { text += ", " }
-            text += "("
-            for (index, column) in columns.enumerated() {
-                if index > 0 { text += ", " }
-                text += self.dialect.parameter(row * columns.count + index + 1, column)
+                text += dialect.parameter(row * columns.count + index + 1, column)
             }
             text += ")"
         }
