@@ -93,6 +93,9 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: "Seconds a chunk waits for a row lock held by others (PostgreSQL lock_timeout); retried.")
     var lockTimeout: Double?
 
+    @Option(help: "Times a chunk is retried after a deadlock, serialization failure or lost connection.")
+    var retries: Int = 5
+
     @Option(help: "Seconds a single statement may run (PostgreSQL statement_timeout).")
     var statementTimeout: Double = 300
 

@@ -21,6 +21,7 @@ struct ApplyRun {
         )
         options.atomic = command.atomic
         options.maximumRowsPerSecond = command.maxRowsPerSecond
+        options.maximumRetries = command.retries
         options.lockTimeout = command.lockTimeout.map { .milliseconds(Int($0 * 1000)) }
         options.statementTimeout = .milliseconds(Int(command.statementTimeout * 1000))
         if !command.atomic && !command.noJournal && !command.dryRun {
