@@ -99,7 +99,9 @@ package struct PostgresBackend: BulkUpdateBackend {
         do {
             try await self.client.withConnection { connection in
                 let db = DeadlineConnection(connection: connection, timeout: timeout, logger: logger)
-                for statement in journal.createStatements { _ = try await db.query(PostgresQuery(unsafeSQL: statement)) }
+                for statement in journal.createStatements {
+                    _ = try await db.query(PostgresQuery(unsafeSQL: statement))
+                }
                 var binds = PostgresBindings()
                 binds.append(runID)
                 if plan.options.resume {

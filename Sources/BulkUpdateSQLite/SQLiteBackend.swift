@@ -137,7 +137,9 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 return report
             } catch {
                 _ = try? await self.connection.query("ROLLBACK")
-                guard var failure = SQLiteErrors.map(error, doing: "the update") as? BulkUpdateError else { throw error }
+                guard var failure = SQLiteErrors.map(error, doing: "the update") as? BulkUpdateError else {
+                    throw error
+                }
                 if let partial = failure.partialReport {
                     // Rolled back: nothing the chunks did stays.
                     failure.partialReport = BulkUpdateEngine.emptyReport(partial.table, plan: plan, since: .now)

@@ -19,7 +19,9 @@ enum ApplyBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     var testDescription: String { self == .sqlite ? "SQLite" : "PostgreSQL" }
 
     /// The strategies this backend accepts, other than `auto`.
-    var strategies: [String] { self == .sqlite ? ["values", "tempTable", "caseWhen"] : ["unnest", "values", "caseWhen"] }
+    var strategies: [String] {
+        self == .sqlite ? ["values", "tempTable", "caseWhen"] : ["unnest", "values", "caseWhen"]
+    }
 
     /// What `auto` resolves to.
     var automaticStrategy: String { self == .sqlite ? "values" : "unnest" }
@@ -349,13 +351,19 @@ private func readReport(_ path: String) throws -> [String: Any] {
 @Suite("bulk-update apply, end to end")
 struct ApplyCommandTests {
     /// Says, as a skipped test with its reason, that the PostgreSQL cases were left out.
-    @Test("PostgreSQL cases", .enabled(if: ApplyTestEnvironment.postgresEnabled, Comment(rawValue: ApplyTestEnvironment.postgresMissing)))
+    @Test(
+        "PostgreSQL cases",
+        .enabled(if: ApplyTestEnvironment.postgresEnabled, Comment(rawValue: ApplyTestEnvironment.postgresMissing))
+    )
     func postgresCasesRun() throws {
         try ApplyTestEnvironment.requireAvailable(.postgres)
     }
 
     /// Says, as a skipped test with its reason, that the SQLite cases were left out.
-    @Test("SQLite cases", .enabled(if: ApplyTestEnvironment.sqliteEnabled, Comment(rawValue: ApplyTestEnvironment.pythonMissing)))
+    @Test(
+        "SQLite cases",
+        .enabled(if: ApplyTestEnvironment.sqliteEnabled, Comment(rawValue: ApplyTestEnvironment.pythonMissing))
+    )
     func sqliteCasesRun() throws {
         try ApplyTestEnvironment.requireAvailable(.sqlite)
     }
@@ -363,7 +371,10 @@ struct ApplyCommandTests {
     static let usersColumns = "id integer primary key, username varchar(150) not null, email text"
 
     // 1.
-    @Test("CSV: quoted commas, newlines and quotes, non-ASCII, \\N is NULL and \"\\N\" is text", arguments: BackendStrategy.all)
+    @Test(
+        "CSV: quoted commas, newlines and quotes, non-ASCII, \\N is NULL and \"\\N\" is text",
+        arguments: BackendStrategy.all
+    )
     func csvApply(_ run: BackendStrategy) throws {
         try ApplyTarget.with(
             run.backend,
@@ -470,8 +481,10 @@ struct ApplyCommandTests {
         }
     }
 
-    @Test("standard input larger than a pipe buffer and a read block, quoted fields across block boundaries",
-          arguments: ApplyBackend.enabled)
+    @Test(
+        "standard input larger than a pipe buffer and a read block, quoted fields across block boundaries",
+        arguments: ApplyBackend.enabled
+    )
     func largeStandardInput(_ backend: ApplyBackend) throws {
         let count = 2_000
         try ApplyTarget.with(
@@ -491,7 +504,10 @@ struct ApplyCommandTests {
                 standardInput: Data(csv.utf8)
             )
             #expect(result.status == 0, streams(result))
-            #expect(result.standardOutput.contains("rows read \(count), matched \(count), changed \(count)"), streams(result))
+            #expect(
+                result.standardOutput.contains("rows read \(count), matched \(count), changed \(count)"),
+                streams(result)
+            )
             let expected: [[String?]] = (1...count).map { ["\($0)", "U\($0)", email($0)] }
             #expect(try target.contents() == expected)
         }
@@ -552,7 +568,10 @@ struct ApplyCommandTests {
             let errors = result.standardError
             #expect(errors.contains("3 invalid lines in \(path); nothing was written"), streams(result))
             #expect(errors.contains("[input line 2, column \"id\"]"), streams(result))
-            #expect(errors.contains("the object has no \"username\" [input line 3, column \"username\"]"), streams(result))
+            #expect(
+                errors.contains("the object has no \"username\" [input line 3, column \"username\"]"),
+                streams(result)
+            )
             #expect(errors.contains("[input line 4]"), streams(result))
             #expect(!errors.contains("input line 5"), streams(result))
             #expect(try target.contents() == before)
@@ -570,7 +589,10 @@ struct ApplyCommandTests {
             let path = try target.write("extra.csv", "id,username,email,nosuch\n1,x,y,z\n2,x,y,z\n")
             let result = try target.apply(["--input", path])
             #expect(result.status == 65, streams(result))
-            #expect(result.standardError.contains("column \"nosuch\" does not exist in \(target.qualifiedName)"), streams(result))
+            #expect(
+                result.standardError.contains("column \"nosuch\" does not exist in \(target.qualifiedName)"),
+                streams(result)
+            )
             #expect(try target.contents() == before)
         }
     }
@@ -602,8 +624,10 @@ struct ApplyCommandTests {
     }
 
     // 6.
-    @Test("standard input with a bad line after some chunks: exit 75, the listed chunks stay applied",
-          arguments: ApplyBackend.enabled)
+    @Test(
+        "standard input with a bad line after some chunks: exit 75, the listed chunks stay applied",
+        arguments: ApplyBackend.enabled
+    )
     func partialStandardInput(_ backend: ApplyBackend) throws {
         let seed = (1...8).map { "(\($0), 'user\($0)', 'user\($0)@example.com')" }.joined(separator: ", ")
         try ApplyTarget.with(backend, columns: Self.usersColumns, rows: seed) { target in
@@ -751,7 +775,10 @@ struct ApplyCommandTests {
             columns: Self.usersColumns,
             rows: "(1, 'alice', 'a@example.com'), (2, 'bob', 'b@example.com'), (3, 'carol', 'c@example.com')"
         ) { target in
-            let path = try target.write("changes.csv", "id,username,email\n1,ALICE,a@example.com\n2,bob,\\N\n3,carol,c@example.com\n")
+            let path = try target.write(
+                "changes.csv",
+                "id,username,email\n1,ALICE,a@example.com\n2,bob,\\N\n3,carol,c@example.com\n"
+            )
             let arguments = ["--input", path, "--strategy", run.strategy]
             let first = try target.apply(arguments + ["--skip-unchanged"])
             #expect(first.status == 0, streams(first))
@@ -772,8 +799,10 @@ struct ApplyCommandTests {
     }
 
     // 10.
-    @Test("a repeated key: --on-duplicate error names both lines; by default the last row wins",
-          arguments: ApplyBackend.enabled)
+    @Test(
+        "a repeated key: --on-duplicate error names both lines; by default the last row wins",
+        arguments: ApplyBackend.enabled
+    )
     func duplicateKeys(_ backend: ApplyBackend) throws {
         try ApplyTarget.with(
             backend,
@@ -786,8 +815,10 @@ struct ApplyCommandTests {
 
             let strict = try target.apply(["--input", path, "--on-duplicate", "error"])
             #expect(strict.status == 65, streams(strict))
-            #expect(strict.standardError.contains("key 1 appears more than once in the input (input lines 2 and 4)"),
-                    streams(strict))
+            #expect(
+                strict.standardError.contains("key 1 appears more than once in the input (input lines 2 and 4)"),
+                streams(strict)
+            )
             #expect(strict.standardError.contains("nothing was written"), streams(strict))
             #expect(try target.contents() == before)
 
@@ -892,7 +923,10 @@ struct ApplyCommandTests {
         #expect(result.standardError.contains("DATABASE_URL"), streams(result))
         #expect(result.standardError.contains("no database"), streams(result))
 
-        let empty = try Executable.run(["apply", "--table", "users", "--input", path], environment: ["DATABASE_URL": ""])
+        let empty = try Executable.run(
+            ["apply", "--table", "users", "--input", path],
+            environment: ["DATABASE_URL": ""]
+        )
         #expect(empty.status == 64, streams(empty))
         #expect(empty.standardError.contains("DATABASE_URL"), streams(empty))
     }
@@ -937,7 +971,10 @@ struct ApplyCommandTests {
             #expect(result.standardError.isEmpty, streams(result))
             #expect(result.standardOutput.contains("rows read 50, matched 50, changed 50"), streams(result))
 
-            let piped = try target.apply(["--input", "-", "--quiet", "--chunk-size", "7"], standardInput: Data(csv.utf8))
+            let piped = try target.apply(
+                ["--input", "-", "--quiet", "--chunk-size", "7"],
+                standardInput: Data(csv.utf8)
+            )
             #expect(piped.status == 0, streams(piped))
             #expect(piped.standardError.isEmpty, streams(piped))
             #expect(piped.standardOutput.contains("rows read 50, matched 50, changed 50"), streams(piped))
@@ -952,7 +989,9 @@ struct ApplyCommandTests {
 struct ApplyKillResumeTests {
     /// Starts `apply` in the background, kills it with SIGKILL after `delay`, and waits for it.
     /// - Returns: Whether it had finished on its own before the kill.
-    fileprivate static func runAndKill(_ target: ApplyTarget, _ arguments: [String], after delay: Duration) throws -> Bool {
+    fileprivate static func runAndKill(_ target: ApplyTarget, _ arguments: [String], after delay: Duration) throws
+        -> Bool
+    {
         let process = Process()
         process.executableURL = Executable.url
         process.arguments = ["apply", "--database", target.database, "--table", target.table, "--quiet"] + arguments
@@ -1026,11 +1065,15 @@ struct ApplyKillResumeTests {
         let sql = "SELECT count(*) FROM bulk_update_runs WHERE run_id = '\(runID)'"
         let hasTable =
             target.backend == .sqlite
-            ? try PythonSQLite.query(target.database, "SELECT count(*) FROM sqlite_schema WHERE name = 'bulk_update_runs'")
+            ? try PythonSQLite.query(
+                target.database,
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'bulk_update_runs'"
+            )
             : try Self.psql(target.database, "SELECT count(*) FROM pg_tables WHERE tablename = 'bulk_update_runs'")
         guard hasTable.first?.first == "1" else { return false }
         let count =
-            target.backend == .sqlite ? try PythonSQLite.query(target.database, sql) : try Self.psql(target.database, sql)
+            target.backend == .sqlite
+            ? try PythonSQLite.query(target.database, sql) : try Self.psql(target.database, sql)
         return count.first?.first == "1"
     }
 
@@ -1042,7 +1085,8 @@ struct ApplyKillResumeTests {
             + " (SELECT count(*) FROM bulk_update_runs WHERE run_id = '\(runID)' AND finished_at IS NOT NULL)"
             + " FROM bulk_update_journal WHERE run_id = '\(runID)'"
         let row =
-            (target.backend == .sqlite ? try PythonSQLite.query(target.database, sql) : try Self.psql(target.database, sql))
+            (target.backend == .sqlite
+            ? try PythonSQLite.query(target.database, sql) : try Self.psql(target.database, sql))
             .first ?? []
         func number(_ index: Int) -> Int { Int(row.count > index ? row[index] ?? "" : "") ?? -1 }
         return (number(0), number(1), number(2), number(3) == 1)
@@ -1050,6 +1094,8 @@ struct ApplyKillResumeTests {
 
     static func psql(_ url: String, _ sql: String) throws -> [[String?]] {
         let output = try Tool.check(["psql", url, "-X", "-A", "-t", "-F", "\t", "-c", sql])
-        return output.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        return output.split(separator: "\n").map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
     }
 }

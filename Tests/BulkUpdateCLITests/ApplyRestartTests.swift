@@ -51,7 +51,9 @@ struct ApplyRestartTests {
             """#
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", root.appendingPathComponent("scripts/with-postgres").path, "--fast", "bash", "-c", script]
+        process.arguments = [
+            "bash", root.appendingPathComponent("scripts/with-postgres").path, "--fast", "bash", "-c", script,
+        ]
         var environment = ProcessInfo.processInfo.environment
         environment["BIN"] = Executable.url.path
         environment["DIR"] = directory.path

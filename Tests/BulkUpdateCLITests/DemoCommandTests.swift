@@ -25,7 +25,10 @@ struct DemoCommandTests {
         }
     }
 
-    @Test("the built executable runs the users scenario on the embedded SQLite default", arguments: ["auto", "caseWhen"])
+    @Test(
+        "the built executable runs the users scenario on the embedded SQLite default",
+        arguments: ["auto", "caseWhen"]
+    )
     func embeddedDefault(strategy: String) throws {
         let result = try Executable.run(["demo", "--rows", "3000", "--chunk-size", "500", "--strategy", strategy])
         #expect(result.status == 0, "stderr: \(result.standardError)")
@@ -34,13 +37,19 @@ struct DemoCommandTests {
         #expect(result.standardOutput.contains("rows read 3000, matched 3000, changed 3000"))
     }
 
-    @Test("the demo on PostgreSQL verifies every row",
-          .enabled(if: ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"] != nil
-                   || ProcessInfo.processInfo.environment["CI"] == "true",
-                   "BULK_UPDATE_TEST_POSTGRES_URL is not set: run the tests with scripts/test"))
+    @Test(
+        "the demo on PostgreSQL verifies every row",
+        .enabled(
+            if: ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"] != nil
+                || ProcessInfo.processInfo.environment["CI"] == "true",
+            "BULK_UPDATE_TEST_POSTGRES_URL is not set: run the tests with scripts/test"
+        )
+    )
     func postgres() throws {
-        let url = try #require(ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"],
-                               "BULK_UPDATE_TEST_POSTGRES_URL is not set (run the tests with scripts/test)")
+        let url = try #require(
+            ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"],
+            "BULK_UPDATE_TEST_POSTGRES_URL is not set (run the tests with scripts/test)"
+        )
         let result = try Executable.run(["demo", "--rows", "3000", "--database", url, "--workers", "2"])
         #expect(result.status == 0, "stderr: \(result.standardError)")
         #expect(result.standardOutput.contains("on PostgreSQL "))

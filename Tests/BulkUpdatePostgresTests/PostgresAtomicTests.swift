@@ -148,7 +148,12 @@ struct PostgresAtomicTests {
         try await TestDatabase.withTestTable("id int PRIMARY KEY, v text") { client, updater, table in
             try await client.run("INSERT INTO \(table) SELECT g, 'v' || g FROM generate_series(1, 30) g")
             let rows = (1...30).map { BulkUpdateRow([.int($0), .string($0 <= 10 ? "changed" : "v\($0)")]) }
-            let report = try await updater.update(table, set: ["v"], rows: rows, options: Self.atomic(skipUnchanged: true))
+            let report = try await updater.update(
+                table,
+                set: ["v"],
+                rows: rows,
+                options: Self.atomic(skipUnchanged: true)
+            )
             #expect(report.rowsMatched == 30)
             #expect(report.rowsChanged == 10)
             #expect(report.rowsUnchanged == 20)

@@ -12,9 +12,12 @@ import Testing
     .timeLimit(.minutes(5))
 )
 struct PostgresFaultTests {
-    @Test("terminated backends are retried on fresh connections; the final table is exact", arguments: [
-        BulkUpdateOptions.Strategy.unnest, .copy,
-    ])
+    @Test(
+        "terminated backends are retried on fresh connections; the final table is exact",
+        arguments: [
+            BulkUpdateOptions.Strategy.unnest, .copy,
+        ]
+    )
     func terminatedBackends(strategy: BulkUpdateOptions.Strategy) async throws {
         try await TestDatabase.withTestTable("id int PRIMARY KEY, v text") { client, updater, table in
             try await client.run("INSERT INTO \(table) SELECT g, 'old' FROM generate_series(1, 20000) g")
@@ -86,12 +89,20 @@ struct PostgresTimeoutTests {
             try await client.withConnection { holder in
                 let logger = Logger(label: "test")
                 try await holder.query("BEGIN", logger: logger)
-                try await holder.query(PostgresQuery(unsafeSQL: "SELECT * FROM \(table) WHERE id = 5 FOR UPDATE"), logger: logger)
+                try await holder.query(
+                    PostgresQuery(unsafeSQL: "SELECT * FROM \(table) WHERE id = 5 FOR UPDATE"),
+                    logger: logger
+                )
                 var options = BulkUpdateOptions(workers: 1)
                 options.lockTimeout = .milliseconds(100)
                 options.maximumRetries = 2
                 let error = try await #require(throws: BulkUpdateError.self) {
-                    try await updater.update(table, set: ["v"], rows: (1...10).map { [.int($0), "new"] }, options: options)
+                    try await updater.update(
+                        table,
+                        set: ["v"],
+                        rows: (1...10).map { [.int($0), "new"] },
+                        options: options
+                    )
                 }
                 #expect(error.sqlState == "55P03")
                 #expect(error.code == .conflict)

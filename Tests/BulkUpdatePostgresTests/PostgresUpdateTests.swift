@@ -94,7 +94,8 @@ struct PostgresUpdateTests {
             }
             #expect(
                 utc[0] == [
-                    "true", "-32768", "2147483647", "1.5", "3.25", "12345.6789", "it's \"quoted\" ü \\ tab\t line\nbreak\r\n\\N", "short",
+                    "true", "-32768", "2147483647", "1.5", "3.25", "12345.6789",
+                    "it's \"quoted\" ü \\ tab\t line\nbreak\r\n\\N", "short",
                     "ab", "6f9619ff-8b86-d011-b42d-00c04fc964ff", "2024-02-29", "2024-02-29 12:34:56.123456",
                     "2024-02-29 12:34:56.5+00", "{\"a\": [1, 2]}", "{\"b\": null}", "\\x00ff10", "happy",
                 ]

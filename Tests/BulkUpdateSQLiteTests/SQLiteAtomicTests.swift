@@ -12,13 +12,21 @@ struct SQLiteAtomicTests {
         return options
     }
 
-    @Test("an atomic run is one transaction: all rows applied", arguments: [BulkUpdateOptions.Strategy.values, .tempTable, .caseWhen])
+    @Test(
+        "an atomic run is one transaction: all rows applied",
+        arguments: [BulkUpdateOptions.Strategy.values, .tempTable, .caseWhen]
+    )
     func applies(strategy: BulkUpdateOptions.Strategy) async throws {
         try await withTestDatabase { updater, connection, _ in
             try await connection.run("CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT)")
             try await connection.run("INSERT INTO items SELECT n, 'old' FROM \(TestDatabase.series(1...50))")
             let rows = (1...50).map { BulkUpdateRow([.int($0), .string("new \($0)")]) }
-            let report = try await updater.update("items", set: ["v"], rows: rows, options: Self.atomic(strategy: strategy))
+            let report = try await updater.update(
+                "items",
+                set: ["v"],
+                rows: rows,
+                options: Self.atomic(strategy: strategy)
+            )
             #expect(report.atomic)
             #expect(report.rowsChanged == 50)
             #expect(try await connection.integer("SELECT count(*) FROM items WHERE v = 'new ' || id") == 50)

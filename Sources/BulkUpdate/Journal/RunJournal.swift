@@ -70,8 +70,10 @@ package struct RunJournal: Sendable {
     package var insertChunk: String {
         "INSERT INTO \(self.journalTable)"
             + " (run_id, worker, chunk, first_key, last_key, rows, fingerprint, committed_at) VALUES ("
-            + [self.text(1), self.integer(2), self.integer(3), self.text(4), self.text(5), self.integer(6),
-                self.text(7), self.text(8)].joined(separator: ", ") + ")"
+            + [
+                self.text(1), self.integer(2), self.integer(3), self.text(4), self.text(5), self.integer(6),
+                self.text(7), self.text(8),
+            ].joined(separator: ", ") + ")"
     }
 
     /// Parameters: finish time, run id. Counts the rows from the journal.

@@ -141,14 +141,16 @@ extension BulkUpdateReport: CustomStringConvertible {
         if let runID = self.runID {
             var line = "run \(runID)"
             if self.chunksAlreadyApplied > 0 {
-                line += ": resumed, \(self.chunksAlreadyApplied) chunk(s) with \(self.rowsAlreadyApplied) row(s) were"
+                line +=
+                    ": resumed, \(self.chunksAlreadyApplied) chunk(s) with \(self.rowsAlreadyApplied) row(s) were"
                     + " already applied and skipped"
             }
             lines.append(line)
         }
         if !self.retries.isEmpty {
             lines.append(
-                "retried: " + self.retries.sorted { $0.key < $1.key }.map { "\($0.value)× \($0.key)" }.joined(separator: ", ")
+                "retried: "
+                    + self.retries.sorted { $0.key < $1.key }.map { "\($0.value)× \($0.key)" }.joined(separator: ", ")
             )
         }
         if !self.notFoundExamples.isEmpty {

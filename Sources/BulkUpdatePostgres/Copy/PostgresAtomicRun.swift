@@ -30,12 +30,16 @@ struct PostgresAtomicRun {
                         PostgresChunkExecutor(client: self.client, plan: self.plan, atomicStage: stage)
                     )
                     try await self.apply(stage, to: &report, on: control)
-                    _ = try? await control.query("SELECT pg_advisory_unlock(\(Self.lockSpace), hashtext(\(stage.name)))")
+                    _ = try? await control.query(
+                        "SELECT pg_advisory_unlock(\(Self.lockSpace), hashtext(\(stage.name)))"
+                    )
                     return report
                 } catch {
                     if !connection.isClosed {
                         _ = try? await control.query("ROLLBACK")
-                        _ = try? await control.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(stage.qualified)"))
+                        _ = try? await control.query(
+                            PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(stage.qualified)")
+                        )
                         _ = try? await control.query(
                             "SELECT pg_advisory_unlock(\(Self.lockSpace), hashtext(\(stage.name)))"
                         )
@@ -85,7 +89,9 @@ struct PostgresAtomicRun {
             var distinctKeys = staged
             if repeated {
                 let count = try await db.query(
-                    PostgresQuery(unsafeSQL: "SELECT count(*) FROM (SELECT DISTINCT \(keys) FROM \(stage.qualified)) AS k")
+                    PostgresQuery(
+                        unsafeSQL: "SELECT count(*) FROM (SELECT DISTINCT \(keys) FROM \(stage.qualified)) AS k"
+                    )
                 )
                 distinctKeys = Int(try count.rows.first?.decode(Int64.self) ?? Int64(staged))
             }
@@ -134,7 +140,10 @@ struct PostgresAtomicRun {
             let table = SQLIdentifier.quote(schema) + "." + SQLIdentifier.quote(name)
             _ = try await db.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table)"))
             _ = try await db.query("SELECT pg_advisory_unlock(\(Self.lockSpace), hashtext(\(name)))")
-            self.logger.info("dropped the staging table of an atomic run that did not finish", metadata: ["bulk_update.table": "\(schema).\(name)"])
+            self.logger.info(
+                "dropped the staging table of an atomic run that did not finish",
+                metadata: ["bulk_update.table": "\(schema).\(name)"]
+            )
         }
     }
 }

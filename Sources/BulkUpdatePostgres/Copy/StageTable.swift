@@ -73,7 +73,8 @@ struct StageTable: Sendable {
     var createSQL: String {
         let columns = self.definitions.joined(separator: ", ")
         if self.isTemporary {
-            return "CREATE TEMP TABLE IF NOT EXISTS \(SQLIdentifier.quote(self.name)) (\(columns)) ON COMMIT DELETE ROWS"
+            return
+                "CREATE TEMP TABLE IF NOT EXISTS \(SQLIdentifier.quote(self.name)) (\(columns)) ON COMMIT DELETE ROWS"
         }
         return "CREATE UNLOGGED TABLE \(self.qualified) (\(columns))"
     }

@@ -56,9 +56,13 @@ package struct PostgresChunkExecutor: ChunkExecutor {
                 )
                 if let stage = self.atomicStage {
                     // One COPY, committed on its own: the target is not touched until the run's final statement.
-                    try await db.copy(into: stage.copyTable, columns: stage.copyColumns, self.copyPayload(chunk) { _ in
-                        String(chunk.number)
-                    })
+                    try await db.copy(
+                        into: stage.copyTable,
+                        columns: stage.copyColumns,
+                        self.copyPayload(chunk) { _ in
+                            String(chunk.number)
+                        }
+                    )
                     return ChunkOutcome(matched: 0, changed: 0)
                 }
                 if options.strategy == .copy, self.preparedConnections.insert(connection.id) {
