@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "BulkUpdate", targets: ["BulkUpdate"]),
         .library(name: "BulkUpdatePostgres", targets: ["BulkUpdatePostgres"]),
         .library(name: "BulkUpdateSQLite", targets: ["BulkUpdateSQLite"]),
+        .library(name: "BulkUpdateFluent", targets: ["BulkUpdateFluent"]),
         .executable(name: "bulk-update", targets: ["bulk-update"]),
     ],
     dependencies: [
@@ -18,6 +19,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/fluent-kit.git", from: "1.57.0"),
+        // Fluent drivers: BulkUpdateFluentTests only (they dominate build time).
+        .package(url: "https://github.com/vapor/fluent-postgres-driver.git", from: "2.14.0"),
+        .package(url: "https://github.com/vapor/fluent-sqlite-driver.git", from: "4.9.0"),
     ],
     targets: [
         .target(
@@ -46,6 +51,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .target(
+            name: "BulkUpdateFluent",
+            dependencies: [
+                "BulkUpdate",
+                "BulkUpdateSQLite",
+                .product(name: "FluentKit", package: "fluent-kit"),
+                .product(name: "FluentSQL", package: "fluent-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+            ]
+        ),
         .executableTarget(
             name: "bulk-update",
             dependencies: [
@@ -72,6 +90,21 @@ let package = Package(
             dependencies: [
                 "bulk-update",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "BulkUpdateFluentTests",
+            dependencies: [
+                "BulkUpdate",
+                "BulkUpdateFluent",
+                "BulkUpdatePostgres",
+                .product(name: "FluentKit", package: "fluent-kit"),
+                .product(name: "FluentSQL", package: "fluent-kit"),
+                .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
+                .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(

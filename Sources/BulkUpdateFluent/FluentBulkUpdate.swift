@@ -1,0 +1,127 @@
+import BulkUpdate
+import BulkUpdateSQLite
+import FluentKit
+import FluentSQL
+import Foundation
+import Logging
+import SQLiteNIO
+
+/// Runs one bulk update of Fluent models: reads them through Fluent's metadata, writes them through BulkUpdate on
+/// the database's own pool, then hands the written values back to the models.
+enum FluentBulkUpdate {
+    static func run<M: Model>(
+        _ models: [M],
+        properties: [(M) -> any AnyDatabaseProperty],
+        on database: any Database,
+        touchTimestamps: Bool,
+        options: BulkUpdateOptions,
+        logger: Logger?
+    ) async throws -> BulkUpdateReport {
+        let logger = logger ?? Self.silent
+        let target = try FluentTarget(database)
+        let prepared = try ModelRows(
+            models: models,
+            properties: properties,
+            touchTimestamps: touchTimestamps,
+            now: Date(),
+            encoding: target.encoding
+        )
+        let report = try await target.update(
+            prepared.table,
+            key: prepared.keyColumns,
+            set: prepared.setColumns,
+            rows: prepared.rows,
+            options: options,
+            logger: logger
+        )
+        try prepared.markSaved(allRowsFound: report.keysNotFound == 0)
+        return report
+    }
+
+    static let silent = Logger(label: "bulk-update", factory: { _ in SwiftLogNoOpLogHandler() })
+}
+
+/// The database behind a Fluent `Database`, as far as bulk updates are concerned.
+enum FluentTarget {
+    /// fluent-postgres-driver, either configuration; `isPinned` when the database is bound to one connection
+    /// inside a transaction.
+    case postgres(any SQLDatabase, isPinned: Bool)
+    /// fluent-sqlite-driver.
+    case sqlite(any SQLiteDatabase)
+
+    init(_ database: any Database) throws(BulkUpdateError) {
+        if let sqlite = database as? any SQLiteDatabase {
+            guard !database.inTransaction else {
+                throw BulkUpdateError(
+                    .configuration,
+                    "bulkUpdate cannot run inside a transaction on SQLite, which does not nest transactions;"
+                        + " call it with the database outside `transaction`"
+                )
+            }
+            self = .sqlite(sqlite)
+        } else if let sql = database as? any SQLDatabase, sql.dialect.name == "postgresql" {
+            self = .postgres(sql, isPinned: database.inTransaction)
+        } else {
+            throw BulkUpdateError(
+                .configuration,
+                "bulkUpdate supports Fluent's PostgreSQL and SQLite drivers; \(type(of: database)) is neither"
+            )
+        }
+    }
+
+    var encoding: FluentValueEncoding {
+        switch self {
+        case .postgres: .postgres
+        case .sqlite: .sqlite
+        }
+    }
+
+    func update(
+        _ table: String,
+        key: [String],
+        set columns: [String],
+        rows: [BulkUpdateRow],
+        options: BulkUpdateOptions,
+        logger: Logger
+    ) async throws -> BulkUpdateReport {
+        switch self {
+        case .postgres(let database, let isPinned):
+            return try await BulkUpdateEngine.run(
+                backend: FluentPostgresBackend(database: database, isPinned: isPinned),
+                table: table,
+                keyColumns: key,
+                setColumns: columns,
+                rows: SequenceRows(rows),
+                validateFirst: { plan in try BulkUpdateEngine.validate(rows, plan: plan) },
+                options: options,
+                logger: logger
+            )
+        case .sqlite(let database):
+            do {
+                // One connection for the whole run: SQLite has one writer, and the pool one connection per loop.
+                return try await database.withConnection { (connection: SQLiteConnection) in
+                    try await BulkUpdateEngine.run(
+                        backend: FluentSQLiteBackend(base: SQLiteBulkUpdater(connection: connection).backend),
+                        table: table,
+                        keyColumns: key,
+                        setColumns: columns,
+                        rows: SequenceRows(rows),
+                        validateFirst: { plan in try BulkUpdateEngine.validate(rows, plan: plan) },
+                        options: options,
+                        logger: logger
+                    )
+                }
+            } catch let error as BulkUpdateError {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw BulkUpdateError(
+                    .connection,
+                    "could not lease a SQLite connection from Fluent's pool: \(error)",
+                    underlying: error
+                )
+            }
+        }
+    }
+}
