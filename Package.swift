@@ -55,6 +55,7 @@ let package = Package(
             name: "BulkUpdateFluent",
             dependencies: [
                 "BulkUpdate",
+                "BulkUpdatePostgres",
                 "BulkUpdateSQLite",
                 .product(name: "FluentKit", package: "fluent-kit"),
                 .product(name: "FluentSQL", package: "fluent-kit"),

@@ -1,4 +1,5 @@
 import BulkUpdate
+import BulkUpdatePostgres
 import FluentSQL
 
 /// Reads a table's description from pg_catalog through Fluent's SQL database: columns, types, nullability,
@@ -48,7 +49,7 @@ enum FluentPostgresCatalog {
             let typeType = try row.decode(column: "type_type", as: String.self)
             let displayName = try row.decode(column: "display_name", as: String.self)
             let typmod = try row.decode(column: "typmod", as: Int64.self)
-            let kind = Self.kind(baseType: baseType, typeType: typeType)
+            let kind = PostgresCatalog.kind(baseType: baseType, typeType: typeType)
             // `character` without a length means character(1); cast to `bpchar` so nothing is truncated and the
             // column's own length applies on assignment.
             let castName =
@@ -92,28 +93,5 @@ enum FluentPostgresCatalog {
             uniqueKeys.append(keyColumns)
         }
         return TableSchema(name: resolved, columns: columns, primaryKey: primaryKey, uniqueKeys: uniqueKeys)
-    }
-
-    /// The family of a type by its (base) name; `nil` when BulkUpdate does not support it.
-    static func kind(baseType: String, typeType: String) -> ColumnType.Kind? {
-        if typeType == "e" { return .text }  // enum: sent as text, cast to the enum type
-        switch baseType {
-        case "bool": return .bool
-        case "int2": return .int16
-        case "int4": return .int32
-        case "int8": return .int64
-        case "float4": return .float32
-        case "float8": return .float64
-        case "numeric": return .numeric
-        case "text", "varchar", "bpchar", "name", "citext": return .text
-        case "json": return .json
-        case "jsonb": return .jsonb
-        case "bytea": return .bytea
-        case "uuid": return .uuid
-        case "date": return .date
-        case "timestamp": return .timestamp
-        case "timestamptz": return .timestamptz
-        default: return nil
-        }
     }
 }

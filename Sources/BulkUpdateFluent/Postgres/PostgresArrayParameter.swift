@@ -1,4 +1,5 @@
 import BulkUpdate
+import BulkUpdatePostgres
 import Foundation
 import NIOCore
 import PostgresNIO
@@ -13,7 +14,7 @@ struct PostgresArrayParameter: PostgresDynamicTypeEncodable, Encodable, Sendable
     let values: ColumnValues
     let kind: ColumnType.Kind
 
-    var psqlType: PostgresDataType { PostgresDataType(Self.arrayOID(self.kind)) }
+    var psqlType: PostgresDataType { PostgresDataType(PostgresWire.arrayOID(self.kind)) }
     var psqlFormat: PostgresFormat { .binary }
 
     /// Keeps row values out of SQLKit's query log.
@@ -27,7 +28,7 @@ struct PostgresArrayParameter: PostgresDynamicTypeEncodable, Encodable, Sendable
         let hasNull = (0..<count).contains { self.values.isNull(at: $0) }
         buffer.writeInteger(Int32(count == 0 ? 0 : 1))
         buffer.writeInteger(Int32(hasNull ? 1 : 0))
-        buffer.writeInteger(Self.elementOID(self.kind))
+        buffer.writeInteger(PostgresWire.elementOID(self.kind))
         guard count > 0 else { return }
         buffer.writeInteger(Int32(count))
         buffer.writeInteger(Int32(1))
@@ -89,42 +90,6 @@ struct PostgresArrayParameter: PostgresDynamicTypeEncodable, Encodable, Sendable
             write(array, length: 16) { uuid, buffer in _ = withUnsafeBytes(of: uuid.uuid) { buffer.writeBytes($0) } }
         case .date(let array): write(array, length: 4) { $1.writeInteger($0) }
         case .timestamp(let array): write(array, length: 8) { $1.writeInteger($0) }
-        }
-    }
-
-    /// Text-like families (text, varchar, enums, numeric, json, jsonb) travel as `text` and are cast to the column's
-    /// type in the statement.
-    static func elementOID(_ kind: ColumnType.Kind) -> UInt32 {
-        switch kind {
-        case .bool: 16
-        case .int16: 21
-        case .int32: 23
-        case .int64: 20
-        case .float32: 700
-        case .float64: 701
-        case .numeric, .text, .json, .jsonb: 25
-        case .bytea: 17
-        case .uuid: 2950
-        case .date: 1082
-        case .timestamp: 1114
-        case .timestamptz: 1184
-        }
-    }
-
-    static func arrayOID(_ kind: ColumnType.Kind) -> UInt32 {
-        switch kind {
-        case .bool: 1000
-        case .int16: 1005
-        case .int32: 1007
-        case .int64: 1016
-        case .float32: 1021
-        case .float64: 1022
-        case .numeric, .text, .json, .jsonb: 1009
-        case .bytea: 1001
-        case .uuid: 2951
-        case .date: 1182
-        case .timestamp: 1115
-        case .timestamptz: 1185
         }
     }
 }

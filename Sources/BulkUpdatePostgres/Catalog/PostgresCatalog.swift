@@ -1,8 +1,8 @@
-import BulkUpdate
+package import BulkUpdate
 import PostgresNIO
 
 /// Reads a table's description from pg_catalog: columns, types, nullability, primary and unique keys.
-enum PostgresCatalog {
+package enum PostgresCatalog {
     static func describe(_ name: BulkUpdateTableName, on db: DeadlineConnection) async throws -> TableSchema {
         let resolve: PostgresQuery = """
             SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relkind::text
@@ -33,9 +33,9 @@ enum PostgresCatalog {
             """
         var columns: [ColumnSchema] = []
         for row in try await db.query(columnsQuery).rows {
-            let (column, notNull, generated, baseType, typeType, category, sqlName, displayName, typmod) =
+            let (column, notNull, generated, baseType, typeType, _, sqlName, displayName, typmod) =
                 try row.decode((String, Bool, Bool, String, String, String, String, String, Int64).self)
-            let kind = Self.kind(baseType: baseType, typeType: typeType, category: category)
+            let kind = Self.kind(baseType: baseType, typeType: typeType)
             let maximumLength = baseType == "varchar" && typmod > 4 ? Int(typmod - 4) : nil
             // `character` without a length means character(1); cast to `bpchar` so nothing is truncated and the
             // column's own length applies on assignment.
@@ -79,7 +79,7 @@ enum PostgresCatalog {
     }
 
     /// The family of a type by its (base) name; `nil` when BulkUpdate does not support it.
-    static func kind(baseType: String, typeType: String, category: String) -> ColumnType.Kind? {
+    package static func kind(baseType: String, typeType: String) -> ColumnType.Kind? {
         if typeType == "e" { return .text }  // enum: sent as text, cast to the enum type
         switch baseType {
         case "bool": return .bool

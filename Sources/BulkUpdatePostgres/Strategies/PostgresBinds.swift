@@ -1,12 +1,12 @@
-import BulkUpdate
+package import BulkUpdate
 import Foundation
 import NIOCore
 import PostgresNIO
 
 /// How each column family travels on the wire: binary, with these type OIDs. Text-like families (text, varchar,
 /// enums, numeric, json, jsonb) travel as `text` and are cast to the column's type in the statement.
-enum PostgresWire {
-    static func elementOID(_ kind: ColumnType.Kind) -> UInt32 {
+package enum PostgresWire {
+    package static func elementOID(_ kind: ColumnType.Kind) -> UInt32 {
         switch kind {
         case .bool: 16
         case .int16: 21
@@ -23,7 +23,7 @@ enum PostgresWire {
         }
     }
 
-    static func arrayOID(_ kind: ColumnType.Kind) -> UInt32 {
+    package static func arrayOID(_ kind: ColumnType.Kind) -> UInt32 {
         switch kind {
         case .bool: 1000
         case .int16: 1005
