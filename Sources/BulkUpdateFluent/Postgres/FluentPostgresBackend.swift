@@ -1,4 +1,5 @@
 import BulkUpdate
+import BulkUpdatePostgres
 import FluentSQL
 import Logging
 
@@ -54,7 +55,7 @@ struct FluentPostgresBackend: BulkUpdateBackend {
         do {
             return try await FluentPostgresCatalog.describe(table, on: self.database)
         } catch {
-            throw FluentPostgresErrors.map(error, doing: "reading the catalog for \(table)")
+            throw PostgresErrors.map(error, doing: "reading the catalog for \(table)")
         }
     }
 
@@ -79,7 +80,7 @@ struct FluentPostgresBackend: BulkUpdateBackend {
         do {
             return try await self.atomicRun(plan, body)
         } catch {
-            throw FluentPostgresErrors.map(error, doing: "the update")
+            throw PostgresErrors.map(error, doing: "the update")
         }
     }
 
@@ -92,7 +93,7 @@ struct FluentPostgresBackend: BulkUpdateBackend {
                 try await session.run("BEGIN")
                 try await FluentPostgresExecutor.setTimeouts(plan.options, on: session)
             } catch {
-                throw FluentPostgresErrors.map(error, doing: "starting the transaction")
+                throw PostgresErrors.map(error, doing: "starting the transaction")
             }
             do {
                 let report = try await body(
@@ -102,7 +103,7 @@ struct FluentPostgresBackend: BulkUpdateBackend {
                 return report
             } catch {
                 try? await session.run("ROLLBACK")
-                guard var failure = FluentPostgresErrors.map(error, doing: "the update") as? BulkUpdateError else {
+                guard var failure = PostgresErrors.map(error, doing: "the update") as? BulkUpdateError else {
                     throw error
                 }
                 if let partial = failure.partialReport {

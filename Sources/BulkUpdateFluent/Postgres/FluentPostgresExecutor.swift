@@ -1,4 +1,5 @@
 import BulkUpdate
+import BulkUpdatePostgres
 import FluentSQL
 import Logging
 
@@ -86,7 +87,7 @@ struct FluentPostgresExecutor: ChunkExecutor {
                 }
             }
         } catch {
-            throw FluentPostgresErrors.map(error, doing: "the update")
+            throw PostgresErrors.map(error, doing: "the update")
         }
     }
 

@@ -103,8 +103,8 @@ struct DeadlineConnection {
 struct DeadlineExceeded: Error {}
 
 /// Turns driver errors into ``BulkUpdateError`` with the server's own words.
-enum PostgresErrors {
-    static func map(_ error: any Error, doing action: String) -> any Error {
+package enum PostgresErrors {
+    package static func map(_ error: any Error, doing action: String) -> any Error {
         if error is BulkUpdateError || error is CancellationError { return error }
         guard let error = error as? PSQLError else {
             return BulkUpdateError(.server, "\(action) failed: \(String(reflecting: error))")

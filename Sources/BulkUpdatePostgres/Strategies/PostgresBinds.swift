@@ -1,7 +1,7 @@
 package import BulkUpdate
 import Foundation
-import NIOCore
-import PostgresNIO
+package import NIOCore
+package import PostgresNIO
 
 /// How each column family travels on the wire: binary, with these type OIDs. Text-like families (text, varchar,
 /// enums, numeric, json, jsonb) travel as `text` and are cast to the column's type in the statement.
@@ -45,14 +45,19 @@ package enum PostgresWire {
 ///
 /// PostgresNIO's own array encoding does not take optional elements, so the array format is written here:
 /// dimensions, has-null flag, element OID, length, lower bound, then each element with its length (−1 for NULL).
-struct PostgresArrayBind: PostgresDynamicTypeEncodable {
+package struct PostgresArrayBind: PostgresDynamicTypeEncodable {
     let values: ColumnValues
     let kind: ColumnType.Kind
 
-    var psqlType: PostgresDataType { PostgresDataType(PostgresWire.arrayOID(self.kind)) }
-    var psqlFormat: PostgresFormat { .binary }
+    package init(values: ColumnValues, kind: ColumnType.Kind) {
+        self.values = values
+        self.kind = kind
+    }
 
-    func encode<JSONEncoder: PostgresJSONEncoder>(
+    package var psqlType: PostgresDataType { PostgresDataType(PostgresWire.arrayOID(self.kind)) }
+    package var psqlFormat: PostgresFormat { .binary }
+
+    package func encode<JSONEncoder: PostgresJSONEncoder>(
         into buffer: inout ByteBuffer,
         context: PostgresEncodingContext<JSONEncoder>
     ) {
