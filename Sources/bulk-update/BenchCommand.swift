@@ -24,6 +24,10 @@ struct BenchCommand: AsyncParsableCommand {
             rows/s, the ratio to the single-statement floor and this process's CPU time (user+sys) as a share of \
             wall time; progress goes to standard error. With no --database (and no $DATABASE_URL) it uses an \
             embedded SQLite database in a temporary directory. Measure release builds.
+
+            The bench only ever drops the table it created: it is marked as a bulk-update scenario table (a table \
+            comment on PostgreSQL, a comment in its CREATE TABLE on SQLite). If --table names a table without the \
+            mark, the bench stops before writing anything; a marked one left behind by a killed run is replaced.
             """
     )
 
@@ -56,7 +60,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Chunk size for caseWhen (Django's batch_size).")
     var caseWhenChunkSize: Int = 1_000
 
-    @Option(help: "Name of the table the benchmark creates and drops.")
+    @Option(
+        help: """
+            The table the benchmark creates (marked as a bulk-update scenario table) and drops at the end. An \
+            existing table that bulk-update did not create is never touched: the bench stops instead.
+            """
+    )
     var table: String = "bulk_update_bench_users"
 
     @Option(help: ArgumentHelp("Write every sample, the medians and the machine to this JSON file.", valueName: "file"))

@@ -9,18 +9,25 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Run the users scenario end to end: create users, upper-case every username, verify.",
         discussion: """
-            Creates a table shaped like Django's auth_user named bulk_update_demo_users, inserts --rows users
-            (username = 'user_<i>'), reads them back, upper-cases every username on the client, applies the change
-            through BulkUpdate, and verifies it by reading the table again.
+            Creates a table shaped like Django's auth_user (--table, default bulk_update_demo_users), inserts --rows
+            users (username = 'user_<i>'), reads them back, upper-cases every username on the client, applies the
+            change through BulkUpdate, and verifies it by reading the table again.
 
             With no --database (and no $DATABASE_URL) it uses an embedded SQLite database in a temporary directory,
-            removed afterwards, so it needs no server. With --database it uses that PostgreSQL or SQLite database
-            and drops the demo table at the end.
+            removed afterwards, so it needs no server. With --database it uses that PostgreSQL or SQLite database.
+
+            The demo only ever drops the table it created: the table is marked as a bulk-update scenario table
+            (a table comment on PostgreSQL, a comment in its CREATE TABLE on SQLite) and dropped at the end. If a
+            table of that name exists without the mark, the demo stops before writing anything; a marked one left
+            behind by a killed demo or bench is replaced.
             """
     )
 
     @Option(help: "PostgreSQL URL or SQLite file. Defaults to $DATABASE_URL, else an embedded SQLite database.")
     var database: String?
+
+    @Option(help: "The table the demo creates and drops; an existing table that bulk-update did not create is refused.")
+    var table: String = "bulk_update_demo_users"
 
     @Option(help: "Users to create.")
     var rows: Int = 100_000
@@ -36,6 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard self.rows >= 1 else { throw ValidationError("--rows must be at least 1") }
+        guard !self.table.isEmpty else { throw ValidationError("--table must not be empty") }
         guard BulkUpdateOptions.Strategy(name: self.strategy) != nil else {
             throw ValidationError(
                 "unknown strategy '\(self.strategy)'; choose from "
@@ -51,7 +59,7 @@ struct DemoCommand: AsyncParsableCommand {
             strategy: BulkUpdateOptions.Strategy(name: self.strategy)!
         )
         try options.validate()
-        let table = "bulk_update_demo_users"
+        let table = self.table
         try await DatabaseLocation.withDefault(self.database, temporaryName: "demo") { location in
             try await UsersScenario.withDatabase(location, connections: self.workers + 1) { database in
                 print("BulkUpdate demo: the users scenario on \(try await database.name) (\(location))")
@@ -59,11 +67,19 @@ struct DemoCommand: AsyncParsableCommand {
                 var started = clock.now
                 try await database.create(table, rows: self.rows)
                 print("  created \(table) with \(self.rows) users in \(Self.seconds(clock.now - started)) s")
-                let input = try await database.upperCasedRows(table)
-                started = clock.now
-                let report = try await database.update(table, rows: input, options: options)
-                let elapsed = clock.now - started
-                let wrong = try await database.wrongUsernames(table)
+                let report: BulkUpdateReport
+                let elapsed: Duration
+                let wrong: Int
+                do {
+                    let input = try await database.upperCasedRows(table)
+                    started = clock.now
+                    report = try await database.update(table, rows: input, options: options)
+                    elapsed = clock.now - started
+                    wrong = try await database.wrongUsernames(table)
+                } catch {
+                    try? await database.drop(table)
+                    throw error
+                }
                 try await database.drop(table)
                 let rate = Int(Double(self.rows) / max(Self.value(elapsed), 1e-9))
                 print("  upper-cased \(report.rowsChanged) usernames in \(Self.seconds(elapsed)) s (\(rate) rows/s)")

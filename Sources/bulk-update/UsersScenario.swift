@@ -2,6 +2,7 @@ import BulkUpdate
 import BulkUpdatePostgres
 import BulkUpdateSQLite
 import Foundation
+import Logging
 import PostgresNIO
 import SQLiteNIO
 
@@ -10,7 +11,10 @@ import SQLiteNIO
 protocol UsersDatabase {
     /// The database for messages: `PostgreSQL 15.18`, `SQLite 3.54.1`.
     var name: String { get async throws }
-    /// Drops `table` if it exists, creates it with its indexes and inserts `rows` users.
+    /// Creates `table`, marked as a scenario table, with its indexes and `rows` users, in one transaction.
+    ///
+    /// A table of that name left behind by an earlier demo or bench (it carries the mark) is dropped first. Any
+    /// other table of that name is never touched: the call throws ``ScenarioTableError`` instead.
     func create(_ table: String, rows: Int) async throws
     /// Every user's key and upper-cased username, read from the table.
     func upperCasedRows(_ table: String) async throws -> [BulkUpdateRow]
@@ -18,7 +22,10 @@ protocol UsersDatabase {
     func update(_ table: String, rows: [BulkUpdateRow], options: BulkUpdateOptions) async throws -> BulkUpdateReport
     /// Users whose username is not `USER_<id>`.
     func wrongUsernames(_ table: String) async throws -> Int
+    /// Drops `table` if it carries the scenario mark; a table without it is left alone.
     func drop(_ table: String) async throws
+    /// Whether `table` exists, and whether it carries ``UsersScenario/mark``.
+    func ownership(_ table: String) async throws -> ScenarioTableOwnership
 
     /// The database product for reports: `PostgreSQL`, `SQLite`.
     var product: String { get }
@@ -72,6 +79,10 @@ enum UsersScenario {
         """
     }
 
+    /// What marks a table as one `demo` or `bench` created, so that only such tables are ever dropped: the
+    /// table's comment on PostgreSQL, a comment inside its `CREATE TABLE` text on SQLite (which keeps that text).
+    static let mark = "bulk-update scenario table: created by bulk-update demo or bench, which drop it when they finish"
+
     static func rows(from pairs: [(Int64, String)]) -> [BulkUpdateRow] {
         pairs.map { BulkUpdateRow([.int($0.0), .string($0.1.uppercased())]) }
     }
@@ -86,18 +97,48 @@ struct PostgresUsers: UsersDatabase {
 
     func create(_ table: String, rows: Int) async throws {
         let quoted = SQLIdentifier.quote(table)
-        try await self.drop(table)
+        try await self.dropLeftover(table)
         let columns = UsersScenario.columns(boolean: "boolean", timestamp: "timestamptz", now: "now()")
-        try await self.client.run("CREATE TABLE \(quoted) (\(columns))")
-        // Django adds this index for LIKE lookups on username.
-        try await self.client.run(
-            "CREATE INDEX \(SQLIdentifier.quote(table + "_username_like")) ON \(quoted) (username varchar_pattern_ops)"
-        )
-        try await self.client.run(
-            "INSERT INTO \(quoted) (id, username, email) "
-                + "SELECT g, 'user_' || g, 'user_' || g || '@example.com' FROM generate_series(1, \(rows)) g"
-        )
+        try await self.client.withConnection { connection in
+            let logger = PostgresUsers.silent
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                // Without IF NOT EXISTS: a table created by someone else in the meantime makes this fail, and nothing
+                // of theirs is touched.
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "CREATE TABLE \(quoted) (\(columns))"),
+                    logger: logger
+                )
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "COMMENT ON TABLE \(quoted) IS '\(UsersScenario.mark)'"),
+                    logger: logger
+                )
+                // Django adds this index for LIKE lookups on username; PostgreSQL picks a name that is free.
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "CREATE INDEX ON \(quoted) (username varchar_pattern_ops)"),
+                    logger: logger
+                )
+                try await connection.query(
+                    "INSERT INTO \(unescaped: quoted) (id, username, email) SELECT g, 'user_' || g, 'user_' || g || '@example.com' FROM generate_series(1, \(Int64(rows))) g",
+                    logger: logger
+                )
+                try await connection.query("COMMIT", logger: logger)
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
         try await self.client.run("VACUUM ANALYZE \(quoted)")
+    }
+
+    /// Whether `table` exists, and whether it carries the scenario mark.
+    func ownership(_ table: String) async throws -> ScenarioTableOwnership {
+        let query: PostgresQuery =
+            "SELECT pg_catalog.obj_description(c.oid, 'pg_class') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(\(SQLIdentifier.quote(table)))"
+        for try await comment in try await self.client.query(query).decode(String?.self) {
+            return comment == UsersScenario.mark ? .ours : .someoneElses
+        }
+        return .absent
     }
 
     func upperCasedRows(_ table: String) async throws -> [BulkUpdateRow] {
@@ -127,6 +168,7 @@ struct PostgresUsers: UsersDatabase {
     }
 
     func drop(_ table: String) async throws {
+        guard try await self.ownership(table) == .ours else { return }
         try await self.client.run("DROP TABLE IF EXISTS \(SQLIdentifier.quote(table))")
     }
 
@@ -136,6 +178,8 @@ struct PostgresUsers: UsersDatabase {
         }
         return ""
     }
+
+    static let silent = Logger(label: "bulk-update", factory: { _ in SwiftLogNoOpLogHandler() })
 
     var product: String { "PostgreSQL" }
 
@@ -191,15 +235,34 @@ struct SQLiteUsers: UsersDatabase {
     func create(_ table: String, rows: Int) async throws {
         let quoted = SQLIdentifier.quote(table)
         let connection = self.updater.connection
-        try await self.drop(table)
+        try await self.dropLeftover(table)
         let columns = UsersScenario.columns(boolean: "bool", timestamp: "datetime", now: "CURRENT_TIMESTAMP")
-        _ = try await connection.query("CREATE TABLE \(quoted) (\(columns))")
-        _ = try await connection.query(
-            "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?1) "
-                + "INSERT INTO \(quoted) (id, username, email) SELECT i, 'user_' || i, 'user_' || i || '@example.com' FROM g",
-            [.integer(SQLiteInt64(rows))]
-        )
+        _ = try await connection.query("BEGIN IMMEDIATE")
+        do {
+            // SQLite keeps the text of CREATE TABLE, comment included: that is the mark.
+            _ = try await connection.query("CREATE TABLE \(quoted) (/* \(UsersScenario.mark) */ \(columns))")
+            _ = try await connection.query(
+                "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?1) "
+                    + "INSERT INTO \(quoted) (id, username, email) SELECT i, 'user_' || i, 'user_' || i || '@example.com' FROM g",
+                [.integer(SQLiteInt64(rows))]
+            )
+            _ = try await connection.query("COMMIT")
+        } catch {
+            _ = try? await connection.query("ROLLBACK")
+            throw error
+        }
         _ = try await connection.query("ANALYZE \(quoted)")
+    }
+
+    /// Whether `table` exists in the main database, and whether it carries the scenario mark.
+    func ownership(_ table: String) async throws -> ScenarioTableOwnership {
+        let rows = try await self.updater.connection.query(
+            "SELECT sql FROM main.sqlite_schema WHERE name = ?1 COLLATE NOCASE",
+            [.text(table)]
+        )
+        guard let row = rows.first else { return .absent }
+        let sql = row.column("sql")?.string ?? ""
+        return sql.contains("/* \(UsersScenario.mark) */") ? .ours : .someoneElses
     }
 
     func upperCasedRows(_ table: String) async throws -> [BulkUpdateRow] {
@@ -221,6 +284,7 @@ struct SQLiteUsers: UsersDatabase {
     }
 
     func drop(_ table: String) async throws {
+        guard try await self.ownership(table) == .ours else { return }
         _ = try await self.updater.connection.query("DROP TABLE IF EXISTS \(SQLIdentifier.quote(table))")
     }
 
@@ -254,6 +318,35 @@ struct SQLiteUsers: UsersDatabase {
 
     func parallelFloor(_ table: String, rows: Int, workers: Int) async throws {
         throw BenchFailure("SQLite has one writer: there is no parallel floor")
+    }
+}
+
+/// Whether a scenario table exists and who made it.
+enum ScenarioTableOwnership {
+    case absent
+    /// It carries ``UsersScenario/mark``: `demo` or `bench` made it (a run that was killed left it behind).
+    case ours
+    case someoneElses
+}
+
+/// A table the scenario would use exists and was not made by `demo` or `bench`.
+struct ScenarioTableError: Error, CustomStringConvertible {
+    var table: String
+    var description: String {
+        "table \(SQLIdentifier.quote(self.table)) already exists and was not created by bulk-update demo or bench,"
+            + " which never drop or change a table they did not create: choose another --table"
+    }
+}
+
+extension UsersDatabase {
+    /// Drops a table of this name that an earlier, killed demo or bench left behind; throws when a table of this
+    /// name exists that they did not make.
+    func dropLeftover(_ table: String) async throws {
+        switch try await self.ownership(table) {
+        case .absent: return
+        case .ours: try await self.drop(table)
+        case .someoneElses: throw ScenarioTableError(table: table)
+        }
     }
 }
 
