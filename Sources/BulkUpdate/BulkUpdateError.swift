@@ -6,7 +6,8 @@ public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
     /// The kind of failure. New codes may be added in later versions; this is not a breaking change.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case schema, input, duplicateKey, constraint, connection, timeout, conflict, server, configuration
+            case schema, input, duplicateKey, constraint, connection, timeout, conflict, server, configuration,
+                privilege, expectation
         }
         private let base: Base
 
@@ -28,6 +29,12 @@ public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
         public static let server = Code(base: .server)
         /// The options or the connection settings are invalid.
         public static let configuration = Code(base: .configuration)
+        /// The database role lacks a privilege the run needs; the message names the privilege, the object and the
+        /// way out. Checked from the catalog before anything is written.
+        public static let privilege = Code(base: .privilege)
+        /// A guard the caller set did not hold: a key had no row (``BulkUpdateOptions/failOnMissingKeys``) or the
+        /// input did not hold ``BulkUpdateOptions/expectedRows`` rows.
+        public static let expectation = Code(base: .expectation)
 
         public var description: String { self.base.rawValue }
     }
@@ -67,6 +74,24 @@ public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
         self.key = key
         self.sqlState = sqlState
         self.underlying = underlying
+    }
+
+    /// Keys of the input with no row in the table, under ``BulkUpdateOptions/failOnMissingKeys``.
+    package static func missingKeys(_ count: Int, examples: [String]) -> BulkUpdateError {
+        var message =
+            "\(count) key\(count == 1 ? "" : "s") of the input \(count == 1 ? "has" : "have") no row in the table"
+        if !examples.isEmpty { message += " (for example \(examples.joined(separator: ", ")))" }
+        message += " and keys must all exist (failOnMissingKeys)"
+        return BulkUpdateError(.expectation, message)
+    }
+
+    /// An input that did not hold ``BulkUpdateOptions/expectedRows`` rows.
+    package static func unexpectedRowCount(read: Int, expected: Int, atLeast: Bool = false) -> BulkUpdateError {
+        BulkUpdateError(
+            .expectation,
+            "the input holds \(atLeast ? "more than " : "")\(atLeast ? expected : read) row\(read == 1 && !atLeast ? "" : "s"),"
+                + " not the \(expected) expected (expectedRows)"
+        )
     }
 
     /// Whether retrying the same work on a fresh connection may succeed.

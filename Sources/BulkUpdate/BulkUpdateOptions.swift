@@ -88,8 +88,9 @@ public struct BulkUpdateOptions: Sendable {
     /// What to do when a key appears twice in the input. Defaults to ``DuplicateKeyPolicy/lastWins``.
     public var duplicateKeys: DuplicateKeyPolicy
     /// How long a chunk waits for a row lock held by someone else before it gives up (PostgreSQL's `lock_timeout`,
-    /// SQLSTATE 55P03, which is retried). Useful beside live traffic. Defaults to `nil` (wait as long as the
-    /// statement may run).
+    /// SQLSTATE 55P03, which is retried). Useful beside live traffic. On SQLite it is the busy timeout: how long a
+    /// chunk waits for another process's write lock. Zero means no limit, as in PostgreSQL. Defaults to `nil` (on
+    /// PostgreSQL: wait as long as the statement may run; on SQLite: the updater's `busyTimeout`).
     public var lockTimeout: Duration?
     /// The most input rows written per second, across all workers: chunks wait for their turn so the average stays
     /// at or under it. For backfills beside production traffic. Defaults to `nil` (as fast as possible).
@@ -100,20 +101,36 @@ public struct BulkUpdateOptions: Sendable {
     public var maximumRetries: Int = 5
     /// Journals the run under this id: every chunk's transaction also records the chunk (worker, number, key
     /// range, rows, a fingerprint of its content) in `bulk_update_journal`, and the run itself is recorded in
-    /// `bulk_update_runs`, both tables in the target's schema (created when missing). A chunk and its journal entry
+    /// `bulk_update_runs`, both tables in ``journalSchema`` (created when missing). A chunk and its journal entry
     /// commit together or not at all. Not for atomic runs. Defaults to `nil` (no journal).
     public var runID: String?
+    /// The schema (SQLite: the attached database) that holds the journal tables `bulk_update_runs` and
+    /// `bulk_update_journal`. When they exist, they are used as they are and need only SELECT, INSERT and UPDATE
+    /// (no DDL runs); when they do not, the role needs CREATE on this schema. A resumed run must name the same
+    /// schema. Defaults to `nil`: the target table's schema.
+    public var journalSchema: String?
     /// Resumes the journaled run ``runID``: the same input, read again with the same options, is cut into the same
     /// chunks, and the chunks the journal already holds are skipped. A chunk whose content differs from its journal
     /// entry, or options that differ from the original run's, stop the run before anything is written. Defaults
     /// to `false`.
     public var resume: Bool = false
+    /// When `true`, a key of the input with no row in the table fails the run instead of being counted in
+    /// ``BulkUpdateReport/keysNotFound``: the chunk that holds it is rolled back and the run stops (in per-chunk mode
+    /// the chunks committed before it stay applied and are listed in the error), and an atomic run applies nothing.
+    /// Defaults to `false`.
+    public var failOnMissingKeys: Bool = false
+    /// The number of input rows the run must read, a guard for scripts against a truncated or wrong file. A
+    /// collection is counted before anything is written. A stream (read once) stops before the first row past the
+    /// count is written, and one that ends short fails at its end: after its chunks committed in per-chunk mode,
+    /// with nothing applied in an atomic run. Defaults to `nil` (any number).
+    public var expectedRows: Int?
     /// Called after every committed chunk, from the worker that committed it; keep it quick. Defaults to `nil`.
     public var onProgress: (@Sendable (BulkUpdateProgress) -> Void)?
     /// The longest any single statement may take. On PostgreSQL it is set as the transaction's
     /// `statement_timeout`, so the server stops a statement that runs longer; every database call also has a
     /// client-side deadline 5 seconds later, after which the run fails with
-    /// ``BulkUpdateError/Code-swift.struct/timeout`` and the connection is closed. Defaults to 300 seconds.
+    /// ``BulkUpdateError/Code-swift.struct/timeout`` and the connection is closed. Zero means no timeout, as in
+    /// PostgreSQL. Defaults to 300 seconds.
     public var statementTimeout: Duration
 
     /// Creates options with the defaults stated on each property.
@@ -149,20 +166,26 @@ public struct BulkUpdateOptions: Sendable {
                 "an atomic run is one final transaction and has no journal to resume; run it again instead"
             )
         }
+        if let journalSchema = self.journalSchema, journalSchema.isEmpty {
+            throw BulkUpdateError(.configuration, "journalSchema cannot be empty")
+        }
         if let runID = self.runID, runID.isEmpty || runID.count > 100 {
             throw BulkUpdateError(.configuration, "a run id must have 1 to 100 characters")
         }
         if let rate = self.maximumRowsPerSecond, rate < 1 {
             throw BulkUpdateError(.configuration, "maximumRowsPerSecond must be at least 1, got \(rate)")
         }
-        if let lockTimeout = self.lockTimeout, lockTimeout <= .zero {
-            throw BulkUpdateError(.configuration, "lockTimeout must be positive")
+        if let lockTimeout = self.lockTimeout, lockTimeout < .zero {
+            throw BulkUpdateError(.configuration, "lockTimeout cannot be negative (zero means no timeout)")
+        }
+        if let expectedRows = self.expectedRows, expectedRows < 0 {
+            throw BulkUpdateError(.configuration, "expectedRows cannot be negative, got \(expectedRows)")
         }
         guard self.maximumRetries >= 0 else {
             throw BulkUpdateError(.configuration, "maximumRetries cannot be negative, got \(self.maximumRetries)")
         }
-        guard self.statementTimeout > .zero else {
-            throw BulkUpdateError(.configuration, "statementTimeout must be positive")
+        guard self.statementTimeout >= .zero else {
+            throw BulkUpdateError(.configuration, "statementTimeout cannot be negative (zero means no timeout)")
         }
     }
 }

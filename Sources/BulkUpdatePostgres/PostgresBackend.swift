@@ -62,11 +62,31 @@ package struct PostgresBackend: BulkUpdateBackend {
     {
         do {
             return try await self.client.withConnection { connection in
-                let db = DeadlineConnection(connection: connection, timeout: options.statementTimeout, logger: logger)
+                let db = DeadlineConnection(
+                    connection: connection,
+                    statementTimeout: options.statementTimeout,
+                    logger: logger
+                )
                 return try await PostgresCatalog.describe(table, on: db)
             }
         } catch {
             throw PostgresErrors.map(error, doing: "reading the catalog for \(table)")
+        }
+    }
+
+    // See `BulkUpdateBackend.preflight(_:logger:)`.
+    package func preflight(_ plan: UpdatePlan, logger: Logger) async throws {
+        do {
+            try await self.client.withConnection { connection in
+                let db = DeadlineConnection(
+                    connection: connection,
+                    statementTimeout: plan.options.statementTimeout,
+                    logger: logger
+                )
+                try await PostgresPrivileges.check(plan, on: db)
+            }
+        } catch {
+            throw PostgresErrors.map(error, doing: "checking privileges on \(plan.table.name)")
         }
     }
 
@@ -93,14 +113,21 @@ package struct PostgresBackend: BulkUpdateBackend {
         logger: Logger,
         _ body: (PostgresChunkExecutor) async throws -> BulkUpdateReport
     ) async throws -> BulkUpdateReport {
-        let journal = RunJournal(runID: runID, schema: plan.table.name.schema, dialect: PostgresStatements.dialect)
+        let journal = RunJournal(
+            runID: runID,
+            schema: PostgresPrivileges.journalSchema(plan),
+            dialect: PostgresStatements.dialect
+        )
         let timeout = plan.options.statementTimeout
         var journaled: [RunJournal.Entry: String] = [:]
         do {
             try await self.client.withConnection { connection in
-                let db = DeadlineConnection(connection: connection, timeout: timeout, logger: logger)
-                for statement in journal.createStatements {
-                    _ = try await db.query(PostgresQuery(unsafeSQL: statement))
+                let db = DeadlineConnection(connection: connection, statementTimeout: timeout, logger: logger)
+                // Existing tables are used as they are: a role that may only read and write them needs no DDL.
+                if try await PostgresPrivileges.journalState(plan, on: db) == .create {
+                    for statement in journal.createStatements {
+                        _ = try await db.query(PostgresQuery(unsafeSQL: statement))
+                    }
                 }
                 var binds = PostgresBindings()
                 binds.append(runID)
@@ -141,7 +168,7 @@ package struct PostgresBackend: BulkUpdateBackend {
         report.runID = runID
         do {
             try await self.client.withConnection { connection in
-                let db = DeadlineConnection(connection: connection, timeout: timeout, logger: logger)
+                let db = DeadlineConnection(connection: connection, statementTimeout: timeout, logger: logger)
                 var binds = PostgresBindings()
                 binds.append(RunJournal.now())
                 binds.append(runID)

@@ -86,7 +86,8 @@ public struct PostgresBulkUpdater: Sendable {
         )
     }
 
-    /// Creates a client for `url`, runs it for the duration of `body`, then shuts it down.
+    /// Checks that `url` connects (once: see ``PostgresURL/checkConnection(logger:)``), creates a client for it,
+    /// runs it for the duration of `body`, then shuts it down.
     ///
     /// ```swift
     /// let report = try await PostgresBulkUpdater.withUpdater(url: "postgres://app@localhost/app") { updater in
@@ -95,7 +96,8 @@ public struct PostgresBulkUpdater: Sendable {
     /// ```
     ///
     /// - Parameters:
-    ///   - url: `postgres://user:password@host:port/database?sslmode=…`; see ``PostgresURL``.
+    ///   - url: `postgres://user:password@host:port/database?sslmode=…`, completed from libpq's environment
+    ///     variables and password file; see ``PostgresURL``.
     ///   - maximumConnections: The pool's size. Defaults to `8`.
     public static func withUpdater<Result: Sendable>(
         url: String,
@@ -103,7 +105,9 @@ public struct PostgresBulkUpdater: Sendable {
         logger: Logger? = nil,
         _ body: (PostgresBulkUpdater) async throws -> Result
     ) async throws -> Result {
-        var configuration = try PostgresURL(url).configuration
+        let location = try PostgresURL(url)
+        try await location.checkConnection(logger: logger)
+        var configuration = location.configuration
         configuration.options.maximumConnections = max(1, maximumConnections)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger ?? Self.silent)
         return try await withThrowingTaskGroup(of: Void.self) { group in

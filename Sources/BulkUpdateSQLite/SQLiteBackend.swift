@@ -3,13 +3,13 @@ import Foundation
 package import Logging
 import SQLiteNIO
 
-/// SQLite as a ``BulkUpdateBackend``: one writer connection shared by every worker through a ``WriterLock``.
+/// SQLite as a ``BulkUpdateBackend``: one writer connection shared by every worker through an ``AsyncLock``.
 package struct SQLiteBackend: BulkUpdateBackend {
     /// `UPDATE … FROM` first appeared in SQLite 3.33.0.
     static let minimumVersion: Int32 = 3_033_000
 
     let connection: SQLiteConnection
-    let lock: WriterLock
+    let lock: AsyncLock
     let busyTimeout: Duration
 
     package var databaseName: String { "SQLite" }
@@ -82,15 +82,18 @@ package struct SQLiteBackend: BulkUpdateBackend {
         logger: Logger,
         _ body: (SQLiteChunkExecutor) async throws -> BulkUpdateReport
     ) async throws -> BulkUpdateReport {
-        let milliseconds =
-            self.busyTimeout.components.seconds * 1000 + self.busyTimeout.components.attoseconds / 1_000_000_000_000_000
         let executor: SQLiteChunkExecutor
         var journal: RunJournal?
         do {
-            _ = try await self.connection.query("PRAGMA busy_timeout = \(max(0, milliseconds))")
+            // PRAGMA takes no parameters; the number comes from a Duration, never from input text.
+            _ = try await self.connection.query("PRAGMA busy_timeout = \(self.busyMilliseconds(plan.options))")
             var journaled: [RunJournal.Entry: String] = [:]
             if let runID = plan.options.runID {
-                journal = RunJournal(runID: runID, schema: plan.table.name.schema, dialect: SQLiteChunkExecutor.dialect)
+                journal = RunJournal(
+                    runID: runID,
+                    schema: plan.options.journalSchema ?? plan.table.name.schema,
+                    dialect: SQLiteChunkExecutor.dialect
+                )
                 journaled = try await self.openJournal(journal!, plan: plan)
             }
             executor = SQLiteChunkExecutor(
@@ -146,6 +149,52 @@ package struct SQLiteBackend: BulkUpdateBackend {
                     failure.partialReport?.rowsRead = partial.rowsRead
                 }
                 throw failure
+            }
+        }
+    }
+
+    /// How long a chunk waits for another process's write lock: ``BulkUpdateOptions/lockTimeout`` when given (zero
+    /// meaning no limit), else the updater's busy timeout.
+    func busyMilliseconds(_ options: BulkUpdateOptions) -> Int64 {
+        let timeout = options.lockTimeout ?? self.busyTimeout
+        guard timeout > .zero || options.lockTimeout == nil else { return Int64(Int32.max) }
+        let (seconds, attoseconds) = timeout.components
+        return max(0, min(Int64(Int32.max), seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+    }
+
+    // See `BulkUpdateBackend.preflight(_:logger:)`.
+    package func preflight(_ plan: UpdatePlan, logger: Logger) async throws {
+        // SQLite has no privileges; what can stop a write is the file system: the database file and the directory
+        // its journal files go to must be writable by this process.
+        let schema = plan.table.name.schema ?? "main"
+        let files: [SQLiteRow]
+        do {
+            files = try await self.connection.query("SELECT name, file FROM pragma_database_list")
+        } catch {
+            throw SQLiteErrors.map(error, doing: "reading the database list")
+        }
+        var schemas = [schema]
+        if plan.options.runID != nil { schemas.append(plan.options.journalSchema ?? schema) }
+        if let journalSchema = plan.options.journalSchema, plan.options.runID != nil,
+            !files.contains(where: { $0.column("name")?.string == journalSchema })
+        {
+            throw BulkUpdateError(
+                .configuration,
+                "the journal schema \(SQLText.literal(journalSchema)) is not a database of this connection"
+                    + " (SQLite names them main, temp or the name given to ATTACH)"
+            )
+        }
+        for row in files {
+            guard let name = row.column("name")?.string, schemas.contains(name),
+                let path = row.column("file")?.string, !path.isEmpty
+            else { continue }
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            for (what, place) in [("database file", path), ("directory", directory)] where access(place, W_OK) != 0 {
+                throw BulkUpdateError(
+                    .privilege,
+                    "the SQLite \(what) \(place) is not writable by this process"
+                        + " (\(String(cString: strerror(errno)))); nothing was written"
+                )
             }
         }
     }

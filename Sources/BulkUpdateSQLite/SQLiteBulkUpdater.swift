@@ -1,4 +1,5 @@
 public import BulkUpdate
+import Foundation
 public import Logging
 public import SQLiteNIO
 
@@ -21,7 +22,7 @@ public struct SQLiteBulkUpdater: Sendable {
     public let connection: SQLiteConnection
     /// How long a chunk waits for another process's write lock before the run fails.
     public let busyTimeout: Duration
-    private let lock = WriterLock()
+    private let lock = AsyncLock()
 
     /// Creates an updater on a connection the caller opened and will close. Use one updater per connection.
     ///
@@ -86,7 +87,11 @@ public struct SQLiteBulkUpdater: Sendable {
         )
     }
 
-    /// Opens `url`, sets WAL journal mode and `synchronous = NORMAL`, runs `body`, then closes the connection.
+    /// Opens the existing database at `url`, runs `body`, then closes the connection.
+    ///
+    /// The database must exist: a bulk update changes rows of existing tables, so a path that names no file is an
+    /// error (no empty database is created). The database's journal mode is left as it is; when it is WAL, the
+    /// connection uses `synchronous = NORMAL` (durable across crashes of the process, and safe in WAL mode).
     ///
     /// - Parameters:
     ///   - url: A ``SQLiteURL``: `sqlite:///abs/path.db`, `sqlite:relative.db`, `path.db`, `:memory:`.
@@ -97,19 +102,54 @@ public struct SQLiteBulkUpdater: Sendable {
         logger: Logger? = nil,
         _ body: (SQLiteBulkUpdater) async throws -> Result
     ) async throws -> Result {
+        try await Self.withUpdater(url: url, busyTimeout: busyTimeout, creating: false, logger: logger, body)
+    }
+
+    /// ``withUpdater(url:busyTimeout:logger:_:)``, creating the database file in WAL mode when `creating` is set
+    /// and it does not exist yet (for the scenario commands, which remove what they create).
+    package static func withUpdater<Result: Sendable>(
+        url: String,
+        busyTimeout: Duration = .seconds(5),
+        creating: Bool,
+        logger: Logger? = nil,
+        _ body: (SQLiteBulkUpdater) async throws -> Result
+    ) async throws -> Result {
         let location = try SQLiteURL(url)
         let connection: SQLiteConnection
+        var created = false
         do {
-            connection = try await SQLiteConnection.open(
-                storage: location.path.map { .file(path: $0) } ?? .memory,
-                logger: logger ?? Self.silent
-            )
+            if let path = location.path {
+                var status = stat()
+                let exists = stat(path, &status) == 0
+                if !exists && !creating {
+                    throw BulkUpdateError(
+                        .configuration,
+                        "the SQLite database \(path) does not exist (\(String(cString: strerror(errno))));"
+                            + " bulk-update changes rows of existing tables and does not create databases"
+                    )
+                }
+                created = !exists
+                // A URI filename with mode=rw opens an existing file read-write and never creates one, so a file
+                // removed in the meantime is an error rather than a new empty database.
+                let encoded = path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path
+                connection = try await SQLiteConnection.open(
+                    storage: .file(path: exists ? "file:\(encoded)?mode=rw" : path),
+                    logger: logger ?? Self.silent
+                )
+            } else {
+                connection = try await SQLiteConnection.open(storage: .memory, logger: logger ?? Self.silent)
+            }
+        } catch let error as BulkUpdateError {
+            throw error
         } catch {
             throw SQLiteErrors.map(error, doing: "opening \(location)")
         }
         do {
-            if location.path != nil {
+            if created {
                 _ = try await connection.query("PRAGMA journal_mode = WAL")
+            }
+            let mode = try await connection.query("PRAGMA journal_mode").first?.columns.first?.data.string
+            if mode?.lowercased() == "wal" {
                 _ = try await connection.query("PRAGMA synchronous = NORMAL")
             }
             let result = try await body(SQLiteBulkUpdater(connection: connection, busyTimeout: busyTimeout))

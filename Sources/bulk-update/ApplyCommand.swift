@@ -19,19 +19,38 @@ struct ApplyCommand: AsyncParsableCommand {
             NULL: in CSV/TSV an unquoted field equal to --null-string (default \\N, as in PostgreSQL's COPY) is
             NULL; a quoted "\\N" is the text \\N, and an empty field is the empty string. In JSON Lines, null.
 
-            A file is read twice: first every line is checked against the table's real column types, and nothing
-            is written unless all lines are valid (at most 20 errors are listed, with line, column, value and what
-            was expected). Standard input (--input -) is read once: rows are checked as they stream and the run
-            stops at the first bad line; the chunks committed before it stay applied and are listed.
+            JSON Lines values: a string is the column's text form (as in CSV); numbers go to numeric columns
+            exactly as written; true/false to boolean columns; objects and arrays to json/jsonb columns. A text
+            column takes any JSON value: a string as its content, anything else as its JSON text (42, true,
+            {"a":1}).
+
+            A regular file is read twice: first every line is checked against the table's real column types
+            (lengths, numeric precision and scale, enum labels; domain CHECK constraints and types parsed by the
+            server are checked by PostgreSQL without writing), and nothing is written unless all lines are valid
+            (at most 20 errors are listed, with line, column, value and what was expected). Standard input (--input
+            -) and anything that is not a regular file (a pipe, /dev/stdin, a process substitution) is read once:
+            rows are checked as they stream and the run stops at the first bad line; the chunks committed before
+            it stay applied and are listed. What only the database decides (table CHECK and foreign key
+            constraints, unique collisions, triggers) fails the chunk that meets it.
+
+            Before the first write the role's privileges are checked from the catalog (UPDATE on the set columns,
+            SELECT on the key columns, the journal's tables or CREATE on their schema, TEMPORARY for copy and
+            --atomic); --dry-run checks them too.
 
             Unless --atomic or --no-journal is given, every run is journaled in the tables bulk_update_runs and
-            bulk_update_journal of the target's schema: each chunk and its journal entry commit together. A run that
-            died can be finished with --resume RUN_ID on the same input and options; chunks already committed are
-            skipped, never applied twice. `bulk-update runs` lists runs.
+            bulk_update_journal of the target's schema (or --journal-schema): each chunk and its journal entry
+            commit together. Existing journal tables are used as they are; when they are missing, the role needs
+            CREATE on that schema. A run that died can be finished with --resume RUN_ID on the same input and
+            options; chunks already committed are skipped, never applied twice. The run id is printed on standard
+            error when the run starts (with --quiet too, unless you chose it with --run-id); `bulk-update runs`
+            lists runs.
 
-            Exit codes: 0 success; 64 bad options; 65 invalid input (nothing written); 66 input not readable;
-            69 the database failed or refused the update (nothing written); 75 the run failed after some chunks
-            were committed (the report lists them).
+            Exit codes: 0 success; 64 bad options; 65 the data was rejected, by the checks before writing or by the
+            database (a value, a constraint, --expect-rows, --fail-on-missing-keys), nothing written; 66 input not
+            readable; 69 the database failed (connection, timeout, server error), nothing written; 73 the --report
+            file cannot be written (checked before anything else); 75 the run failed after some chunks were
+            committed (the error lists them); 77 a privilege is missing (named, with the GRANT that gives it),
+            nothing written. --report FILE is written for every outcome but 73, with the exit code in it.
             """
     )
 
@@ -87,22 +106,41 @@ struct ApplyCommand: AsyncParsableCommand {
     @Flag(help: "Keep no journal: the run cannot be resumed.")
     var noJournal = false
 
+    @Option(
+        help: """
+            The schema (SQLite: attached database) of the journal tables. Defaults to the target's schema. Use one \
+            where the role may create tables, or one where an owner created them (bulk-update runs --create-sql).
+            """
+    )
+    var journalSchema: String?
+
+    @Flag(help: "Fail, rolling back the chunk, when a key has no row in the table (default: count it and go on).")
+    var failOnMissingKeys = false
+
+    @Option(help: "Fail unless the input holds exactly this many rows (a file is counted before anything is written).")
+    var expectRows: Int?
+
     @Option(help: "Write at most this many rows per second across all workers (for live databases).")
     var maxRowsPerSecond: Int?
 
-    @Option(help: "Seconds a chunk waits for a row lock held by others (PostgreSQL lock_timeout); retried.")
+    @Option(
+        help: """
+            Seconds a chunk waits for a lock held by others: PostgreSQL's lock_timeout (then retried), SQLite's busy \
+            timeout (default 5). 0 means no limit.
+            """
+    )
     var lockTimeout: Double?
 
     @Option(help: "Times a chunk is retried after a deadlock, serialization failure or lost connection.")
     var retries: Int = 5
 
-    @Option(help: "Seconds a single statement may run (PostgreSQL statement_timeout).")
+    @Option(help: "Seconds a single statement may run (PostgreSQL statement_timeout); 0 means no timeout.")
     var statementTimeout: Double = 300
 
     @Flag(help: "Check the input and print the plan; write nothing.")
     var dryRun = false
 
-    @Option(help: "Write the final report as JSON to this file.")
+    @Option(help: "Write the report as JSON to this file, whatever the outcome (checked before anything is written).")
     var report: String?
 
     @Flag(help: "Print no progress.")
@@ -123,6 +161,17 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         if self.resume != nil && self.runID != nil {
             throw ValidationError("--resume names the run already; drop --run-id")
+        }
+        if self.statementTimeout < 0 || (self.lockTimeout ?? 0) < 0 {
+            throw ValidationError("--statement-timeout and --lock-timeout cannot be negative (0 means no limit)")
+        }
+        if let expectRows, expectRows < 0 {
+            throw ValidationError("--expect-rows cannot be negative")
+        }
+        if self.journalSchema != nil && (self.noJournal || self.atomic) {
+            throw ValidationError(
+                "--journal-schema names where the journal goes; drop it with --no-journal or --atomic"
+            )
         }
         if let format, RecordStream.Format(rawValue: format.lowercased()) == nil {
             throw ValidationError("--format must be csv, tsv or jsonl, got '\(format)'")
@@ -149,6 +198,14 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let reportFile: ReportFile?
+        do {
+            reportFile = try self.report.map { try ReportFile(path: $0) }
+        } catch let failure as ApplyFailure {
+            FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
+            throw ExitCode(failure.exitCode)
+        }
+        let failure: ApplyFailure
         do {
             guard let location = try DatabaseLocation.fromCommandLine(self.database) else {
                 throw BulkUpdateError(
@@ -156,53 +213,50 @@ struct ApplyCommand: AsyncParsableCommand {
                     "no database: pass --database postgres://… or a SQLite file, or set DATABASE_URL"
                 )
             }
-            let runner = ApplyRun(command: self)
-            switch location {
-            case .postgres(let url):
-                var configuration = url.configuration
-                configuration.options.maximumConnections = max(2, self.workers + 1)
-                let client = PostgresClient(configuration: configuration)
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { await client.run() }
-                    defer { group.cancelAll() }
-                    try await runner.run(backend: PostgresBackend(client: client))
-                }
-            case .sqlite(let url):
-                try await SQLiteBulkUpdater.withUpdater(url: url.path ?? ":memory:") { updater in
-                    try await runner.run(backend: updater.backend)
-                }
+            let runner = ApplyRun(command: self, reportFile: reportFile)
+            try await location.withBackend(connections: self.workers + 1) { backend in
+                try await runner.run(backend: backend)
             }
-        } catch let failure as ApplyFailure {
-            FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
-            throw ExitCode(failure.exitCode)
+            return
+        } catch let error as ApplyFailure {
+            failure = error
         } catch let error as BulkUpdateError {
-            let failure = ApplyFailure.from(error)
-            FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
-            throw ExitCode(failure.exitCode)
+            failure = ApplyFailure.from(error)
         }
+        FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
+        reportFile?.write(failure.report, error: failure.description, exitCode: failure.exitCode)
+        throw ExitCode(failure.exitCode)
     }
 }
 
-/// An apply that failed: what to print and which exit code to use.
+/// An apply that failed: what to print, which exit code to use, and what the report file gets.
 struct ApplyFailure: Error, CustomStringConvertible {
+    static let usage: Int32 = 64
     static let invalidInput: Int32 = 65
     static let inputUnreadable: Int32 = 66
     static let databaseFailed: Int32 = 69
+    static let reportUnwritable: Int32 = 73
     static let partiallyApplied: Int32 = 75
+    static let privilegeMissing: Int32 = 77
 
     var description: String
     var exitCode: Int32
+    /// What was done before the failure, when the run got that far.
+    var report: BulkUpdateReport?
 
     static func from(_ error: BulkUpdateError) -> ApplyFailure {
         let code: Int32
-        if let partial = error.partialReport, partial.chunks > 0 {
+        if let partial = error.partialReport, partial.chunks > 0, !partial.atomic {
             code = Self.partiallyApplied
-        } else if error.code == .input || error.code == .duplicateKey || error.code == .schema {
+        } else if [.input, .duplicateKey, .schema, .constraint, .expectation].contains(error.code) {
+            // The data was rejected: by the checks before writing, or by the database (a value, a constraint).
             code = Self.invalidInput
+        } else if error.code == .privilege {
+            code = Self.privilegeMissing
         } else if error.code == .configuration && error.message.hasPrefix("cannot open input file") {
             code = Self.inputUnreadable
         } else if error.code == .configuration {
-            code = 64
+            code = Self.usage
         } else {
             code = Self.databaseFailed
         }
@@ -216,6 +270,6 @@ struct ApplyFailure: Error, CustomStringConvertible {
                 text += "\n  \(chunk.worker).\(chunk.number): \(chunk.firstKey) … \(chunk.lastKey) (\(chunk.rows) rows)"
             }
         }
-        return ApplyFailure(description: text, exitCode: code)
+        return ApplyFailure(description: text, exitCode: code, report: error.partialReport)
     }
 }

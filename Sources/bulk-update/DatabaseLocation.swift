@@ -2,6 +2,8 @@ import BulkUpdate
 import BulkUpdatePostgres
 import BulkUpdateSQLite
 import Foundation
+import Logging
+import PostgresNIO
 
 /// A database named on the command line: a PostgreSQL URL or a SQLite URL or path.
 enum DatabaseLocation: CustomStringConvertible {
@@ -44,6 +46,42 @@ enum DatabaseLocation: CustomStringConvertible {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         return try await body(.sqlite(try SQLiteURL(directory.appendingPathComponent("\(name).db").path)))
+    }
+
+    /// Checks that the server takes a connection (once, failing fast with its own message), then runs `body` with
+    /// a client of at most `connections` connections, and shuts the client down. The one place the command-line tool
+    /// opens PostgreSQL.
+    static func withPostgresClient<Result>(
+        _ url: PostgresURL,
+        connections: Int,
+        _ body: (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        try await url.checkConnection()
+        var configuration = url.configuration
+        configuration.options.maximumConnections = max(2, connections)
+        let client = PostgresClient(configuration: configuration)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+
+    /// Opens the database and runs `body` with its backend (PostgreSQL with at most `connections` connections).
+    func withBackend(
+        connections: Int,
+        _ body: (any BulkUpdateBackend) async throws -> Void
+    ) async throws {
+        switch self {
+        case .postgres(let url):
+            try await Self.withPostgresClient(url, connections: connections) { client in
+                try await body(PostgresBackend(client: client))
+            }
+        case .sqlite(let url):
+            try await SQLiteBulkUpdater.withUpdater(url: url.path ?? ":memory:") { updater in
+                try await body(updater.backend)
+            }
+        }
     }
 
     var description: String {

@@ -6,56 +6,81 @@ import Foundation
 import PostgresNIO
 import SQLiteNIO
 
-/// Lists journaled runs and removes the journal of finished ones.
+/// Lists journaled runs, removes the journal of finished ones, or prints the journal's DDL for an owner to run.
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "List journaled apply runs with their progress, or remove the journal of finished runs.",
         discussion: """
-            Runs are journaled in the tables bulk_update_runs and bulk_update_journal of the target table's schema.
-            An unfinished run can be completed with `bulk-update apply … --resume RUN_ID`.
+            Runs are journaled in the tables bulk_update_runs and bulk_update_journal of the target table's schema,
+            or of the schema given to apply --journal-schema: pass the same --journal-schema here. An unfinished run
+            can be completed with `bulk-update apply … --resume RUN_ID`.
+
+            A role that may not create tables can still keep a journal: have the schema's owner run the statements
+            `bulk-update runs --create-sql --journal-schema S` prints (they also grant what the role needs).
             """
     )
 
     @Option(help: "PostgreSQL URL or SQLite file. Defaults to $DATABASE_URL.")
     var database: String?
 
-    @Option(help: "The schema holding the journal (the target table's schema). Defaults to public / main.")
-    var schema: String?
+    @Option(
+        name: [.customLong("journal-schema"), .customLong("schema")],
+        help: "The schema (SQLite: attached database) holding the journal. Defaults to public / main."
+    )
+    var journalSchema: String?
 
     @Flag(help: "Remove the journal of finished runs.")
     var clean = false
 
+    @Flag(help: "Print the statements that create the journal tables (for a schema owner to run); connect to nothing.")
+    var createSQL = false
+
+    @Option(help: "With --create-sql: also grant the journal privileges to this role.")
+    var grantTo: String?
+
+    func validate() throws {
+        if self.grantTo != nil && !self.createSQL { throw ValidationError("--grant-to goes with --create-sql") }
+        if self.createSQL && self.clean { throw ValidationError("--create-sql and --clean do different things") }
+    }
+
     func run() async throws {
+        if self.createSQL {
+            self.printCreateSQL()
+            return
+        }
         guard let location = try DatabaseLocation.fromCommandLine(self.database) else {
             throw ValidationError("no database: pass --database postgres://… or a SQLite file, or set DATABASE_URL")
         }
         let rows: [[String?]]
         switch location {
         case .postgres(let url):
-            let journal = RunJournal(runID: "", schema: self.schema ?? "public", dialect: PostgresBackend.dialect)
-            let client = PostgresClient(configuration: url.configuration)
-            rows = try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                defer { group.cancelAll() }
-                guard try await self.postgresHasJournal(client) else { return [] }
-                if self.clean {
-                    for statement in journal.cleanFinished { try await client.run(statement) }
+            let schema = self.journalSchema ?? "public"
+            let journal = RunJournal(runID: "", schema: schema, dialect: PostgresBackend.dialect)
+            rows = try await DatabaseLocation.withPostgresClient(url, connections: 2) { client in
+                do {
+                    guard try await self.postgresHasJournal(client, schema: schema) else { return [] }
+                    if self.clean {
+                        for statement in journal.cleanFinished { try await client.run(statement) }
+                    }
+                    var rows: [[String?]] = []
+                    for try await row in try await client.query(PostgresQuery(unsafeSQL: journal.listRuns)) {
+                        let (id, target, started, finished, chunks, committed) =
+                            try row.decode((String, String, String, String?, Int64, Int64).self)
+                        rows.append([id, target, started, finished, String(chunks), String(committed)])
+                    }
+                    return rows
+                } catch {
+                    throw PostgresErrors.map(error, doing: "reading the run journal in schema \(schema)")
                 }
-                var rows: [[String?]] = []
-                for try await row in try await client.query(PostgresQuery(unsafeSQL: journal.listRuns)) {
-                    let (id, target, started, finished, chunks, committed) =
-                        try row.decode((String, String, String, String?, Int64, Int64).self)
-                    rows.append([id, target, started, finished, String(chunks), String(committed)])
-                }
-                return rows
             }
         case .sqlite(let url):
-            let journal = RunJournal(runID: "", schema: self.schema ?? "main", dialect: SQLiteBackend.dialect)
+            let journal = RunJournal(runID: "", schema: self.journalSchema ?? "main", dialect: SQLiteBackend.dialect)
             rows = try await SQLiteBulkUpdater.withUpdater(url: url.path ?? ":memory:") { updater in
                 let connection = updater.connection
                 let exists = try await connection.query(
-                    "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'bulk_update_runs'"
+                    "SELECT 1 FROM \(SQLIdentifier.quote(self.journalSchema ?? "main")).sqlite_schema"
+                        + " WHERE type = 'table' AND name = 'bulk_update_runs'"
                 )
                 guard !exists.isEmpty else { return [] }
                 if self.clean {
@@ -77,8 +102,26 @@ struct RunsCommand: AsyncParsableCommand {
         }
     }
 
-    private func postgresHasJournal(_ client: PostgresClient) async throws -> Bool {
-        let schema = self.schema ?? "public"
+    /// The journal's DDL for PostgreSQL, and the grants a run needs on it.
+    private func printCreateSQL() {
+        let schema = self.journalSchema ?? "public"
+        let journal = RunJournal(runID: "", schema: schema, dialect: PostgresBackend.dialect)
+        print(
+            "-- The run journal of bulk-update apply, in schema \(schema). Run as a role that may create tables there."
+        )
+        for statement in journal.createStatements { print(statement + ";") }
+        if let role = self.grantTo {
+            let quotedRole = SQLIdentifier.quote(role)
+            print("GRANT USAGE ON SCHEMA \(SQLIdentifier.quote(schema)) TO \(quotedRole);")
+            print("GRANT SELECT, INSERT, UPDATE ON \(journal.runsTable) TO \(quotedRole);")
+            print("GRANT SELECT, INSERT ON \(journal.journalTable) TO \(quotedRole);")
+            print(
+                "-- runs --clean also needs: GRANT DELETE ON \(journal.runsTable), \(journal.journalTable) TO \(quotedRole);"
+            )
+        }
+    }
+
+    private func postgresHasJournal(_ client: PostgresClient, schema: String) async throws -> Bool {
         let query: PostgresQuery =
             "SELECT count(*)::int8 FROM pg_catalog.pg_tables WHERE schemaname = \(schema) AND tablename = 'bulk_update_runs'"
         for try await count in try await client.query(query).decode(Int64.self) { return count > 0 }

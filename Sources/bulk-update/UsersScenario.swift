@@ -54,16 +54,21 @@ enum UsersScenario {
     ) async throws -> Result {
         switch location {
         case .postgres(let url):
-            var configuration = url.configuration
-            configuration.options.maximumConnections = max(4, connections)
-            let client = PostgresClient(configuration: configuration)
-            return try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                defer { group.cancelAll() }
-                return try await body(PostgresUsers(client: client))
+            return try await DatabaseLocation.withPostgresClient(url, connections: max(4, connections)) { client in
+                try await body(PostgresUsers(client: client))
             }
         case .sqlite(let url):
-            return try await SQLiteBulkUpdater.withUpdater(url: url.path ?? ":memory:") { updater in
+            // The scenario may create the database file; one it created is removed again, with its WAL files.
+            let path = url.path
+            let existed = path.map { FileManager.default.fileExists(atPath: $0) } ?? true
+            defer {
+                if let path, !existed {
+                    for suffix in ["", "-wal", "-shm", "-journal"] {
+                        try? FileManager.default.removeItem(atPath: path + suffix)
+                    }
+                }
+            }
+            return try await SQLiteBulkUpdater.withUpdater(url: path ?? ":memory:", creating: true) { updater in
                 try await body(SQLiteUsers(updater: updater))
             }
         }

@@ -159,7 +159,7 @@ func streams(_ result: Executable.Result) -> Comment {
 }
 
 /// The chunks listed after `committed chunks` in an error message: `  0.1: 3 … 4 (2 rows)`.
-private struct ListedChunk: Equatable {
+struct ListedChunk: Equatable {
     var worker: Int
     var number: Int
     var firstKey: String
@@ -194,7 +194,7 @@ private struct ListedChunk: Equatable {
 }
 
 /// The report file as a dictionary.
-private func readReport(_ path: String) throws -> [String: Any] {
+func readReport(_ path: String) throws -> [String: Any] {
     let data = try Data(contentsOf: URL(fileURLWithPath: path))
     return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "the report is not an object")
 }
@@ -809,7 +809,10 @@ struct ApplyCommandTests {
     }
 
     // 13.
-    @Test("--quiet: nothing on standard error on success", arguments: ApplyBackend.enabled)
+    @Test(
+        "--quiet: only a generated run id on standard error (a killed quiet run can be resumed), nothing else",
+        arguments: ApplyBackend.enabled
+    )
     func quiet(_ backend: ApplyBackend) throws {
         try ApplyTarget.with(
             backend,
@@ -821,11 +824,15 @@ struct ApplyCommandTests {
             let path = try target.write("changes.csv", csv)
             let result = try target.apply(["--input", path, "--quiet", "--chunk-size", "7"])
             #expect(result.status == 0, streams(result))
-            #expect(result.standardError.isEmpty, streams(result))
+            let lines = result.standardError.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("run "), streams(result))
             #expect(result.standardOutput.contains("rows read 50, matched 50, changed 50"), streams(result))
+            // The printed id is the run's id, as the summary and the journal know it.
+            let runID = String(lines.first?.dropFirst("run ".count) ?? "")
+            #expect(result.standardOutput.contains("run \(runID)"), streams(result))
 
             let piped = try target.apply(
-                ["--input", "-", "--quiet", "--chunk-size", "7"],
+                ["--input", "-", "--quiet", "--chunk-size", "7", "--run-id", "chosen-\(target.table)"],
                 standardInput: Data(csv.utf8)
             )
             #expect(piped.status == 0, streams(piped))

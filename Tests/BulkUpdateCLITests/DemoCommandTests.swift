@@ -93,7 +93,8 @@ enum Executable {
         let process = Process()
         process.executableURL = Self.url
         process.arguments = arguments
-        var variables = ProcessInfo.processInfo.environment
+        // DATABASE_URL and libpq's PG… variables of the environment the tests run in never leak into a case.
+        var variables = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
         variables["DATABASE_URL"] = nil
         for (name, value) in environment { variables[name] = value }
         process.environment = variables

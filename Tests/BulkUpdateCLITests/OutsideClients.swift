@@ -147,3 +147,69 @@ func decodeRows(_ text: String) throws -> [[String?]] {
     }
     return rows.map { row in row.map { $0 as? String } }
 }
+
+// MARK: - Roles
+
+/// A login role of its own for one test, with a password; dropped (with everything it owns) afterwards.
+struct TestRole {
+    let name: String
+    let password: String
+    /// The test server's URL, logging in as this role.
+    let url: String
+
+    /// Creates the role with `grants` (SQL run as the superuser after `CREATE ROLE`, with `{role}` standing for the
+    /// role's quoted name), runs `body`, and drops the role whatever happens.
+    static func with(grants: [String] = [], _ body: (TestRole) throws -> Void) throws {
+        try ApplyTestEnvironment.requireAvailable(.postgres)
+        let admin = ApplyTestEnvironment.postgresURL!
+        let name = "bu_role_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10).lowercased()
+        let password = "pw-" + UUID().uuidString.prefix(8)
+        try PSQL.execute(admin, "CREATE ROLE \(name) LOGIN PASSWORD '\(password)'")
+        defer {
+            try? PSQL.execute(admin, "DROP OWNED BY \(name) CASCADE")
+            try? PSQL.execute(admin, "DROP ROLE IF EXISTS \(name)")
+        }
+        for grant in grants { try PSQL.execute(admin, grant.replacingOccurrences(of: "{role}", with: name)) }
+        try body(TestRole(name: name, password: password, url: Self.url(admin, user: name, password: password)))
+    }
+
+    /// `url` with its user and password replaced (`nil` leaves the password out).
+    static func url(_ url: String, user: String, password: String?) -> String {
+        var components = URLComponents(string: url)!
+        components.user = user
+        components.password = password
+        return components.string!
+    }
+
+    /// `url` pointing at `port` instead.
+    static func url(_ url: String, port: Int) -> String {
+        var components = URLComponents(string: url)!
+        components.port = port
+        return components.string!
+    }
+
+    /// `url` naming `database` instead.
+    static func url(_ url: String, database: String) -> String {
+        var components = URLComponents(string: url)!
+        components.path = "/" + database
+        return components.string!
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on (bound once to find it, then released).
+func unusedPort() -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+    }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

@@ -1,6 +1,8 @@
 import BulkUpdate
 import BulkUpdatePostgres
 import Foundation
+import InMemoryLogging
+import Logging
 import PostgresNIO
 import Testing
 
@@ -17,11 +19,22 @@ struct PostgresAtomicTests {
         return options
     }
 
-    /// Staging tables of atomic runs, in any schema.
-    static func stages(_ client: PostgresClient) async throws -> [String] {
+    /// Staging tables of atomic runs that are not temporary: there must never be any.
+    static func persistentStages(_ client: PostgresClient) async throws -> [String] {
         try await client.rows(
-            "SELECT relname::text FROM pg_class WHERE relname LIKE 'bulk\\_update\\_atomic\\_%' ORDER BY 1"
+            "SELECT relname::text FROM pg_class WHERE relname LIKE 'bulk\\_update\\_atomic\\_%'"
+                + " AND relpersistence <> 't' ORDER BY 1"
         ).map { $0[0] ?? "" }
+    }
+
+    /// Terminates the session that holds the temporary table `stage`.
+    static func terminateSession(holding stage: String) -> String {
+        """
+        SELECT pg_terminate_backend(pg_stat_get_backend_pid(s.id))
+        FROM pg_stat_get_backend_idset() AS s(id)
+        JOIN pg_namespace n ON n.nspname = 'pg_temp_' || s.id
+        WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = '\(stage)')
+        """
     }
 
     @Test("an atomic run applies every row, the last row of a key winning, and drops its stage")
@@ -46,7 +59,7 @@ struct PostgresAtomicTests {
                 return [String(id), id <= 150 ? "first \(id)" : "old"]
             }
             #expect(stored == want)
-            #expect(try await Self.stages(client).isEmpty)
+            #expect(try await Self.persistentStages(client).isEmpty)
         }
     }
 
@@ -65,7 +78,7 @@ struct PostgresAtomicTests {
             #expect(error.partialReport?.chunks == 0)
             #expect(error.description.contains("nothing was written"))
             #expect(try await client.checksum(table) == before)
-            #expect(try await Self.stages(client).isEmpty)
+            #expect(try await Self.persistentStages(client).isEmpty)
         }
     }
 
@@ -86,60 +99,79 @@ struct PostgresAtomicTests {
             #expect(error.inputLine == 100)
             #expect(error.partialReport?.chunks == 0)
             #expect(try await client.checksum(table) == before)
-            #expect(try await Self.stages(client).isEmpty)
+            #expect(try await Self.persistentStages(client).isEmpty)
         }
     }
 
-    @Test("the stage of a run that died is dropped by the next atomic run; a live run's stage is kept")
-    func leftoverStages() async throws {
+    @Test("the stage is a temporary table: no table is created in any schema, and none is left behind")
+    func stageIsTemporary() async throws {
         try await TestDatabase.withTestTable("id int PRIMARY KEY, v text") { client, updater, table in
-            try await client.run("INSERT INTO \(table) VALUES (1, 'a')")
-            // A dead run's stage: no session holds its advisory lock.
-            try await client.run("CREATE UNLOGGED TABLE bulk_update_atomic_deadbeefdeadbeef (id int)")
-            // A live run's stage: its lock is held by another session for the whole check.
-            try await client.run("CREATE UNLOGGED TABLE bulk_update_atomic_0123456789abcdef (id int)")
-            try await client.withConnection { holder in
-                let lock: PostgresQuery =
-                    "SELECT pg_advisory_lock(1112886347, hashtext('bulk_update_atomic_0123456789abcdef'))"
-                try await holder.query(lock, logger: .init(label: "test"))
-                let report = try await updater.update(table, set: ["v"], rows: [[1, "b"]], options: Self.atomic())
-                #expect(report.rowsChanged == 1)
-                #expect(try await Self.stages(client) == ["bulk_update_atomic_0123456789abcdef"])
-                try await holder.query("SELECT pg_advisory_unlock_all()", logger: .init(label: "test"))
-            }
-            try await client.run("DROP TABLE bulk_update_atomic_0123456789abcdef")
-            #expect(try await client.rows("SELECT v FROM \(table)") == [["b"]])
+            try await client.run("INSERT INTO \(table) SELECT g, 'old' FROM generate_series(1, 50) g")
+            let recorder = InMemoryLogHandler()
+            var logger = Logger(label: "test", factory: { _ in recorder })
+            logger.logLevel = .debug
+            let rows = (1...50).map { BulkUpdateRow([.int($0), "new"]) }
+            let report = try await updater.update(table, set: ["v"], rows: rows, options: Self.atomic(), logger: logger)
+            #expect(report.rowsChanged == 50)
+            let created = recorder.entries.filter { $0.message.description == "atomic stage created" }
+            let stage = try #require(created.first?.metadata["bulk_update.stage"]?.description)
+            #expect(stage.hasPrefix("bulk_update_atomic_"))
+            // The stage lived in a temporary schema and was dropped at the end; nothing persistent was ever made.
+            #expect(try await client.rows("SELECT relname::text FROM pg_class WHERE relname = '\(stage)'").isEmpty)
+            #expect(try await Self.persistentStages(client).isEmpty)
         }
     }
 
-    @Test("a killed atomic run leaves the target untouched, and the next run removes its stage")
+    @Test("a killed atomic run leaves the target untouched and no stage behind")
     func killedRun() async throws {
         try await TestDatabase.withTestTable("id int PRIMARY KEY, v text") { client, updater, table in
             try await client.run("INSERT INTO \(table) SELECT g, 'old' FROM generate_series(1, 2000) g")
             let before = try await client.checksum(table)
-            // The run's control session is terminated while the workers are still staging chunks.
+            // The run's staging session is terminated while chunks are still being staged.
             let rows = AsyncStream<BulkUpdateRow> { continuation in
                 Task {
                     for id in 1...2000 {
                         continuation.yield([.int(id), "new"])
-                        if id == 1000 { try? await Task.sleep(for: .milliseconds(300)) }
+                        if id == 1000 { try? await Task.sleep(for: .milliseconds(500)) }
                     }
                     continuation.finish()
                 }
             }
+            let recorder = InMemoryLogHandler()
+            var logger = Logger(label: "test", factory: { _ in recorder })
+            logger.logLevel = .debug
             async let killer: Void = {
-                try await Task.sleep(for: .milliseconds(150))
-                try await client.run(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1112886347"
-                )
+                // Once the run has made its stage and staged some chunks, its staging session is terminated.
+                var stage: String?
+                while stage == nil {
+                    try await Task.sleep(for: .milliseconds(20))
+                    stage =
+                        recorder.entries.first { $0.message.description == "atomic stage created" }?
+                        .metadata["bulk_update.stage"]?.description
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                try await client.run(Self.terminateSession(holding: stage!))
             }()
             await #expect(throws: BulkUpdateError.self) {
-                try await updater.update(table, set: ["v"], rows: rows, options: Self.atomic(chunkSize: 100))
+                try await updater.update(
+                    table,
+                    set: ["v"],
+                    rows: rows,
+                    options: Self.atomic(chunkSize: 100),
+                    logger: logger
+                )
             }
             try await killer
             #expect(try await client.checksum(table) == before)
-            _ = try await updater.update(table, set: ["v"], rows: [[1, "again"]], options: Self.atomic())
-            #expect(try await Self.stages(client).isEmpty)
+            let created = recorder.entries.filter { $0.message.description == "atomic stage created" }
+            let stage = try #require(created.first?.metadata["bulk_update.stage"]?.description)
+            // The server drops a session's temporary tables as the session ends.
+            var left = true
+            for _ in 0..<100 where left {
+                left = try await !client.rows("SELECT 1 FROM pg_class WHERE relname = '\(stage)'").isEmpty
+                if left { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(!left, "the temporary stage \(stage) outlived its session")
         }
     }
 

@@ -1,4 +1,6 @@
 import BulkUpdate
+import Foundation
+import PostgresNIO
 import Testing
 
 @testable import BulkUpdatePostgres
@@ -189,7 +191,7 @@ struct SQLTextTests {
 @Suite("PostgresURL")
 struct PostgresURLTests {
     @Test func parsesEveryPart() throws {
-        let url = try PostgresURL("postgres://u:p%40ss@h:5433/db?sslmode=disable")
+        let url = try Self.url("postgres://u:p%40ss@h:5433/db?sslmode=disable")
         #expect(url.host == "h")
         #expect(url.port == 5433)
         #expect(url.username == "u")
@@ -199,43 +201,45 @@ struct PostgresURLTests {
     }
 
     @Test func defaults() throws {
-        let url = try PostgresURL("postgresql://alice@db.example.com")
+        let url = try Self.url("postgresql://alice@db.example.com")
         #expect(url.host == "db.example.com")
         #expect(url.port == 5432)
         #expect(url.username == "alice")
         #expect(url.password == nil)
         #expect(url.database == nil)
         #expect(url.sslMode == .prefer)
+        #expect(url.applicationName == "bulk-update")
+        #expect(url.connectTimeout == .seconds(10))
     }
 
     @Test(arguments: PostgresURL.SSLMode.allCases)
     func everySSLModeParses(mode: PostgresURL.SSLMode) throws {
-        #expect(try PostgresURL("postgres://u@h/db?sslmode=\(mode.rawValue)").sslMode == mode)
+        #expect(try Self.url("postgres://u@h/db?sslmode=\(mode.rawValue)").sslMode == mode)
     }
 
     @Test func percentEncodedUserAndDatabaseAreDecoded() throws {
-        let url = try PostgresURL("postgres://us%20er:pw@h/my%20db")
+        let url = try Self.url("postgres://us%20er:pw@h/my%20db")
         #expect(url.username == "us er")
         #expect(url.database == "my db")
     }
 
     @Test func literalPercentSequencesAreDecodedOnlyOnce() throws {
         // `%2541` is the encoding of the four characters `%41`; decoding it twice would give `A`.
-        let url = try PostgresURL("postgres://u%2541:a%2541@h/d%2541")
+        let url = try Self.url("postgres://u%2541:a%2541@h/d%2541")
         #expect(url.password == "a%41")
         #expect(url.username == "u%41")
         #expect(url.database == "d%41")
     }
 
     @Test func ipv6HostLosesItsBrackets() throws {
-        let url = try PostgresURL("postgres://u@[::1]:5433/db")
+        let url = try Self.url("postgres://u@[::1]:5433/db")
         #expect(url.port == 5433)
         // The host is handed to the driver, which resolves it; the brackets are URL syntax only.
         #expect(url.host == "::1")
     }
 
     @Test func descriptionHidesThePassword() throws {
-        let url = try PostgresURL("postgres://u:p%40ss@h:5433/db?sslmode=disable")
+        let url = try Self.url("postgres://u:p%40ss@h:5433/db?sslmode=disable")
         #expect(url.description == "postgres://u:***@h:5433/db?sslmode=disable")
         #expect(!url.description.contains("p@ss"))
         #expect(!url.description.contains("p%40ss"))
@@ -243,21 +247,26 @@ struct PostgresURLTests {
     }
 
     @Test func descriptionWithoutPassword() throws {
-        let url = try PostgresURL("postgres://u@h/db")
+        let url = try Self.url("postgres://u@h/db")
         #expect(url.description == "postgres://u@h:5432/db?sslmode=prefer")
+    }
+
+    /// Parses `text` with an empty environment and no socket directories, so the process's own `PG…` variables
+    /// and servers do not leak in.
+    static func url(_ text: String, environment: [String: String] = [:]) throws -> PostgresURL {
+        try PostgresURL(text, environment: environment, socketDirectories: [])
     }
 
     private static func failure(_ text: String) -> BulkUpdateError? {
         #expect(throws: BulkUpdateError.self, "\(text)") {
-            try PostgresURL(text)
+            try Self.url(text)
         }
     }
 
     @Test(arguments: [
         ("mysql://u:s3cretPW@h/db", "the scheme must be postgres:// or postgresql://"),
-        ("postgres://u:s3cretPW@/db", "the host is missing"),
-        ("postgres:///db", "the host is missing"),
-        ("postgres://h/db", "the user name is missing"),
+        ("postgres://u:s3cretPW@h/db?port=x", "port 'x' is not a number"),
+        ("postgres://u:s3cretPW@h/db?connect_timeout=-1", "connect_timeout '-1' is not a whole number"),
         ("postgres://u:s3cretPW@h:70000/db", "port 70000 is out of range"),
         ("postgres://u:s3cretPW@h/db?timeout=5", "unknown parameter 'timeout'"),
         ("not a url at all", "database URL is not valid"),
@@ -267,6 +276,98 @@ struct PostgresURLTests {
         #expect(error?.code == .configuration)
         #expect(error?.message.contains(reason) == true, "\(error?.message ?? "no error")")
         #expect(error?.message.contains("s3cretPW") == false)
+    }
+
+    @Test("what the URL leaves out comes from libpq's environment variables")
+    func environmentFillsTheGaps() throws {
+        let environment = [
+            "PGHOST": "db.internal", "PGPORT": "6543", "PGUSER": "backfill", "PGPASSWORD": "from-env",
+            "PGDATABASE": "shop", "PGSSLMODE": "require", "PGAPPNAME": "nightly-fix", "PGCONNECT_TIMEOUT": "3",
+        ]
+        let url = try Self.url("postgres://", environment: environment)
+        #expect(url.host == "db.internal")
+        #expect(url.port == 6543)
+        #expect(url.username == "backfill")
+        #expect(url.password == "from-env")
+        #expect(url.database == "shop")
+        #expect(url.sslMode == .require)
+        #expect(url.applicationName == "nightly-fix")
+        #expect(url.connectTimeout == .seconds(3))
+        // The URL wins over the environment, part by part.
+        let given = try Self.url(
+            "postgres://u:p@h:1234/db?sslmode=disable&application_name=x",
+            environment: environment
+        )
+        #expect([given.host, given.username, given.password, given.database] == ["h", "u", "p", "db"])
+        #expect(given.port == 1234 && given.sslMode == .disable && given.applicationName == "x")
+    }
+
+    @Test("query parameters name every part, a host starting with / is a socket directory")
+    func queryParameters() throws {
+        let url = try Self.url("postgresql:///?host=/run/pg&port=5433&user=a&password=b&dbname=c&connect_timeout=0")
+        #expect(url.isUnixSocket)
+        #expect(url.host == "/run/pg" && url.port == 5433)
+        #expect(url.username == "a" && url.password == "b" && url.database == "c")
+        #expect(url.connectTimeout == nil)
+        #expect(url.configuration.unixSocketPath == "/run/pg/.s.PGSQL.5433")
+        #expect(url.description == "postgres://a:***@/c?host=/run/pg&port=5433")
+        // As libpq does, a connect timeout under 2 seconds is 2 seconds.
+        #expect(try Self.url("postgres://u@h/db?connect_timeout=1").connectTimeout == .seconds(2))
+    }
+
+    @Test("with no user anywhere, the operating-system user is used")
+    func operatingSystemUser() throws {
+        let url = try Self.url("postgres://h/db")
+        #expect(url.username == PostgresURL.operatingSystemUser())
+        #expect(!url.username.isEmpty)
+    }
+
+    @Test(
+        "the password file: first matching line, wildcards, escapes, localhost for sockets, ignored if readable by others"
+    )
+    func passwordFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pgpass-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("pgpass").path
+        try #"""
+        # comment
+        other:5432:*:app:wrong
+        db.internal:5432:shop:app:first
+        db.internal:*:*:app:second
+        localhost:5432:*:sock:pa\:ss\\word
+        *:*:*:*:fallback
+        """#.write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o600)
+        let environment = ["PGPASSFILE": file]
+        #expect(try Self.url("postgres://app@db.internal/shop", environment: environment).password == "first")
+        #expect(try Self.url("postgres://app@db.internal:7000/x", environment: environment).password == "second")
+        #expect(
+            try Self.url("postgresql:///d?host=/run/pg&user=sock", environment: environment).password == "pa:ss\\word"
+        )
+        #expect(try Self.url("postgres://zed@elsewhere/d", environment: environment).password == "fallback")
+        // A password given anywhere else wins over the file.
+        #expect(try Self.url("postgres://app:given@db.internal/shop", environment: environment).password == "given")
+        #expect(
+            try Self.url(
+                "postgres://app@db.internal/shop",
+                environment: environment.merging(["PGPASSWORD": "env"]) { $1 }
+            )
+            .password == "env"
+        )
+        // libpq ignores a password file that others may read.
+        chmod(file, 0o644)
+        #expect(try Self.url("postgres://app@db.internal/shop", environment: environment).password == nil)
+        // $HOME/.pgpass when PGPASSFILE is not set.
+        let home = directory.appendingPathComponent("home")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        try "*:*:*:*:from-home\n".write(
+            toFile: home.appendingPathComponent(".pgpass").path,
+            atomically: true,
+            encoding: .utf8
+        )
+        chmod(home.appendingPathComponent(".pgpass").path, 0o600)
+        #expect(try Self.url("postgres://a@h/d", environment: ["HOME": home.path]).password == "from-home")
     }
 
     @Test func badSSLModeIsNamedWithoutThePassword() {

@@ -714,7 +714,7 @@ struct SQLiteURLTests {
         let directory = try TestDatabase.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("forms.sqlite").path
-        try await SQLiteBulkUpdater.withUpdater(url: "sqlite://" + path) { updater in
+        try await SQLiteBulkUpdater.withUpdater(url: "sqlite://" + path, creating: true) { updater in
             try await updater.connection.run("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
             try await updater.connection.run("INSERT INTO t VALUES (1, 'old')")
             let report = try await updater.update("t", set: ["v"], rows: [.of(1, "via sqlite:///")])

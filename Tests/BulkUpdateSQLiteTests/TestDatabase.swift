@@ -39,7 +39,7 @@ func withTestDatabase<Result: Sendable>(
     let directory = try TestDatabase.makeDirectory()
     defer { try? FileManager.default.removeItem(at: directory) }
     let path = directory.appendingPathComponent("test.db").path
-    return try await SQLiteBulkUpdater.withUpdater(url: path, busyTimeout: busyTimeout) { updater in
+    return try await SQLiteBulkUpdater.withUpdater(url: path, busyTimeout: busyTimeout, creating: true) { updater in
         try await body(updater, updater.connection, path)
     }
 }

@@ -14,6 +14,14 @@ package protocol BulkUpdateBackend: Sendable {
     /// Describes the target table from the catalog. Called once per run, before any row is read.
     func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws -> TableSchema
 
+    /// Checks from the catalog everything else the run will need before it writes: the role's privileges on the
+    /// target's columns, on the journal (or the right to create it) and on staging tables. Writes nothing; also run
+    /// for dry runs.
+    ///
+    /// - Throws: ``BulkUpdateError`` with code ``BulkUpdateError/Code-swift.struct/privilege`` naming every missing
+    ///   privilege and the way out.
+    func preflight(_ plan: UpdatePlan, logger: Logger) async throws
+
     /// The SQL one chunk of `rows` rows is written with, for `--dry-run` and logs (parameters shown as
     /// placeholders).
     func statementText(_ plan: UpdatePlan, rows: Int) -> String
@@ -31,6 +39,16 @@ package protocol BulkUpdateBackend: Sendable {
 
 /// Writes chunks of one run. Called concurrently from every worker; each call commits its chunk on its own.
 package protocol ChunkExecutor: Sendable {
+    /// Whether a resumed run's journal already holds `chunk`, which is then neither written nor paced.
+    ///
+    /// - Throws: ``BulkUpdateError`` when the journal holds a chunk of that number built from other rows.
+    func alreadyApplied(_ chunk: Chunk) throws(BulkUpdateError) -> Bool
+
     /// Writes one sorted, de-duplicated chunk in its own transaction and reports what the database counted.
     func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome
+}
+
+extension ChunkExecutor {
+    // See `ChunkExecutor.alreadyApplied(_:)`: executors without a journal never skip.
+    package func alreadyApplied(_ chunk: Chunk) throws(BulkUpdateError) -> Bool { false }
 }

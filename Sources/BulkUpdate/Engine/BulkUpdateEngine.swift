@@ -54,7 +54,9 @@ package enum BulkUpdateEngine {
             options = try backend.resolve(options, logger: logger)
             let name = try BulkUpdateTableName(parsing: table)
             let schema = try await backend.describe(name, options: options, logger: logger)
-            return try UpdatePlan(table: schema, keyColumns: keyColumns, setColumns: setColumns, options: options)
+            let plan = try UpdatePlan(table: schema, keyColumns: keyColumns, setColumns: setColumns, options: options)
+            try await backend.preflight(plan, logger: logger)
+            return plan
         } catch var error as BulkUpdateError {
             var nothing = BulkUpdateReport(
                 table: table,
@@ -77,7 +79,6 @@ package enum BulkUpdateEngine {
         started: ContinuousClock.Instant = .now,
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
-        let options = plan.options
         let schema = plan.table
         do {
             return try await backend.withRun(plan, logger: logger) { executor in
@@ -153,11 +154,18 @@ package enum BulkUpdateEngine {
             }
         }
         report.rowsRead = rowsRead
+        if firstError == nil, let expected = options.expectedRows, rowsRead != expected {
+            firstError = BulkUpdateError.unexpectedRowCount(read: rowsRead, expected: expected)
+        }
         report.committedChunks.sort { ($0.worker, $0.number) < ($1.worker, $1.number) }
         report.elapsedSeconds = Self.seconds(ContinuousClock.now - started)
         if var error = firstError as? BulkUpdateError {
             error.partialReport = report
-            logger.debug("bulk update failed", metadata: [LogKey.error: "\(error)"])
+            // The code and SQLSTATE only: an error's message may quote row values, which logs never carry.
+            logger.debug(
+                "bulk update failed",
+                metadata: [LogKey.error: "\(error.code)", LogKey.sqlState: "\(error.sqlState ?? "")"]
+            )
             throw error
         }
         if let firstError { throw firstError }
@@ -176,6 +184,9 @@ package enum BulkUpdateEngine {
         for row in rows {
             position += 1
             try validator.check(row, line: row.line ?? position)
+        }
+        if let expected = plan.options.expectedRows, position != expected {
+            throw BulkUpdateError.unexpectedRowCount(read: position, expected: expected)
         }
     }
 
@@ -265,4 +276,6 @@ package enum LogKey {
     package static let rows = "bulk_update.rows"
     package static let chunks = "bulk_update.chunks"
     package static let error = "bulk_update.error"
+    package static let sqlState = "bulk_update.sqlstate"
+    package static let stage = "bulk_update.stage"
 }

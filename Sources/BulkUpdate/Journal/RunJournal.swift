@@ -1,7 +1,8 @@
 import Foundation
 
 /// The SQL of a run's journal, shared by the backends: `bulk_update_runs` (one row per run) and
-/// `bulk_update_journal` (one row per committed chunk), in the target's schema. Every value is a parameter.
+/// `bulk_update_journal` (one row per committed chunk), in the journal schema (by default the target's). Every value
+/// is a parameter.
 package struct RunJournal: Sendable {
     /// A chunk the journal holds: where it came from and what it contained.
     package struct Entry: Hashable, Sendable {
@@ -83,9 +84,10 @@ package struct RunJournal: Sendable {
             + " WHERE run_id = \(self.text(2))"
     }
 
-    /// Every run with its progress: run id, target, started, finished, chunks, rows.
+    /// Every run with its progress: run id, target, started, finished, chunks, rows (both 64-bit integers).
     package var listRuns: String {
-        "SELECT r.run_id, r.target, r.started_at, r.finished_at, count(j.chunk), coalesce(sum(j.rows), 0)"
+        "SELECT r.run_id, r.target, r.started_at, r.finished_at, CAST(count(j.chunk) AS BIGINT),"
+            + " CAST(coalesce(sum(j.rows), 0) AS BIGINT)"
             + " FROM \(self.runsTable) AS r LEFT JOIN \(self.journalTable) AS j ON j.run_id = r.run_id"
             + " GROUP BY r.run_id, r.target, r.started_at, r.finished_at ORDER BY r.started_at"
     }
@@ -144,16 +146,10 @@ package struct RunJournal: Sendable {
 }
 
 extension Chunk {
-    /// The chunk's content fingerprint when the run is journaled, checked against the journal when resuming.
-    package func journalCheck(
-        _ journaled: [RunJournal.Entry: String],
-        runID: String
-    ) throws(BulkUpdateError) -> (fingerprint: String, alreadyApplied: Bool) {
-        let fingerprint = self.fingerprint()
-        guard let stored = journaled[RunJournal.Entry(worker: self.worker, chunk: self.number)] else {
-            return (fingerprint, false)
-        }
-        guard stored == fingerprint else {
+    /// Whether the journal of a resumed run holds this chunk; only then is its content fingerprinted and compared.
+    package func isJournaled(in journaled: [RunJournal.Entry: String], runID: String) throws(BulkUpdateError) -> Bool {
+        guard let stored = journaled[RunJournal.Entry(worker: self.worker, chunk: self.number)] else { return false }
+        guard stored == self.fingerprint() else {
             throw BulkUpdateError(
                 .input,
                 "the input differs from the one run \(SQLText.literal(runID)) read: chunk \(self.worker).\(self.number)"
@@ -161,6 +157,6 @@ extension Chunk {
                 inputLine: self.lines.first
             )
         }
-        return (fingerprint, true)
+        return true
     }
 }

@@ -22,7 +22,11 @@ struct Router {
         var cells: [Cell] = []
         cells.reserveCapacity(self.plan.columns.count)
         position = 0
+        let expected = self.plan.options.expectedRows
         for try await row in rows {
+            if let expected, position == expected {
+                throw BulkUpdateError.unexpectedRowCount(read: position + 1, expected: expected, atLeast: true)
+            }
             position += 1
             try RowChecker.check(row, line: row.line ?? position, plan: self.plan, into: &cells)
             let hash = KeyHash.hash(cells[0..<keyCount])

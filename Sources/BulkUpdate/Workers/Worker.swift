@@ -46,6 +46,12 @@ struct Worker: Sendable {
                     }
                 }
                 let record = chunk.record()
+                if try self.executor.alreadyApplied(chunk) {
+                    // Committed by the run this one resumes: no write, and no wait under the rate limit.
+                    report.add(.skipped, record: record)
+                    self.state.committed(chunk.count)
+                    continue
+                }
                 try await self.state.pace(chunk.count)
                 logger.trace(
                     "writing chunk",

@@ -59,6 +59,10 @@ struct FluentPostgresBackend: BulkUpdateBackend {
         }
     }
 
+    // See `BulkUpdateBackend.preflight(_:logger:)`. This path keeps no journal and stages nothing; the server
+    // checks the role's privileges on the target when the first chunk is written.
+    func preflight(_ plan: UpdatePlan, logger: Logger) async throws {}
+
     // See `BulkUpdateBackend.statementText(_:rows:)`.
     func statementText(_ plan: UpdatePlan, rows: Int) -> String {
         FluentPostgresExecutor.updateText(UpdateSQL(plan: plan, dialect: FluentPostgresExecutor.dialect))

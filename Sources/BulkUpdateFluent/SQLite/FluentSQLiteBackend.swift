@@ -35,6 +35,11 @@ struct FluentSQLiteBackend: BulkUpdateBackend {
         return schema
     }
 
+    // See `BulkUpdateBackend.preflight(_:logger:)`.
+    func preflight(_ plan: UpdatePlan, logger: Logger) async throws {
+        try await self.base.preflight(plan, logger: logger)
+    }
+
     // See `BulkUpdateBackend.statementText(_:rows:)`.
     func statementText(_ plan: UpdatePlan, rows: Int) -> String {
         self.base.statementText(plan, rows: rows)

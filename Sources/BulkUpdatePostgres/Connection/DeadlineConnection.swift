@@ -10,23 +10,35 @@ import Synchronization
 /// dropped with no promise to fail). Queries here go through the `EventLoopFuture` API and race a timer on the
 /// connection's event loop: when the deadline passes first, the caller gets ``BulkUpdateError/Code-swift.struct/timeout``
 /// at once and the connection is closed, so the pool replaces it. This is the one place that works around it.
-struct DeadlineConnection {
+struct DeadlineConnection: Sendable {
     let connection: PostgresConnection
-    let timeout: Duration
+    /// How long a call may take: the statement timeout and 5 seconds for the server to report it; `nil` (for a
+    /// statement timeout of zero, which means none, as in PostgreSQL) waits as long as it takes.
+    let timeout: Duration?
     let logger: Logger
+
+    /// A connection whose calls may take `statementTimeout` plus 5 seconds; none when `statementTimeout` is zero.
+    init(connection: PostgresConnection, statementTimeout: Duration, logger: Logger) {
+        self.connection = connection
+        self.timeout = statementTimeout > .zero ? statementTimeout + .seconds(5) : nil
+        self.logger = logger
+    }
 
     /// Runs `query` and collects its rows and command tag.
     func query(_ query: PostgresQuery) async throws -> PostgresQueryResult {
         guard !self.connection.isClosed else {
             throw BulkUpdateError(.connection, "the connection to PostgreSQL was closed")
         }
+        guard let timeout = self.timeout else {
+            return try await self.connection.query(query, logger: self.logger).get()
+        }
         let eventLoop = self.connection.eventLoop
         let promise = eventLoop.makePromise(of: PostgresQueryResult.self)
         let settled = Mutex(false)
         let connection = self.connection
-        let seconds = self.timeout.components.seconds
+        let seconds = timeout.components.seconds
         let (nanoseconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        let limit = overflow ? Int64.max : nanoseconds + self.timeout.components.attoseconds / 1_000_000_000
+        let limit = overflow ? Int64.max : nanoseconds + timeout.components.attoseconds / 1_000_000_000
         let timer = eventLoop.scheduleTask(in: .nanoseconds(limit)) {
             guard
                 settled.withLock({
@@ -51,7 +63,7 @@ struct DeadlineConnection {
         } catch is DeadlineExceeded {
             throw BulkUpdateError(
                 .timeout,
-                "a PostgreSQL statement did not finish within \(self.timeout) (statementTimeout); the connection was closed"
+                "a PostgreSQL statement did not finish within \(timeout) (statementTimeout); the connection was closed"
             )
         }
     }
@@ -66,16 +78,13 @@ struct DeadlineConnection {
         }
         let connection = self.connection
         let logger = self.logger
-        let timeout = self.timeout
+        guard let timeout = self.timeout else {
+            try await Self.send(payload, into: table, columns: columns, on: connection, logger: logger)
+            return
+        }
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
-                try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in
-                    var payload = payload
-                    while payload.readableBytes > 0 {
-                        guard let slice = payload.readSlice(length: min(65_536, payload.readableBytes)) else { break }
-                        try await writer.write(slice)
-                    }
-                }
+                try await Self.send(payload, into: table, columns: columns, on: connection, logger: logger)
                 return true
             }
             group.addTask {
@@ -90,6 +99,22 @@ struct DeadlineConnection {
                     .timeout,
                     "a PostgreSQL COPY did not finish within \(timeout) (statementTimeout); the connection was closed"
                 )
+            }
+        }
+    }
+
+    private static func send(
+        _ payload: ByteBuffer,
+        into table: String,
+        columns: [String],
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in
+            var payload = payload
+            while payload.readableBytes > 0 {
+                guard let slice = payload.readSlice(length: min(65_536, payload.readableBytes)) else { break }
+                try await writer.write(slice)
             }
         }
     }
@@ -118,8 +143,9 @@ package enum PostgresErrors {
                 switch state {
                 case "40001", "40P01", "55P03": .conflict
                 case "57014": .timeout
+                case "42501": .privilege
                 case "57P01", "57P02", "57P03": .connection
-                case _ where state.hasPrefix("08"): .connection
+                case _ where state.hasPrefix("08"), _ where state.hasPrefix("28"), "3D000", "53300": .connection
                 case _ where state.hasPrefix("23"): .constraint
                 case _ where state.hasPrefix("22"): .input
                 default: .server

@@ -4,45 +4,43 @@ import PostgresNIO
 
 /// An all-or-nothing run on PostgreSQL.
 ///
-/// Workers COPY their chunks into one unlogged staging table, each COPY committed on its own; then a single
-/// transaction applies the whole stage with one `UPDATE … FROM` and drops it. The target is untouched until that
-/// transaction commits. A control connection holds a session advisory lock named after the stage for the whole
-/// run, so a stage whose lock is free belongs to a run that died: every atomic run first drops such leftovers.
+/// One connection is leased for the whole run. It creates a temporary stage table; the workers' chunks are copied
+/// into it one after another (COPY is not where the time goes), each COPY committed on its own so no long
+/// transaction is open while the input is read; then one transaction applies the whole stage with a single
+/// `UPDATE … FROM`. The target is untouched until that transaction commits. The stage lives in the session's
+/// temporary schema: the run needs only the TEMPORARY privilege, and a run that dies leaves nothing behind (the
+/// server drops a session's temporary tables when it ends).
 struct PostgresAtomicRun {
-    /// The advisory lock space (`pg_advisory_lock(int4, int4)`'s first key): "BULK".
-    static let lockSpace: Int32 = 0x4255_4C4B
-
     let client: PostgresClient
     let plan: UpdatePlan
     let logger: Logger
 
+    /// The staging connection and the turn every chunk's COPY takes on it.
+    struct Stage: Sendable {
+        let table: StageTable
+        let connection: DeadlineConnection
+        let lock: AsyncLock
+    }
+
     func run(_ body: (PostgresChunkExecutor) async throws -> BulkUpdateReport) async throws -> BulkUpdateReport {
-        let stage = StageTable.atomic(for: self.plan)
+        let table = StageTable.atomic(for: self.plan)
         let timeout = self.plan.options.statementTimeout
         do {
             return try await self.client.withConnection { connection in
-                let control = DeadlineConnection(connection: connection, timeout: timeout, logger: self.logger)
-                try await self.dropLeftovers(on: control)
-                _ = try await control.query("SELECT pg_advisory_lock(\(Self.lockSpace), hashtext(\(stage.name)))")
-                _ = try await control.query(PostgresQuery(unsafeSQL: stage.createSQL))
+                let db = DeadlineConnection(connection: connection, statementTimeout: timeout, logger: self.logger)
+                _ = try await db.query(PostgresQuery(unsafeSQL: table.createAtomicSQL))
+                self.logger.debug("atomic stage created", metadata: [LogKey.stage: "\(table.name)"])
                 do {
+                    let stage = Stage(table: table, connection: db, lock: AsyncLock())
                     var report = try await body(
-                        PostgresChunkExecutor(client: self.client, plan: self.plan, atomicStage: stage)
+                        PostgresChunkExecutor(client: self.client, plan: self.plan, stage: stage)
                     )
-                    try await self.apply(stage, to: &report, on: control)
-                    _ = try? await control.query(
-                        "SELECT pg_advisory_unlock(\(Self.lockSpace), hashtext(\(stage.name)))"
-                    )
+                    try await self.apply(table, to: &report, on: db)
                     return report
                 } catch {
                     if !connection.isClosed {
-                        _ = try? await control.query("ROLLBACK")
-                        _ = try? await control.query(
-                            PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(stage.qualified)")
-                        )
-                        _ = try? await control.query(
-                            "SELECT pg_advisory_unlock(\(Self.lockSpace), hashtext(\(stage.name)))"
-                        )
+                        _ = try? await db.query("ROLLBACK")
+                        _ = try? await db.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table.qualified)"))
                     }
                     throw error
                 }
@@ -59,12 +57,14 @@ struct PostgresAtomicRun {
                 since: .now
             )
             failure.partialReport?.rowsRead = staged?.rowsRead ?? 0
+            failure.partialReport?.elapsedSeconds = staged?.elapsedSeconds ?? 0
             throw failure
         }
     }
 
     /// The final transaction: one UPDATE from the stage (the last chunk of a key wins), the counts, the drop.
     private func apply(_ stage: StageTable, to report: inout BulkUpdateReport, on db: DeadlineConnection) async throws {
+        let started = ContinuousClock.now
         let statements = PostgresStatements(plan: self.plan)
         let keys = statements.sql.keyNames.joined(separator: ", ")
         let repeated = report.duplicateKeysAcrossChunks > 0
@@ -73,8 +73,12 @@ struct PostgresAtomicRun {
             ? "(SELECT DISTINCT ON (\(keys)) * FROM \(stage.qualified) ORDER BY \(keys),"
                 + " \(SQLIdentifier.quote(stage.extraColumn)) DESC) AS u"
             : "\(stage.qualified) AS u"
+        // The stage's size and key distribution, for the planner: a whole file is often best applied with a hash
+        // join, unlike a chunk.
+        _ = try await db.query(PostgresQuery(unsafeSQL: "ANALYZE \(stage.qualified)"))
         _ = try await db.query("BEGIN")
         do {
+            _ = try await db.query(PostgresChunkExecutor.timeouts(self.plan.options, indexJoins: false))
             let result = try await db.query(PostgresQuery(unsafeSQL: statements.update(from: source)))
             var matched: Int
             var changed: Int
@@ -109,6 +113,9 @@ struct PostgresAtomicRun {
                     examples.append(self.plan.renderKey(text: try row.map { try $0.decode(String?.self) }))
                 }
             }
+            if self.plan.options.failOnMissingKeys && matched < distinctKeys {
+                throw BulkUpdateError.missingKeys(distinctKeys - matched, examples: examples)
+            }
             _ = try await db.query(PostgresQuery(unsafeSQL: "DROP TABLE \(stage.qualified)"))
             _ = try await db.query("COMMIT")
             report.rowsMatched = matched
@@ -118,32 +125,10 @@ struct PostgresAtomicRun {
             report.notFoundExamples = examples
             report.duplicateKeys += report.duplicateKeysAcrossChunks
             report.duplicateKeysAcrossChunks = 0
+            report.elapsedSeconds += BulkUpdateEngine.seconds(ContinuousClock.now - started)
         } catch {
             _ = try? await db.query("ROLLBACK")
             throw error
-        }
-    }
-
-    /// Drops the stages of atomic runs that died: their control connection, and with it the advisory lock, is gone.
-    private func dropLeftovers(on db: DeadlineConnection) async throws {
-        let found = try await db.query(
-            """
-            SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c
-            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind = 'r' AND c.relname LIKE 'bulk\\_update\\_atomic\\_%'
-            """
-        )
-        for row in found.rows {
-            let (schema, name) = try row.decode((String, String).self)
-            let locked = try await db.query("SELECT pg_try_advisory_lock(\(Self.lockSpace), hashtext(\(name)))")
-            guard try locked.rows.first?.decode(Bool.self) == true else { continue }  // a live run's stage
-            let table = SQLIdentifier.quote(schema) + "." + SQLIdentifier.quote(name)
-            _ = try await db.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table)"))
-            _ = try await db.query("SELECT pg_advisory_unlock(\(Self.lockSpace), hashtext(\(name)))")
-            self.logger.info(
-                "dropped the staging table of an atomic run that did not finish",
-                metadata: ["bulk_update.table": "\(schema).\(name)"]
-            )
         }
     }
 }

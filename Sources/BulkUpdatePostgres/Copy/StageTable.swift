@@ -5,17 +5,18 @@ import Foundation
 ///
 /// - A per-chunk stage is a temporary table of the connection (`ON COMMIT DELETE ROWS`), created once per
 ///   connection and emptied by every commit; its extra column holds each row's position in its chunk.
-/// - An atomic stage is an unlogged table in the target's schema, shared by every worker, named
-///   `bulk_update_atomic_<random>`; its extra column holds each row's chunk number, so that when a key was written
-///   by several chunks (of the one worker that owns it) the last one wins.
+/// - An atomic stage is a temporary table of the run's one staging connection, named `bulk_update_atomic_<random>`,
+///   kept across the COPY of every chunk and dropped when the run ends (and by the server with the session, if the
+///   process dies). Its extra column holds each row's chunk number, so that when a key was written by several
+///   chunks (of the one worker that owns it) the last one wins.
+///
+/// Both live in the session's temporary schema: a run needs no CREATE privilege on any schema and can leave no
+/// table behind.
 struct StageTable: Sendable {
-    /// Prefix of atomic stage names; leftovers of killed runs are found by it.
+    /// Prefix of atomic stage names.
     static let atomicPrefix = "bulk_update_atomic_"
 
-    /// The schema, or `pg_temp` for a temporary table.
-    let schema: String
     let name: String
-    let isTemporary: Bool
     /// Every plan column, then the extra column.
     let columnNames: [String]
     let extraColumn: String
@@ -28,30 +29,20 @@ struct StageTable: Sendable {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in signature.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
         return StageTable(
-            schema: "pg_temp",
             name: "bulk_update_stage_" + String(hash, radix: 16),
-            isTemporary: true,
             plan: plan,
             extraColumn: "bulk_update ordinal"
         )
     }
 
-    /// A new shared stage for an atomic run, in the target's schema.
+    /// A new stage for an atomic run: a temporary table of its staging connection.
     static func atomic(for plan: UpdatePlan) -> StageTable {
         let random = UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        return StageTable(
-            schema: plan.table.name.schema ?? "public",
-            name: Self.atomicPrefix + random,
-            isTemporary: false,
-            plan: plan,
-            extraColumn: "bulk_update chunk"
-        )
+        return StageTable(name: Self.atomicPrefix + random, plan: plan, extraColumn: "bulk_update chunk")
     }
 
-    private init(schema: String, name: String, isTemporary: Bool, plan: UpdatePlan, extraColumn: String) {
-        self.schema = schema
+    private init(name: String, plan: UpdatePlan, extraColumn: String) {
         self.name = name
-        self.isTemporary = isTemporary
         self.extraColumn = extraColumn
         self.columnNames = plan.columns.map(\.name) + [extraColumn]
         self.definitions =
@@ -59,23 +50,23 @@ struct StageTable: Sendable {
             + ["\(SQLIdentifier.quote(extraColumn)) int8 NOT NULL"]
     }
 
-    /// `"schema"."name"` (or `pg_temp."name"`).
-    var qualified: String {
-        (self.isTemporary ? "pg_temp" : SQLIdentifier.quote(self.schema)) + "." + SQLIdentifier.quote(self.name)
-    }
+    /// `pg_temp."name"`.
+    var qualified: String { "pg_temp." + SQLIdentifier.quote(self.name) }
 
     /// The table argument for PostgresNIO's `copyFrom`.
-    var copyTable: String { CopyText.name([self.schema, self.name]) }
+    var copyTable: String { CopyText.name(["pg_temp", self.name]) }
 
     /// The column arguments for PostgresNIO's `copyFrom`.
     var copyColumns: [String] { self.columnNames.map { CopyText.name([$0]) } }
 
+    /// The per-chunk stage, emptied by every commit.
     var createSQL: String {
         let columns = self.definitions.joined(separator: ", ")
-        if self.isTemporary {
-            return
-                "CREATE TEMP TABLE IF NOT EXISTS \(SQLIdentifier.quote(self.name)) (\(columns)) ON COMMIT DELETE ROWS"
-        }
-        return "CREATE UNLOGGED TABLE \(self.qualified) (\(columns))"
+        return "CREATE TEMP TABLE IF NOT EXISTS \(SQLIdentifier.quote(self.name)) (\(columns)) ON COMMIT DELETE ROWS"
+    }
+
+    /// The atomic stage, which keeps its rows until the run drops it.
+    var createAtomicSQL: String {
+        "CREATE TEMP TABLE \(SQLIdentifier.quote(self.name)) (\(self.definitions.joined(separator: ", ")))"
     }
 }

@@ -4,7 +4,7 @@ package import Logging
 import NIOCore
 import SQLiteNIO
 
-/// Writes chunks on the one writer connection, one at a time (``WriterLock``), each in its own
+/// Writes chunks on the one writer connection, one at a time (``AsyncLock``), each in its own
 /// `BEGIN IMMEDIATE` … `COMMIT` transaction.
 package struct SQLiteChunkExecutor: ChunkExecutor {
     /// `?3`: SQLite is dynamically typed, values are bound as they are stored.
@@ -18,7 +18,7 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
     static let stageTable = "temp." + SQLIdentifier.quote("bulk_update_stage")
 
     let connection: SQLiteConnection
-    let lock: WriterLock
+    let lock: AsyncLock
     let sql: UpdateSQL
     let maximumParameters: Int
     /// Whether each chunk is its own transaction; `false` in an atomic run, whose one transaction (and the writer
@@ -30,7 +30,7 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
 
     init(
         connection: SQLiteConnection,
-        lock: WriterLock,
+        lock: AsyncLock,
         plan: UpdatePlan,
         maximumParameters: Int,
         ownsTransactions: Bool,
@@ -46,18 +46,22 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
         self.ownsTransactions = ownsTransactions
     }
 
+    // See `ChunkExecutor.alreadyApplied(_:)`.
+    package func alreadyApplied(_ chunk: Chunk) throws(BulkUpdateError) -> Bool {
+        guard let journal = self.journal else { return false }
+        return try chunk.isJournaled(in: self.journaled, runID: journal.runID)
+    }
+
     // See `ChunkExecutor.write(_:logger:)`.
     package func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome {
-        var fingerprint = ""
-        if let journal = self.journal {
-            let check = try chunk.journalCheck(self.journaled, runID: journal.runID)
-            if check.alreadyApplied { return .skipped }
-            fingerprint = check.fingerprint
-        }
+        let fingerprint = self.journal == nil ? "" : chunk.fingerprint()
         guard self.ownsTransactions else {
             do {
                 var outcome = try await self.apply(chunk)
                 if outcome.matched < chunk.count { outcome.notFoundExamples = try await self.notFound(chunk) }
+                if outcome.matched < chunk.count && self.sql.plan.options.failOnMissingKeys {
+                    throw BulkUpdateError.missingKeys(chunk.count - outcome.matched, examples: outcome.notFoundExamples)
+                }
                 return outcome
             } catch {
                 throw SQLiteErrors.map(error, doing: "the update")
@@ -70,6 +74,12 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
                     var outcome = try await self.apply(chunk)
                     if outcome.matched < chunk.count {
                         outcome.notFoundExamples = try await self.notFound(chunk)
+                        if self.sql.plan.options.failOnMissingKeys {
+                            throw BulkUpdateError.missingKeys(
+                                chunk.count - outcome.matched,
+                                examples: outcome.notFoundExamples
+                            )
+                        }
                     }
                     if let journal = self.journal {
                         // In the chunk's own transaction: the chunk and its entry commit together or not at all.

@@ -8,6 +8,7 @@ struct ApplyRun {
     static let listedErrors = 20
 
     let command: ApplyCommand
+    let reportFile: ReportFile?
     let logger = Logger(label: "bulk-update", factory: { _ in SwiftLogNoOpLogHandler() })
 
     func run<Backend: BulkUpdateBackend>(backend: Backend) async throws {
@@ -24,7 +25,12 @@ struct ApplyRun {
         options.maximumRetries = command.retries
         options.lockTimeout = command.lockTimeout.map { .milliseconds(Int($0 * 1000)) }
         options.statementTimeout = .milliseconds(Int(command.statementTimeout * 1000))
-        if !command.atomic && !command.noJournal && !command.dryRun {
+        options.failOnMissingKeys = command.failOnMissingKeys
+        options.expectedRows = command.expectRows
+        options.journalSchema = command.journalSchema
+        let generatedRunID = command.resume == nil && command.runID == nil
+        if !command.atomic && !command.noJournal {
+            // A dry run journals nothing, but checks what a journaled run would need.
             options.runID = command.resume ?? command.runID ?? Self.newRunID()
             options.resume = command.resume != nil
         }
@@ -47,11 +53,16 @@ struct ApplyRun {
             ignoreOthers: command.setColumns != nil,
             inputName: stream.name
         )
+        try await backend.preflight(plan, logger: self.logger)
 
-        let isFile = command.input != "-"
+        // Only a regular file can be read twice; a pipe, a FIFO or /dev/stdin is streamed once, like `-`.
+        let isFile = stream.isRegularFile
         var total: Int?
         if isFile || command.dryRun {
             total = try self.check(&stream, mapping: mapping, plan: plan)
+            if let expected = options.expectedRows, let total, total != expected {
+                throw ApplyFailure.from(BulkUpdateError.unexpectedRowCount(read: total, expected: expected))
+            }
             if isFile {
                 stream = try RecordStream(
                     path: command.input,
@@ -62,10 +73,15 @@ struct ApplyRun {
         }
         if command.dryRun {
             self.printPlan(plan, backend: backend, rows: total ?? 0, input: stream.name)
+            var report = BulkUpdateEngine.emptyReport(plan.table.name.description, plan: plan, since: .now)
+            report.rowsRead = total ?? 0
+            report.runID = nil
+            self.reportFile?.write(report, dryRun: true, exitCode: 0)
             return
         }
 
-        if let runID = options.runID, !command.quiet {
+        // The id is how a killed run is found and resumed: printed even with --quiet unless the user chose it.
+        if let runID = options.runID, !command.quiet || generatedRunID {
             let verb = options.resume ? "resuming run" : "run"
             FileHandle.standardError.write(Data("\(verb) \(runID)\n".utf8))
         }
@@ -80,11 +96,10 @@ struct ApplyRun {
                 logger: self.logger
             )
             progress.finish()
-            try self.writeReport(report, error: nil)
             print(report)
-        } catch let error as BulkUpdateError {
+            self.reportFile?.write(report, exitCode: 0)
+        } catch {
             progress.finish()
-            if let partial = error.partialReport { try self.writeReport(partial, error: error) }
             throw error
         }
     }
@@ -139,15 +154,6 @@ struct ApplyRun {
         )
         print("SQL of one chunk (shown for 2 rows):")
         print("  " + backend.statementText(plan, rows: 2))
-    }
-
-    private func writeReport(_ report: BulkUpdateReport, error: BulkUpdateError?) throws {
-        guard let path = self.command.report else { return }
-        // The report's own fields, plus `error` when the run failed after committing some chunks.
-        var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any] ?? [:]
-        if let error { object["error"] = error.description }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        try data.write(to: URL(fileURLWithPath: path))
     }
 
     /// `20261128-141503-3fa2`: sortable, and unique enough for runs started by hand.

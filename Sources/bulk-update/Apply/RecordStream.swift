@@ -28,11 +28,14 @@ struct RecordStream {
     /// The columns the input names: the CSV header, or the keys of the first JSON object in table order later.
     let columns: [String]
     let name: String
+    /// Whether the input can be read again from the start (a regular file).
+    let isRegularFile: Bool
 
     /// Opens `path` (`-` for standard input) and reads the header, or the first JSON object.
     init(path: String, format: Format, nullString: String?) throws {
         let source = try ByteSource(path: path)
         self.name = source.name
+        self.isRegularFile = source.isRegularFile
         switch format {
         case .csv, .tsv:
             let reader = try DelimitedReader(

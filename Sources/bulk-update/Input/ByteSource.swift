@@ -20,6 +20,9 @@ final class ByteSource {
 
     private let descriptor: Int32
     private let ownsDescriptor: Bool
+    /// Whether the input is a regular file, which can be opened again and read a second time. Standard input, pipes,
+    /// FIFOs, `/dev/stdin` and process substitutions are not: they are read once.
+    let isRegularFile: Bool
 
     /// Opens `path` for reading; `-` means standard input.
     ///
@@ -35,6 +38,7 @@ final class ByteSource {
             self.name = "standard input"
             self.descriptor = STDIN_FILENO
             self.ownsDescriptor = false
+            self.isRegularFile = false
             return
         }
         self.name = path
@@ -44,7 +48,8 @@ final class ByteSource {
             throw BulkUpdateError(.configuration, "cannot open input file '\(path)': \(reason)")
         }
         var status = stat()
-        if fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR {
+        let described = fstat(descriptor, &status) == 0
+        if described, (status.st_mode & S_IFMT) == S_IFDIR {
             close(descriptor)
             throw BulkUpdateError(
                 .configuration,
@@ -53,6 +58,7 @@ final class ByteSource {
         }
         self.descriptor = descriptor
         self.ownsDescriptor = true
+        self.isRegularFile = described && (status.st_mode & S_IFMT) == S_IFREG
     }
 
     deinit {

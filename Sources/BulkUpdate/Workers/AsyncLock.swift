@@ -1,8 +1,8 @@
 import Synchronization
 
-/// A first-come, first-served async lock: SQLite has one writer, so chunks from every worker take turns on the
-/// one connection. Waiting suspends the task; it never blocks a thread.
-final class WriterLock: Sendable {
+/// A first-come, first-served async lock, for chunks from every worker that take turns on one connection (SQLite's
+/// one writer, PostgreSQL's atomic stage). Waiting suspends the task; it never blocks a thread.
+package final class AsyncLock: Sendable {
     private struct State {
         var locked = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -10,8 +10,10 @@ final class WriterLock: Sendable {
 
     private let state = Mutex(State())
 
+    package init() {}
+
     /// Runs `body` while holding the lock.
-    func withLock<Result>(_ body: () async throws -> sending Result) async throws -> sending Result {
+    package func withLock<Result>(_ body: () async throws -> sending Result) async throws -> sending Result {
         await self.lock()
         defer { self.unlock() }
         return try await body()

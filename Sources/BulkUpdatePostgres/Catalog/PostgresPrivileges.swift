@@ -1,0 +1,184 @@
+import BulkUpdate
+import PostgresNIO
+
+/// Checks, from the catalog and before anything is written, that the current role may do everything a run will do:
+/// read the key columns (and, with `skipUnchanged`, the set columns), update the set columns, use the journal or
+/// create it, and create temporary tables for COPY. Every missing privilege is named with the statement that grants
+/// it, and the way around it when there is one.
+enum PostgresPrivileges {
+    /// The journal's tables, the privileges a run needs on each, and what a run does without them.
+    static let journalTables: [(name: String, privileges: [String], columns: [String])] = [
+        (
+            "bulk_update_runs", ["SELECT", "INSERT", "UPDATE"],
+            ["run_id", "target", "fingerprint", "started_at", "finished_at", "rows_committed"]
+        ),
+        (
+            "bulk_update_journal", ["SELECT", "INSERT"],
+            ["run_id", "worker", "chunk", "first_key", "last_key", "rows", "fingerprint", "committed_at"]
+        ),
+    ]
+
+    /// What a run's journal needs to do before its first chunk: nothing, or create its tables.
+    enum JournalState {
+        case ready
+        case create
+    }
+
+    static func check(_ plan: UpdatePlan, on db: DeadlineConnection) async throws {
+        let table = plan.table.name
+        var missing: [String] = []
+        var role = "the current role"
+        for row in try await db.query("SELECT current_user::text").rows {
+            role = SQLIdentifier.quote(try row.decode(String.self))
+        }
+
+        // The target's columns.
+        let readColumns = plan.keyColumns + (plan.options.skipUnchanged ? plan.setColumns : [])
+        let names = plan.columns.map(\.name)
+        let columnQuery: PostgresQuery = """
+            SELECT c, pg_catalog.has_column_privilege(\(table.quoted), c, 'SELECT'),
+                   pg_catalog.has_column_privilege(\(table.quoted), c, 'UPDATE')
+            FROM unnest(\(names)::text[]) AS c
+            """
+        var mayRead: Set<String> = []
+        var mayUpdate: Set<String> = []
+        for row in try await db.query(columnQuery).rows {
+            let (name, read, update) = try row.decode((String, Bool, Bool).self)
+            if read { mayRead.insert(name) }
+            if update { mayUpdate.insert(name) }
+        }
+        let cannotRead = readColumns.map(\.name).filter { !mayRead.contains($0) }
+        let cannotUpdate = plan.setColumns.map(\.name).filter { !mayUpdate.contains($0) }
+        if !cannotUpdate.isEmpty {
+            missing.append(Self.columns("UPDATE", cannotUpdate, of: table, role: role))
+        }
+        if !cannotRead.isEmpty {
+            missing.append(Self.columns("SELECT", cannotRead, of: table, role: role))
+        }
+
+        // Temporary tables: the `copy` strategy and atomic runs stage rows in one.
+        if plan.options.strategy == .copy || plan.options.atomic {
+            let temporary = try await db.query(
+                "SELECT pg_catalog.has_database_privilege(current_database(), 'TEMPORARY'), current_database()::text"
+            )
+            if let row = temporary.rows.first {
+                let (allowed, database) = try row.decode((Bool, String).self)
+                if !allowed {
+                    missing.append(
+                        "it lacks TEMPORARY on database \(SQLIdentifier.quote(database)) (the copy strategy and atomic runs"
+                            + " stage rows in a temporary table): GRANT TEMPORARY ON DATABASE"
+                            + " \(SQLIdentifier.quote(database)) TO \(role)"
+                    )
+                }
+            }
+        }
+
+        // The journal.
+        if plan.options.runID != nil {
+            if let problem = try await Self.journalProblem(plan, role: role, on: db) { missing.append(problem) }
+        }
+
+        guard !missing.isEmpty else { return }
+        throw BulkUpdateError(
+            .privilege,
+            "role \(role) cannot run this update of \(table); nothing was written:\n  - "
+                + missing.joined(separator: "\n  - ")
+        )
+    }
+
+    /// Whether the journal's tables exist in the run's journal schema; ``check(_:on:)`` has made sure the role may
+    /// use them or create them.
+    static func journalState(_ plan: UpdatePlan, on db: DeadlineConnection) async throws -> JournalState {
+        let schema = Self.journalSchema(plan)
+        let tables = Self.journalTables.map(\.name)
+        let query: PostgresQuery = """
+            SELECT count(*)::int8 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = \(schema) AND c.relname = ANY(\(tables)::text[]) AND c.relkind IN ('r', 'p')
+            """
+        let count = try await db.query(query).rows.first?.decode(Int64.self) ?? 0
+        return count == Int64(tables.count) ? .ready : .create
+    }
+
+    static func journalSchema(_ plan: UpdatePlan) -> String {
+        plan.options.journalSchema ?? plan.table.name.schema ?? "public"
+    }
+
+    /// What stops the journal from working, if anything: a missing schema, a missing USAGE, missing privileges on
+    /// its tables, or no right to create them.
+    private static func journalProblem(_ plan: UpdatePlan, role: String, on db: DeadlineConnection) async throws
+        -> String?
+    {
+        let schema = Self.journalSchema(plan)
+        let quotedSchema = SQLIdentifier.quote(schema)
+        let wayOut =
+            "or keep the journal elsewhere (journalSchema, apply --journal-schema SCHEMA), or run without one"
+            + " (apply --no-journal: the run cannot be resumed)"
+        let exists: PostgresQuery = """
+            SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE'), pg_catalog.has_schema_privilege(n.oid, 'CREATE')
+            FROM pg_catalog.pg_namespace n WHERE n.nspname = \(schema)
+            """
+        guard let row = try await db.query(exists).rows.first else {
+            return "the journal schema \(quotedSchema) does not exist: create it, \(wayOut)"
+        }
+        let (usage, create) = try row.decode((Bool, Bool).self)
+        guard usage else {
+            return
+                "it lacks USAGE on the journal schema \(quotedSchema): GRANT USAGE ON SCHEMA \(quotedSchema) TO \(role), \(wayOut)"
+        }
+        let tables = Self.journalTables.map(\.name)
+        let privileges: PostgresQuery = """
+            SELECT c.relname::text, pg_catalog.has_table_privilege(c.oid, 'SELECT'),
+                   pg_catalog.has_table_privilege(c.oid, 'INSERT'), pg_catalog.has_table_privilege(c.oid, 'UPDATE'),
+                   ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
+            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = \(schema) AND c.relname = ANY(\(tables)::text[])
+            """
+        var found: [String: Set<String>] = [:]
+        for row in try await db.query(privileges).rows {
+            let (name, select, insert, update, columns) = try row.decode((String, Bool, Bool, Bool, [String]).self)
+            var granted: Set<String> = []
+            if select { granted.insert("SELECT") }
+            if insert { granted.insert("INSERT") }
+            if update { granted.insert("UPDATE") }
+            found[name] = granted
+            let expected = Self.journalTables.first { $0.name == name }?.columns ?? []
+            if !Set(expected).isSubset(of: Set(columns)) {
+                return "\(quotedSchema).\(SQLIdentifier.quote(name)) exists but is not a bulk-update journal table"
+                    + " (it lacks the columns \(expected.filter { !columns.contains($0) }.joined(separator: ", ")));"
+                    + " it is left alone: keep the journal elsewhere (journalSchema, apply --journal-schema SCHEMA),"
+                    + " or run without one (apply --no-journal: the run cannot be resumed)"
+            }
+        }
+        if found.count < tables.count {
+            guard create else {
+                let absent = tables.filter { found[$0] == nil }.map { "\(quotedSchema).\(SQLIdentifier.quote($0))" }
+                return
+                    "it lacks CREATE on schema \(quotedSchema), to create the run journal (\(absent.joined(separator: ", "))"
+                    + " does not exist yet): GRANT CREATE ON SCHEMA \(quotedSchema) TO \(role), or have its owner"
+                    + " create the tables once (bulk-update runs --create-sql prints the statements), \(wayOut)"
+            }
+        }
+        var lacking: [String] = []
+        for (name, needed, _) in Self.journalTables {
+            guard let granted = found[name] else { continue }
+            let absent = needed.filter { !granted.contains($0) }
+            if !absent.isEmpty {
+                lacking.append(
+                    "GRANT \(absent.joined(separator: ", ")) ON \(quotedSchema).\(SQLIdentifier.quote(name)) TO \(role)"
+                )
+            }
+        }
+        guard !lacking.isEmpty else { return nil }
+        return "it lacks privileges on the run journal: \(lacking.joined(separator: "; ")), \(wayOut)"
+    }
+
+    private static func columns(_ privilege: String, _ names: [String], of table: BulkUpdateTableName, role: String)
+        -> String
+    {
+        let list = names.map { SQLIdentifier.quote($0) }.joined(separator: ", ")
+        let what = names.count == 1 ? "column" : "columns"
+        return
+            "it lacks \(privilege) on \(what) \(list) of \(table): GRANT \(privilege) (\(list)) ON \(table.quoted) TO \(role)"
+    }
+}

@@ -1,0 +1,49 @@
+import BulkUpdate
+import Foundation
+
+/// The `--report` file: opened (created or emptied) before anything else happens, so a path that cannot be written
+/// stops the run before it connects, and written once at the end, whatever the outcome.
+final class ReportFile: Sendable {
+    let path: String
+    private let descriptor: Int32
+
+    /// Opens `path` for writing.
+    ///
+    /// - Throws: ``ApplyFailure`` with exit code 73 naming the path and the system's reason.
+    init(path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw ApplyFailure(
+                description: "cannot write the report to '\(path)': \(String(cString: strerror(errno)));"
+                    + " nothing was done",
+                exitCode: ApplyFailure.reportUnwritable
+            )
+        }
+        self.path = path
+        self.descriptor = descriptor
+    }
+
+    deinit { close(self.descriptor) }
+
+    /// Writes the report's own fields, plus `exitCode`, `error` when the run failed, and `dryRun` for a dry run.
+    /// A failure before any work has no report: then only `exitCode` and `error` are written.
+    func write(_ report: BulkUpdateReport?, error: String? = nil, dryRun: Bool = false, exitCode: Int32) {
+        var object: [String: Any] = [:]
+        if let report, let data = try? JSONEncoder().encode(report),
+            let fields = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        {
+            object = fields
+        }
+        object["exitCode"] = Int(exitCode)
+        if let error { object["error"] = error }
+        if dryRun { object["dryRun"] = true }
+        do {
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            try FileHandle(fileDescriptor: self.descriptor, closeOnDealloc: false).write(
+                contentsOf: data + Data("\n".utf8)
+            )
+        } catch {
+            FileHandle.standardError.write(Data("error: could not write the report to '\(self.path)': \(error)\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,311 @@
+import Foundation
+import Testing
+
+/// What a careful, hostile new user tries: finding and resuming a quiet run, a report path that cannot be written,
+/// inputs that can only be read once, SQLite files that do not exist or are locked, and guard rails for scripts.
+@Suite("apply: hardening", .timeLimit(.minutes(3)))
+struct ApplyHardeningTests {
+    static let columns = "id integer primary key, username varchar(150) not null, email text"
+    static func seed(_ count: Int) -> String {
+        (1...count).map { "(\($0), 'user\($0)', NULL)" }.joined(separator: ", ")
+    }
+    static func csv(_ ids: ClosedRange<Int>) -> String {
+        "id,username,email\n" + ids.map { "\($0),USER\($0),\\N\n" }.joined()
+    }
+
+    // MARK: runs
+
+    @Test(
+        "runs lists unfinished and finished runs with their chunks and rows; --clean removes finished ones",
+        arguments: ApplyBackend.enabled
+    )
+    func runsCommand(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns, rows: Self.seed(20)) { target in
+            // A journal of this test's own, so other tests' runs do not show (PostgreSQL shares one database).
+            let schema: String
+            switch backend {
+            case .postgres:
+                schema = "bu_runs_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(8).lowercased()
+                try target.execute("CREATE SCHEMA \(schema)")
+            case .sqlite:
+                schema = "main"
+            }
+            defer { if backend == .postgres { try? target.execute("DROP SCHEMA \(schema) CASCADE") } }
+            // A quiet run that dies at a bad line after some chunks: its id is on standard error, and it is unfinished.
+            var broken = Self.csv(1...10)
+            broken += "oops,x,\\N\n"
+            let died = try target.apply(
+                ["--input", "-", "--quiet", "--chunk-size", "2", "--workers", "1", "--journal-schema", schema],
+                standardInput: Data(broken.utf8)
+            )
+            #expect(died.status == 75, streams(died))
+            let runID = try #require(
+                died.standardError.split(separator: "\n").first { $0.hasPrefix("run ") }.map {
+                    String($0.dropFirst(4))
+                },
+                streams(died)
+            )
+            let committed = ListedChunk.parse(died.standardError)
+            #expect(!committed.isEmpty, streams(died))
+
+            let finished = try target.apply([
+                "--input", try target.write("all.csv", Self.csv(1...20)), "--run-id", "finished-run",
+                "--chunk-size", "5", "--workers", "1", "--journal-schema", schema,
+            ])
+            #expect(finished.status == 0, streams(finished))
+
+            let listed = try Executable.run(["runs", "--database", target.database, "--journal-schema", schema])
+            #expect(listed.status == 0, streams(listed))
+            let lines = listed.standardOutput.split(separator: "\n").map(String.init)
+            let unfinished = try #require(lines.first { $0.hasPrefix(runID + " |") }, streams(listed))
+            let cells = unfinished.components(separatedBy: " | ")
+            #expect(cells[1] == target.qualifiedName && cells[3] == "unfinished", "\(cells)")
+            #expect(cells[4] == String(committed.count) && cells[5] == String(committed.count * 2), "\(cells)")
+            let done = try #require(lines.first { $0.hasPrefix("finished-run |") }, streams(listed))
+            #expect(done.hasSuffix(" | 4 | 20") && !done.contains("unfinished"), "\(done)")
+
+            let cleaned = try Executable.run([
+                "runs", "--database", target.database, "--journal-schema", schema, "--clean",
+            ])
+            #expect(cleaned.status == 0, streams(cleaned))
+            #expect(cleaned.standardOutput.contains(runID + " |"), streams(cleaned))
+            #expect(!cleaned.standardOutput.contains("finished-run"), streams(cleaned))
+
+            // The unfinished run resumes to the end.
+            let resumed = try target.apply(
+                ["--input", "-", "--resume", runID, "--chunk-size", "2", "--workers", "1", "--journal-schema", schema],
+                standardInput: Data(Self.csv(1...10).utf8)
+            )
+            #expect(resumed.status == 0, streams(resumed))
+            #expect(resumed.standardOutput.contains("\(committed.count) chunk(s) with"), streams(resumed))
+        }
+    }
+
+    // MARK: --report
+
+    @Test("an unwritable --report path: exit 73 before anything else, nothing written", arguments: ApplyBackend.enabled)
+    func unwritableReport(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns, rows: Self.seed(3)) { target in
+            let input = try target.write("changes.csv", Self.csv(1...3))
+            for path in [target.directory.path, target.path("missing-directory/report.json")] {
+                let result = try target.apply(["--input", input, "--report", path])
+                #expect(result.status == 73, streams(result))
+                #expect(result.standardError.contains("cannot write the report to '\(path)'"), streams(result))
+                #expect(result.standardOutput.isEmpty, streams(result))
+            }
+            // Checked before the database: a database that does not exist does not come first.
+            let first = try Executable.run([
+                "apply", "--database", target.path("nope.db"), "--table", "t", "--input", input, "--report",
+                target.directory.path,
+            ])
+            #expect(first.status == 73, streams(first))
+            #expect(try target.contents() == (1...3).map { ["\($0)", "user\($0)", nil] })
+        }
+    }
+
+    @Test("--report is written for every outcome, with the exit code: invalid input, a failed connection, a dry run")
+    func reportOnEveryOutcome() throws {
+        try ApplyTarget.with(.sqlite, columns: Self.columns, rows: Self.seed(3)) { target in
+            let report = target.path("report.json")
+            let bad = try target.apply([
+                "--input", try target.write("bad.csv", "id,username,email\nx,y,z\n"), "--report", report,
+            ])
+            #expect(bad.status == 65, streams(bad))
+            var written = try readReport(report)
+            #expect(written["exitCode"] as? Int == 65)
+            #expect((written["error"] as? String)?.contains("invalid line") == true, "\(written)")
+
+            let dry = try target.apply([
+                "--input", try target.write("good.csv", Self.csv(1...3)), "--dry-run", "--report", report,
+            ])
+            #expect(dry.status == 0, streams(dry))
+            written = try readReport(report)
+            #expect(written["dryRun"] as? Bool == true && written["exitCode"] as? Int == 0, "\(written)")
+            #expect(written["rowsRead"] as? Int == 3 && written["rowsChanged"] as? Int == 0, "\(written)")
+        }
+        let unreachable = "postgres://nobody@127.0.0.1:\(unusedPort())/x?sslmode=disable"
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("c.csv").path
+        try Self.csv(1...3).write(toFile: input, atomically: true, encoding: .utf8)
+        let report = directory.appendingPathComponent("report.json").path
+        let failed = try Executable.run([
+            "apply", "--database", unreachable, "--table", "t", "--input", input, "--report", report,
+        ])
+        #expect(failed.status == 69, streams(failed))
+        let written = try readReport(report)
+        #expect(written["exitCode"] as? Int == 69)
+        #expect((written["error"] as? String)?.contains("could not connect") == true, "\(written)")
+    }
+
+    // MARK: Inputs read once
+
+    @Test("/dev/stdin and a named pipe are read once, like -", arguments: ApplyBackend.enabled)
+    func pipes(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns, rows: Self.seed(30)) { target in
+            let viaDevice = try target.apply(
+                ["--input", "/dev/stdin", "--format", "csv", "--quiet"],
+                standardInput: Data(Self.csv(1...15).utf8)
+            )
+            #expect(viaDevice.status == 0, streams(viaDevice))
+            #expect(viaDevice.standardOutput.contains("rows read 15, matched 15, changed 15"), streams(viaDevice))
+
+            let fifo = target.path("changes.csv")
+            #expect(mkfifo(fifo, 0o600) == 0)
+            let text = Self.csv(16...30)
+            let writer = Thread {
+                // Opening a FIFO for writing waits for its reader.
+                if let handle = FileHandle(forWritingAtPath: fifo) {
+                    handle.write(Data(text.utf8))
+                    try? handle.close()
+                }
+            }
+            writer.start()
+            let viaFIFO = try target.apply(["--input", fifo, "--quiet"])
+            #expect(viaFIFO.status == 0, streams(viaFIFO))
+            #expect(viaFIFO.standardOutput.contains("rows read 15, matched 15, changed 15"), streams(viaFIFO))
+            #expect(try target.contents().map { $0[1] } == (1...30).map { "USER\($0)" })
+        }
+    }
+
+    // MARK: SQLite
+
+    @Test("SQLite: a path that does not exist is refused and no file is created")
+    func sqliteMissingFile() throws {
+        try ApplyTarget.with(.sqlite, columns: Self.columns, rows: Self.seed(1)) { target in
+            let missing = target.path("typo.db")
+            let input = try target.write("c.csv", Self.csv(1...1))
+            let result = try Executable.run(["apply", "--database", missing, "--table", target.table, "--input", input])
+            #expect(result.status == 64, streams(result))
+            #expect(result.standardError.contains("typo.db does not exist"), streams(result))
+            #expect(!FileManager.default.fileExists(atPath: missing))
+            let runs = try Executable.run(["runs", "--database", missing])
+            #expect(runs.status != 0, streams(runs))
+            #expect(!FileManager.default.fileExists(atPath: missing))
+        }
+    }
+
+    @Test("SQLite: the database's journal mode is left as it was")
+    func sqliteJournalMode() throws {
+        try ApplyTarget.with(.sqlite, columns: Self.columns, rows: Self.seed(5)) { target in
+            #expect(try PythonSQLite.query(target.database, "PRAGMA journal_mode") == [["delete"]])
+            let result = try target.apply(["--input", try target.write("c.csv", Self.csv(1...5))])
+            #expect(result.status == 0, streams(result))
+            #expect(try PythonSQLite.query(target.database, "PRAGMA journal_mode") == [["delete"]])
+            #expect(try target.contents().map { $0[1] } == (1...5).map { "USER\($0)" })
+        }
+    }
+
+    @Test("SQLite: --lock-timeout is the busy timeout (another process holds the write lock)")
+    func sqliteLockTimeout() throws {
+        try ApplyTarget.with(.sqlite, columns: Self.columns, rows: Self.seed(5)) { target in
+            let input = try target.write("c.csv", Self.csv(1...5))
+            // python3 takes the write lock for 3 seconds; it prints once it holds it.
+            let holder = Process()
+            holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            holder.arguments = [
+                "python3", "-c",
+                "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                    + "c.execute('BEGIN IMMEDIATE')\nprint('locked', flush=True)\ntime.sleep(3)\nc.execute('ROLLBACK')",
+                target.database,
+            ]
+            let output = Pipe()
+            holder.standardOutput = output
+            try holder.run()
+            _ = output.fileHandleForReading.availableData  // "locked"
+            let impatient = try target.apply(["--input", input, "--lock-timeout", "0.2", "--no-journal"])
+            #expect(impatient.status == 69, streams(impatient))
+            #expect(impatient.standardError.contains("locked by another connection"), streams(impatient))
+            let patient = try target.apply(["--input", input, "--lock-timeout", "30", "--no-journal"])
+            #expect(patient.status == 0, streams(patient))
+            holder.waitUntilExit()
+            #expect(try target.contents().map { $0[1] } == (1...5).map { "USER\($0)" })
+        }
+    }
+
+    // MARK: Guard rails and exit codes
+
+    @Test(
+        "--fail-on-missing-keys: the chunk with the missing key rolls back; atomic applies nothing",
+        arguments: ApplyBackend.enabled
+    )
+    func failOnMissingKeys(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns, rows: Self.seed(9)) { target in
+            // Keys 1 to 4 fill the first chunk; the second holds key 99, which has no row.
+            var csv = Self.csv(1...4)
+            csv += "5,USER5,\\N\n99,USER99,\\N\n"
+            let input = try target.write("c.csv", csv)
+            let atomic = try target.apply(["--input", input, "--fail-on-missing-keys", "--atomic", "--chunk-size", "4"])
+            #expect(atomic.status == 65, streams(atomic))
+            #expect(
+                atomic.standardError.contains("1 key of the input has no row in the table (for example 99)"),
+                streams(atomic)
+            )
+            #expect(try target.contents().map { $0[1] } == (1...9).map { "user\($0)" })
+
+            let perChunk = try target.apply([
+                "--input", input, "--fail-on-missing-keys", "--chunk-size", "4", "--workers", "1",
+            ])
+            #expect(perChunk.status == 75, streams(perChunk))
+            #expect(ListedChunk.parse(perChunk.standardError).map(\.rows) == [4], streams(perChunk))
+            #expect(try target.contents().map { $0[1] } == (1...4).map { "USER\($0)" } + (5...9).map { "user\($0)" })
+
+            // Without the flag the missing key is counted, and the run succeeds.
+            let counted = try target.apply(["--input", input, "--no-journal"])
+            #expect(counted.status == 0, streams(counted))
+            #expect(counted.standardOutput.contains("keys not found 1"), streams(counted))
+        }
+    }
+
+    @Test(
+        "--expect-rows: a file is counted before writing; a stream stops before the first extra row",
+        arguments: ApplyBackend.enabled
+    )
+    func expectRows(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns, rows: Self.seed(12)) { target in
+            let file = try target.write("c.csv", Self.csv(1...10))
+            let short = try target.apply(["--input", file, "--expect-rows", "11"])
+            #expect(short.status == 65, streams(short))
+            #expect(short.standardError.contains("the input holds 10 rows, not the 11 expected"), streams(short))
+            #expect(try target.contents().map { $0[1] } == (1...12).map { "user\($0)" })
+
+            let long = try target.apply(
+                ["--input", "-", "--expect-rows", "10", "--chunk-size", "5", "--workers", "1"],
+                standardInput: Data(Self.csv(1...12).utf8)
+            )
+            #expect(long.status == 75, streams(long))
+            #expect(long.standardError.contains("more than 10 rows, not the 10 expected"), streams(long))
+            let stored = try target.contents().map { $0[1] }
+            #expect(stored[10...] == ["user11", "user12"], "\(stored)")
+
+            let exact = try target.apply(["--input", file, "--expect-rows", "10", "--no-journal"])
+            #expect(exact.status == 0, streams(exact))
+        }
+    }
+
+    @Test("what the database rejects exits 65 when nothing was written, whatever the kind of rejection")
+    func serverRejectionExitCode() throws {
+        try ApplyTarget.with(
+            .postgres,
+            columns: "id integer primary key, v integer check (v > 0)",
+            rows: "(1, 1), (2, 2)"
+        ) { target in
+            let input = try target.write("c.csv", "id,v\n1,5\n2,-1\n")
+            let result = try target.apply(["--input", input, "--no-journal", "--workers", "1"])
+            #expect(result.status == 65, streams(result))
+            #expect(result.standardError.contains("violates check constraint"), streams(result))
+            #expect(try target.contents() == [["1", "1"], ["2", "2"]])
+        }
+    }
+
+    @Test("--statement-timeout 0 means no timeout, as in PostgreSQL", arguments: ApplyBackend.enabled)
+    func noStatementTimeout(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns, rows: Self.seed(3)) { target in
+            let input = try target.write("c.csv", Self.csv(1...3))
+            let result = try target.apply(["--input", input, "--statement-timeout", "0", "--lock-timeout", "0"])
+            #expect(result.status == 0, streams(result))
+            #expect(try target.contents().map { $0[1] } == ["USER1", "USER2", "USER3"])
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+
+/// A least-privileged role: what it may do runs; what it may not is refused before the first write, naming the
+/// privilege, the GRANT that gives it and the way around it.
+@Suite("apply with a least-privileged role", .serialized, .timeLimit(.minutes(2)))
+struct PrivilegeTests {
+    static let columns = "id integer primary key, username varchar(150) not null, email text"
+    static let rows = "(1, 'alice', 'a@example.com'), (2, 'bob', NULL)"
+    static let csv = "id,username,email\n1,ALICE,a2@example.com\n2,BOB,\\N\n"
+    static let applied: [[String?]] = [["1", "ALICE", "a2@example.com"], ["2", "BOB", nil]]
+    static let untouched: [[String?]] = [["1", "alice", "a@example.com"], ["2", "bob", nil]]
+
+    /// A schema of its own for the journal, owned by the superuser: the role gets USAGE on it and nothing else.
+    static func withJournalSchema(_ role: TestRole, _ body: (String) throws -> Void) throws {
+        let schema = "bu_journal_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(8).lowercased()
+        let admin = ApplyTestEnvironment.postgresURL!
+        try PSQL.execute(admin, "CREATE SCHEMA \(schema); GRANT USAGE ON SCHEMA \(schema) TO \(role.name)")
+        defer { try? PSQL.execute(admin, "DROP SCHEMA \(schema) CASCADE") }
+        try body(schema)
+    }
+
+    static func apply(_ target: ApplyTarget, as role: TestRole, _ arguments: [String]) throws -> Executable.Result {
+        let path = try target.write("changes.csv", Self.csv)
+        return try Executable.run(
+            ["apply", "--database", role.url, "--table", target.table, "--input", path] + arguments
+        )
+    }
+
+    @Test("SELECT and UPDATE on the table only: the journal needs CREATE or tables made by an owner (exit 77)")
+    func journalWithoutCreate() throws {
+        try TestRole.with { role in
+            try ApplyTarget.with(.postgres, columns: Self.columns, rows: Self.rows) { target in
+                try PSQL.execute(target.database, "GRANT SELECT, UPDATE ON \(target.table) TO \(role.name)")
+                try Self.withJournalSchema(role) { schema in
+                    for arguments in [["--journal-schema", schema], ["--journal-schema", schema, "--dry-run"]] {
+                        let refused = try Self.apply(target, as: role, arguments)
+                        #expect(refused.status == 77, streams(refused))
+                        #expect(
+                            refused.standardError.contains("lacks CREATE on schema \"\(schema)\""),
+                            streams(refused)
+                        )
+                        #expect(refused.standardError.contains("--create-sql"), streams(refused))
+                        #expect(refused.standardError.contains("--no-journal"), streams(refused))
+                        #expect(try target.contents() == Self.untouched)
+                    }
+                    // Without a journal, or all or nothing (a temporary stage), the same role can apply.
+                    let atomic = try Self.apply(target, as: role, ["--atomic"])
+                    #expect(atomic.status == 0, streams(atomic))
+                    #expect(try target.contents() == Self.applied)
+                    try target.execute("UPDATE \(target.table) SET username = lower(username)")
+
+                    // An owner creates the journal once with the statements runs --create-sql prints; then the role
+                    // journals its runs there without any DDL, and lists them.
+                    let sql = try Executable.run([
+                        "runs", "--create-sql", "--journal-schema", schema, "--grant-to", role.name,
+                    ])
+                    #expect(sql.status == 0, streams(sql))
+                    try PSQL.execute(target.database, sql.standardOutput)
+                    let journaled = try Self.apply(
+                        target,
+                        as: role,
+                        ["--journal-schema", schema, "--run-id", "lp-run", "--quiet"]
+                    )
+                    #expect(journaled.status == 0, streams(journaled))
+                    #expect(try target.contents().map { $0[1] } == ["ALICE", "BOB"])
+                    let runs = try Executable.run(["runs", "--database", role.url, "--journal-schema", schema])
+                    #expect(runs.status == 0, streams(runs))
+                    #expect(runs.standardOutput.contains("lp-run | public.\(target.table) |"), streams(runs))
+                }
+            }
+        }
+    }
+
+    @Test("UPDATE on one column only: setting another is refused before writing, in a dry run too (exit 77)")
+    func columnPrivileges() throws {
+        try TestRole.with { role in
+            try ApplyTarget.with(.postgres, columns: Self.columns, rows: Self.rows) { target in
+                try PSQL.execute(
+                    target.database,
+                    "GRANT SELECT (id, username), UPDATE (username) ON \(target.table) TO \(role.name)"
+                )
+                for arguments in [["--no-journal"], ["--no-journal", "--dry-run"]] {
+                    let refused = try Self.apply(target, as: role, arguments)
+                    #expect(refused.status == 77, streams(refused))
+                    #expect(
+                        refused.standardError.contains(
+                            "lacks UPDATE on column \"email\" of public.\(target.table):"
+                                + " GRANT UPDATE (\"email\") ON \"public\".\"\(target.table)\" TO \"\(role.name)\""
+                        ),
+                        streams(refused)
+                    )
+                    #expect(try target.contents() == Self.untouched)
+                }
+                // --columns username needs only what was granted.
+                let allowed = try Self.apply(target, as: role, ["--no-journal", "--columns", "username"])
+                #expect(allowed.status == 0, streams(allowed))
+                #expect(try target.contents() == [["1", "ALICE", "a@example.com"], ["2", "BOB", nil]])
+                // --skip-unchanged reads the set columns too.
+                try PSQL.execute(target.database, "REVOKE SELECT (username) ON \(target.table) FROM \(role.name)")
+                let skip = try Self.apply(
+                    target,
+                    as: role,
+                    ["--no-journal", "--columns", "username", "--skip-unchanged"]
+                )
+                #expect(skip.status == 77, streams(skip))
+                #expect(skip.standardError.contains("lacks SELECT on column \"username\""), streams(skip))
+            }
+        }
+    }
+
+    @Test("no TEMPORARY on the database: copy and --atomic are refused before writing (exit 77)")
+    func temporaryPrivilege() throws {
+        try TestRole.with { role in
+            try ApplyTarget.with(.postgres, columns: Self.columns, rows: Self.rows) { target in
+                try PSQL.execute(target.database, "GRANT SELECT, UPDATE ON \(target.table) TO \(role.name)")
+                let database = URL(string: target.database)!.path.dropFirst()
+                try PSQL.execute(target.database, "REVOKE TEMPORARY ON DATABASE \"\(database)\" FROM PUBLIC")
+                defer { try? PSQL.execute(target.database, "GRANT TEMPORARY ON DATABASE \"\(database)\" TO PUBLIC") }
+                for arguments in [["--atomic"], ["--no-journal", "--strategy", "copy"]] {
+                    let refused = try Self.apply(target, as: role, arguments)
+                    #expect(refused.status == 77, streams(refused))
+                    #expect(refused.standardError.contains("lacks TEMPORARY on database"), streams(refused))
+                    #expect(try target.contents() == Self.untouched)
+                }
+                let unnest = try Self.apply(target, as: role, ["--no-journal"])
+                #expect(unnest.status == 0, streams(unnest))
+                #expect(try target.contents() == Self.applied)
+            }
+        }
+    }
+
+    @Test("a table named like the journal that is not one is left alone, and named")
+    func foreignJournalTable() throws {
+        try ApplyTarget.with(.postgres, columns: Self.columns, rows: Self.rows) { target in
+            let schema = "bu_fake_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(8).lowercased()
+            try target.execute("CREATE SCHEMA \(schema); CREATE TABLE \(schema).bulk_update_runs (x int)")
+            defer { try? target.execute("DROP SCHEMA \(schema) CASCADE") }
+            let path = try target.write("changes.csv", Self.csv)
+            let refused = try target.apply(["--input", path, "--journal-schema", schema])
+            #expect(refused.status == 77, streams(refused))
+            #expect(refused.standardError.contains("is not a bulk-update journal table"), streams(refused))
+            #expect(try target.contents() == Self.untouched)
+        }
+    }
+}
