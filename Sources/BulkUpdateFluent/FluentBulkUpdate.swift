@@ -92,7 +92,9 @@ enum FluentTarget {
                 keyColumns: key,
                 setColumns: columns,
                 rows: SequenceRows(rows),
-                validateFirst: { plan in try BulkUpdateEngine.validate(rows, plan: plan) },
+                validateFirst: { plan, checker in
+                    try await BulkUpdateEngine.validate(rows, plan: plan, checker: checker, logger: logger)
+                },
                 options: options,
                 logger: logger
             )
@@ -106,7 +108,9 @@ enum FluentTarget {
                         keyColumns: key,
                         setColumns: columns,
                         rows: SequenceRows(rows),
-                        validateFirst: { plan in try BulkUpdateEngine.validate(rows, plan: plan) },
+                        validateFirst: { plan, checker in
+                            try await BulkUpdateEngine.validate(rows, plan: plan, checker: checker, logger: logger)
+                        },
                         options: options,
                         logger: logger
                     )

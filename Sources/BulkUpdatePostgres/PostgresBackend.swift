@@ -74,6 +74,12 @@ package struct PostgresBackend: BulkUpdateBackend {
         }
     }
 
+    // See `BulkUpdateBackend.valueChecker(for:logger:)`.
+    package func valueChecker(for plan: UpdatePlan, logger: Logger) -> (any ServerValueChecker)? {
+        guard plan.columns.contains(where: \.type.isServerChecked) else { return nil }
+        return PostgresValueChecker(client: self.client, plan: plan)
+    }
+
     // See `BulkUpdateBackend.preflight(_:logger:)`.
     package func preflight(_ plan: UpdatePlan, logger: Logger) async throws {
         do {

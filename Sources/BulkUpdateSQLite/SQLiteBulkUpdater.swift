@@ -58,7 +58,9 @@ public struct SQLiteBulkUpdater: Sendable {
             keyColumns: key,
             setColumns: columns,
             rows: SequenceRows(rows),
-            validateFirst: { plan in try BulkUpdateEngine.validate(rows, plan: plan) },
+            validateFirst: { plan, checker in
+                try await BulkUpdateEngine.validate(rows, plan: plan, checker: checker, logger: logger ?? Self.silent)
+            },
             options: options,
             logger: logger ?? Self.silent
         )

@@ -26,22 +26,28 @@ extension ColumnType {
         case .string(let text):
             return try self.cell(parsing: text)
         case .bool(let flag):
-            guard self.kind == .bool else { throw self.mismatch("a boolean") }
-            return .bool(flag)
+            switch self.kind {
+            case .bool: return .bool(flag)
+            // A text column takes any value as its text; JSON columns take JSON's own true and false.
+            case .text, .json, .jsonb: return try self.cell(parsing: flag ? "true" : "false")
+            default: throw self.mismatch("a boolean")
+            }
         case .int(let number):
             switch self.kind {
             case .int16, .int32, .int64: return try self.checkedInteger(number)
             case .float32, .float64: return .double(Double(number))
-            case .numeric: return .text(String(number))
-            case .text: return try self.checkedText(String(number))  // e.g. a JSON number for a text column
+            case .numeric, .text, .json, .jsonb:
+                // e.g. a JSON number for a text column: its digits, as written.
+                return try self.cell(parsing: String(number))
             default: throw self.mismatch("an integer")
             }
         case .double(let number):
             switch self.kind {
-            case .float32, .float64: return .double(number)
-            case .numeric:
-                return .text(
-                    number.isFinite ? "\(number)" : number.isNaN ? "NaN" : number < 0 ? "-Infinity" : "Infinity"
+            case .float32, .float64: return try self.checkedDouble(number, explicitInfinity: true)
+            case .numeric, .json, .jsonb:
+                return try self.cell(
+                    parsing: number.isFinite
+                        ? "\(number)" : number.isNaN ? "NaN" : number < 0 ? "-Infinity" : "Infinity"
                 )
             case .int16, .int32, .int64:
                 guard number.rounded() == number, let exact = Int64(exactly: number) else {
@@ -86,10 +92,30 @@ extension ColumnType {
             return try self.checkedInteger(number)
         case .float32, .float64:
             guard let number = ValueParsing.double(text) else { throw self.expected("a number") }
-            return .double(number)
+            return try self.checkedDouble(number, explicitInfinity: ValueParsing.isInfinity(text), text: text)
         case .numeric:
             guard ValueParsing.isNumeric(text) else { throw self.expected("a decimal number") }
-            return .text(text.trimmingCharacters(in: .whitespaces))
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            if let precision = self.numericPrecision,
+                let problem = ValueParsing.numericOverflow(trimmed, precision: precision, scale: self.numericScale)
+            {
+                throw CellError("\(problem) for \(self.displayName)")
+            }
+            return .text(trimmed)
+        case .textual:
+            if text.utf8.contains(0) { throw CellError("text cannot contain a NUL character") }
+            if let bits = self.bitLength {
+                guard let count = ValueParsing.bitCount(text) else {
+                    throw self.expected("a bit string of 0s and 1s (or X followed by hex digits)")
+                }
+                if self.bitLengthIsExact && count != bits {
+                    throw CellError("bit string length \(count) does not match type \(self.displayName)")
+                }
+                if !self.bitLengthIsExact && count > bits {
+                    throw CellError("bit string too long for type \(self.displayName) (\(count) bits)")
+                }
+            }
+            return .text(text)
         case .json, .jsonb:
             guard !text.utf8.contains(0) else { throw CellError("JSON text cannot contain a NUL character") }
             guard ValueParsing.isJSON(text) else { throw self.expected("a JSON document") }
@@ -114,9 +140,47 @@ extension ColumnType {
     private func checkedText(_ text: String) throws(CellError) -> Cell {
         if text.utf8.contains(0) { throw CellError("text cannot contain a NUL character") }
         if let maximumLength, text.utf8.count > maximumLength, text.unicodeScalars.count > maximumLength {
-            throw CellError("value is too long for \(self.displayName) (\(text.unicodeScalars.count) characters)")
+            // As PostgreSQL does on assignment: the excess may only be spaces, which are cut.
+            let excess = text.unicodeScalars.dropFirst(maximumLength)
+            if !excess.allSatisfy({ $0 == " " }) {
+                throw CellError("value is too long for \(self.displayName) (\(text.unicodeScalars.count) characters)")
+            }
+        }
+        if let labels = self.enumLabels, !labels.contains(text) {
+            let shown = labels.prefix(10).map(SQLText.literal).joined(separator: ", ")
+            throw CellError(
+                "not a label of enum \(self.displayName) (its labels: \(shown)\(labels.count > 10 ? ", …" : ""))"
+            )
         }
         return .text(text)
+    }
+
+    /// A float within its type's range: PostgreSQL refuses text that overflows to infinity or underflows to zero,
+    /// and `real` has a narrower range than Swift's `Double`.
+    private func checkedDouble(_ number: Double, explicitInfinity: Bool, text: String? = nil) throws(CellError)
+        -> Cell
+    {
+        let typeName = self.kind == .float32 ? "real" : "double precision"
+        let shown = text.map { SQLText.literal($0.trimmingCharacters(in: .whitespaces)) } ?? "\(number)"
+        if number.isNaN {
+            guard self.acceptsNaN else {
+                throw CellError("NaN cannot be stored in \(self.displayName) (it would become NULL)")
+            }
+            return .double(number)
+        }
+        if number.isInfinite && !explicitInfinity {
+            throw CellError("\(shown) is out of range for type \(typeName)")
+        }
+        if self.kind == .float32 && number.isFinite {
+            let narrowed = Float(number)
+            if narrowed.isInfinite || (narrowed == 0 && number != 0) {
+                throw CellError("\(shown) is out of range for type \(typeName)")
+            }
+        }
+        if number == 0, let text, ValueParsing.hasNonzeroDigit(text) {
+            throw CellError("\(shown) is out of range for type \(typeName)")
+        }
+        return .double(number)
     }
 
     private func checkedInteger(_ number: Int64) throws(CellError) -> Cell {

@@ -24,7 +24,7 @@ package enum ColumnValues: Sendable {
         case .bool: self = .bool(make(Bool.self))
         case .int16, .int32, .int64: self = .int(make(Int64.self))
         case .float32, .float64: self = .double(make(Double.self))
-        case .numeric, .text, .json, .jsonb: self = .text(make(String.self))
+        case .numeric, .text, .json, .jsonb, .textual: self = .text(make(String.self))
         case .bytea: self = .bytes(make([UInt8].self))
         case .uuid: self = .uuid(make(UUID.self))
         case .date: self = .date(make(Int32.self))

@@ -77,6 +77,115 @@ package enum ValueParsing {
         return bytes.isEmpty
     }
 
+    /// Whether `text` spells an infinity (`Infinity`, `-inf`, …), as opposed to a number too large for a float.
+    package static func isInfinity(_ text: String) -> Bool {
+        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "infinity", "+infinity", "-infinity", "inf", "+inf", "-inf": true
+        default: false
+        }
+    }
+
+    /// Whether the mantissa of a number's text has a digit other than 0 (so a parse to zero is an underflow).
+    package static func hasNonzeroDigit(_ text: String) -> Bool {
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") { return false }
+            if byte >= UInt8(ascii: "1") && byte <= UInt8(ascii: "9") { return true }
+        }
+        return false
+    }
+
+    /// Why a `numeric` literal (one ``isNumeric(_:)`` accepts) does not fit `numeric(precision, scale)`, or `nil`
+    /// when it does. As PostgreSQL does, the value is first rounded (half away from zero) to `scale` digits after
+    /// the point; it fits when fewer than `precision - scale` digits remain before the point. NaN fits; infinities
+    /// do not.
+    package static func numericOverflow(_ text: String, precision: Int, scale: Int) -> String? {
+        let lowered = text.lowercased()
+        if lowered == "nan" { return nil }
+        if lowered.hasSuffix("infinity") { return "an infinite value cannot be held" }
+        var bytes = Array(text.utf8)[...]
+        if let first = bytes.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
+            bytes = bytes.dropFirst()
+        }
+        // digits: every mantissa digit; point: how many of them stand before the decimal point.
+        var digits: [UInt8] = []
+        var point = 0
+        var seenPoint = false
+        var exponent = 0
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if isDigit(byte) {
+                digits.append(byte - 48)
+                if !seenPoint { point += 1 }
+            } else if byte == UInt8(ascii: ".") {
+                seenPoint = true
+            } else if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+                var rest = bytes[(index + 1)...]
+                var negative = false
+                if let sign = rest.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                    negative = sign == UInt8(ascii: "-")
+                    rest = rest.dropFirst()
+                }
+                for digit in rest where exponent < 1_000_000 { exponent = exponent * 10 + Int(digit - 48) }
+                if negative { exponent = -exponent }
+                break
+            }
+            index += 1
+        }
+        point += exponent
+        // Leading zeros say nothing about the magnitude.
+        while let first = digits.first, first == 0 {
+            digits.removeFirst()
+            point -= 1
+        }
+        guard !digits.isEmpty else { return nil }  // zero
+        let kept = point + scale  // digits that survive rounding to `scale` places
+        if kept < 0 { return nil }  // rounds to zero
+        if kept < digits.count {
+            var rounded = Array(digits[0..<kept])
+            if digits[kept] >= 5 {
+                var position = rounded.count - 1
+                while position >= 0 && rounded[position] == 9 {
+                    rounded[position] = 0
+                    position -= 1
+                }
+                if position >= 0 {
+                    rounded[position] += 1
+                } else {
+                    rounded.insert(1, at: 0)
+                    point += 1
+                }
+            }
+            guard rounded.contains(where: { $0 != 0 }) else { return nil }  // rounds to zero
+        }
+        let allowed = precision - scale
+        guard point > allowed else { return nil }
+        return "numeric field overflow: \(text) needs \(point) digit\(point == 1 ? "" : "s") before the point after"
+            + " rounding to \(scale) decimal\(scale == 1 ? "" : "s"), and the type allows \(max(0, allowed))"
+    }
+
+    /// The number of bits in a bit string's text: `0101` or `B0101` (one bit per digit), `X1F` (four per hex digit).
+    package static func bitCount(_ text: String) -> Int? {
+        var bytes = Array(text.utf8)[...]
+        var bitsPerDigit = 1
+        if let first = bytes.first {
+            if first == UInt8(ascii: "B") || first == UInt8(ascii: "b") {
+                bytes = bytes.dropFirst()
+            } else if first == UInt8(ascii: "X") || first == UInt8(ascii: "x") {
+                bytes = bytes.dropFirst()
+                bitsPerDigit = 4
+            }
+        }
+        for byte in bytes {
+            if bitsPerDigit == 1 {
+                guard byte == UInt8(ascii: "0") || byte == UInt8(ascii: "1") else { return nil }
+            } else {
+                guard hexValue(byte) != nil else { return nil }
+            }
+        }
+        return bytes.count * bitsPerDigit
+    }
+
     package static func uuid(_ text: String) -> UUID? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if let value = UUID(uuidString: trimmed) { return value }

@@ -22,6 +22,10 @@ package protocol BulkUpdateBackend: Sendable {
     ///   privilege and the way out.
     func preflight(_ plan: UpdatePlan, logger: Logger) async throws
 
+    /// What checks the values only the database can judge (``ColumnType/isServerChecked``) before the first write,
+    /// or `nil` when the backend has none.
+    func valueChecker(for plan: UpdatePlan, logger: Logger) -> (any ServerValueChecker)?
+
     /// The SQL one chunk of `rows` rows is written with, for `--dry-run` and logs (parameters shown as
     /// placeholders).
     func statementText(_ plan: UpdatePlan, rows: Int) -> String
@@ -46,6 +50,11 @@ package protocol ChunkExecutor: Sendable {
 
     /// Writes one sorted, de-duplicated chunk in its own transaction and reports what the database counted.
     func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome
+}
+
+extension BulkUpdateBackend {
+    // See `BulkUpdateBackend.valueChecker(for:logger:)`: none unless the backend has one.
+    package func valueChecker(for plan: UpdatePlan, logger: Logger) -> (any ServerValueChecker)? { nil }
 }
 
 extension ChunkExecutor {

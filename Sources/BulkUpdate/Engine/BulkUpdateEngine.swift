@@ -16,7 +16,7 @@ package enum BulkUpdateEngine {
         keyColumns: [String]?,
         setColumns: [String],
         rows: Rows,
-        validateFirst: (@Sendable (UpdatePlan) throws -> Void)? = nil,
+        validateFirst: (@Sendable (UpdatePlan, (any ServerValueChecker)?) async throws -> Void)? = nil,
         options: BulkUpdateOptions,
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
@@ -30,7 +30,7 @@ package enum BulkUpdateEngine {
             logger: logger
         )
         do {
-            try validateFirst?(plan)
+            try await validateFirst?(plan, backend.valueChecker(for: plan, logger: logger))
         } catch var error as BulkUpdateError {
             error.partialReport = Self.emptyReport(plan.table.name.description, plan: plan, since: started)
             throw error
@@ -177,16 +177,23 @@ package enum BulkUpdateEngine {
     }
 
     /// Checks every row of `rows` against `plan` without writing, including duplicate keys when the policy is
-    /// ``BulkUpdateOptions/DuplicateKeyPolicy/error``.
-    package static func validate(_ rows: some Sequence<BulkUpdateRow>, plan: UpdatePlan) throws(BulkUpdateError) {
-        var validator = RowValidator(plan: plan)
-        var position = 0
+    /// ``BulkUpdateOptions/DuplicateKeyPolicy/error`` and, through `checker`, the values only the database can
+    /// judge; throws the error of the first invalid row.
+    package static func validate(
+        _ rows: some Sequence<BulkUpdateRow>,
+        plan: UpdatePlan,
+        checker: (any ServerValueChecker)?,
+        logger: Logger
+    ) async throws {
+        var pass = ValidationPass(plan: plan, checker: checker, listLimit: 1, logger: logger)
         for row in rows {
-            position += 1
-            try validator.check(row, line: row.line ?? position)
+            try await pass.check(row, line: row.line ?? pass.rows + 1)
+            if pass.hasErrors { break }  // the rows before it are still sent to the database by finish()
         }
-        if let expected = plan.options.expectedRows, position != expected {
-            throw BulkUpdateError.unexpectedRowCount(read: position, expected: expected)
+        try await pass.finish()
+        if let first = pass.errors.first { throw first }
+        if let expected = plan.options.expectedRows, pass.rows != expected {
+            throw BulkUpdateError.unexpectedRowCount(read: pass.rows, expected: expected)
         }
     }
 

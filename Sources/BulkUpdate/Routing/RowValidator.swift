@@ -12,6 +12,11 @@ package struct RowValidator {
 
     /// Checks one row; `line` is where it came from, for the error.
     package mutating func check(_ row: BulkUpdateRow, line: Int) throws(BulkUpdateError) {
+        _ = try self.checkedCells(row, line: line)
+    }
+
+    /// Checks one row and returns its values as the chunk will store them.
+    package mutating func checkedCells(_ row: BulkUpdateRow, line: Int) throws(BulkUpdateError) -> [Cell] {
         try RowChecker.check(row, line: line, plan: self.plan, into: &self.cells)
         if self.plan.options.duplicateKeys == .error {
             let hash = KeyHash.hash(self.cells[0..<self.plan.keyColumns.count])
@@ -19,5 +24,6 @@ package struct RowValidator {
                 throw RowChecker.duplicate(cells: self.cells, plan: self.plan, earlierLine: earlier, line: line)
             }
         }
+        return self.cells
     }
 }

@@ -52,6 +52,10 @@ package struct ColumnType: Sendable, Hashable {
     package enum Kind: String, Sendable, Hashable {
         case bool, int16, int32, int64, float32, float64, numeric
         case text, json, jsonb, bytea, uuid, date, timestamp, timestamptz
+        /// Any other type (arrays, ranges, `interval`, `inet`, `money`, `time`, `bit`, composite types, …): sent as
+        /// its text form and parsed by the database, which checks such values before the first write
+        /// (``ColumnType/isServerChecked``).
+        case textual
     }
 
     package var kind: Kind
@@ -61,6 +65,25 @@ package struct ColumnType: Sendable, Hashable {
     package var displayName: String
     /// The largest number of characters the column takes (`varchar(n)`, `char(n)`), when it is limited.
     package var maximumLength: Int?
+    /// `numeric(p, s)`: the precision values are checked against after rounding to ``numericScale`` digits.
+    package var numericPrecision: Int?
+    /// `numeric(p, s)`: the scale (digits after the point, negative to round left of it).
+    package var numericScale = 0
+    /// `bit(n)` (exactly `n` bits) or `bit varying(n)` (at most `n`).
+    package var bitLength: Int?
+    /// Whether ``bitLength`` is exact (`bit(n)`) rather than a maximum (`bit varying(n)`).
+    package var bitLengthIsExact = false
+    /// The labels of an enum type, in order: any other text is refused before writing.
+    package var enumLabels: [String]?
+    /// Whether the database must judge each value before the first write (by casting it, writing nothing): domains
+    /// with `CHECK` constraints and ``Kind/textual`` types.
+    package var isServerChecked = false
+    /// Whether the type is an array (its values travel as their text form, `{1,2,3}`).
+    package var isArray = false
+    /// Whether "unchanged" compares the text forms, for types with no equality operator (`json`, `xml`, `point`).
+    package var comparesAsText = false
+    /// Whether NaN can be stored (SQLite stores NaN as NULL, so it refuses it).
+    package var acceptsNaN = true
 
     package init(kind: Kind, sqlName: String, displayName: String? = nil, maximumLength: Int? = nil) {
         self.kind = kind

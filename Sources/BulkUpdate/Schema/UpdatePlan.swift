@@ -74,6 +74,13 @@ package struct UpdatePlan: Sendable {
                 )
             }
         }
+        for column in keys where column.type.isArray {
+            throw BulkUpdateError(
+                .schema,
+                "column \"\(column.name)\" of \(tableName) is an array (\(column.type.displayName)) and cannot be a key",
+                column: column.name
+            )
+        }
         for column in sets where column.isGenerated {
             throw BulkUpdateError(
                 .schema,

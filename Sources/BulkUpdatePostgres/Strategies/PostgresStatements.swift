@@ -12,8 +12,9 @@ struct PostgresStatements: Sendable {
     static let dialect = UpdateSQL.Dialect(
         parameter: { number, column in "$\(number)::\(column.type.sqlName)" },
         differs: { lhs, rhs, column in
-            // json has no equality operator; compare its text, which is what would be stored.
-            column.type.kind == .json ? "\(lhs)::text IS DISTINCT FROM \(rhs)::text" : "\(lhs) IS DISTINCT FROM \(rhs)"
+            // json (and xml, point, …) has no equality operator; compare the text, which is what would be stored.
+            column.type.kind == .json || column.type.comparesAsText
+                ? "\(lhs)::text IS DISTINCT FROM \(rhs)::text" : "\(lhs) IS DISTINCT FROM \(rhs)"
         }
     )
 
@@ -24,10 +25,23 @@ struct PostgresStatements: Sendable {
         self.sql = UpdateSQL(plan: plan, dialect: Self.dialect)
     }
 
-    /// `unnest($1::integer[], $2::character varying[]) AS u("id", "username")`
+    /// `unnest($1::integer[], $2::character varying[]) AS u("id", "username")`.
+    ///
+    /// An array-typed column travels as `text[]` of its values' text forms (`{1,2}`), because `unnest` would flatten
+    /// an array of arrays; a projection around the `unnest` casts it back:
+    /// `(SELECT "id", "tags"::integer[] AS "tags" FROM unnest($1::integer[], $2::text[]) AS u("id", "tags")) AS u`.
     var unnestSource: String {
-        let arrays = self.plan.columns.enumerated().map { "$\($0.offset + 1)::\($0.element.type.sqlName)[]" }
-        return "unnest(\(arrays.joined(separator: ", "))) AS u(\(self.sql.allNames.joined(separator: ", ")))"
+        let columns = self.plan.columns
+        let arrays = columns.enumerated().map { index, column in
+            "$\(index + 1)::\(column.type.isArray ? "text" : column.type.sqlName)[]"
+        }
+        let names = self.sql.allNames.joined(separator: ", ")
+        let source = "unnest(\(arrays.joined(separator: ", "))) AS u(\(names))"
+        guard columns.contains(where: \.type.isArray) else { return source }
+        let projection = zip(columns, self.sql.allNames).map { column, name in
+            column.type.isArray ? "\(name)::\(column.type.sqlName) AS \(name)" : name
+        }
+        return "(SELECT \(projection.joined(separator: ", ")) FROM \(source)) AS u"
     }
 
     /// The UPDATE over a source relation `u`. Plain: its command tag counts matched rows. With `skipUnchanged`:

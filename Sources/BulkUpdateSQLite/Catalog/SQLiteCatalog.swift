@@ -40,10 +40,12 @@ enum SQLiteCatalog {
             if hidden == 1 { continue }  // hidden columns of virtual tables
             let position = row.column("pk")?.integer ?? 0
             if position > 0 { primaryKey.append((Int(position), column)) }
+            var type = ColumnType(kind: Self.kind(declared: declared), sqlName: declared.isEmpty ? "ANY" : declared)
+            type.acceptsNaN = false  // SQLite stores a NaN as NULL
             columns.append(
                 ColumnSchema(
                     name: column,
-                    type: ColumnType(kind: Self.kind(declared: declared), sqlName: declared.isEmpty ? "ANY" : declared),
+                    type: type,
                     // SQLite lets a primary key column hold NULL unless it is declared NOT NULL; keys are never
                     // NULL here anyway.
                     isNullable: (row.column("notnull")?.integer ?? 0) == 0,

@@ -59,7 +59,12 @@ struct ApplyRun {
         let isFile = stream.isRegularFile
         var total: Int?
         if isFile || command.dryRun {
-            total = try self.check(&stream, mapping: mapping, plan: plan)
+            total = try await self.check(
+                &stream,
+                mapping: mapping,
+                plan: plan,
+                checker: backend.valueChecker(for: plan, logger: self.logger)
+            )
             if let expected = options.expectedRows, let total, total != expected {
                 throw ApplyFailure.from(BulkUpdateError.unexpectedRowCount(read: total, expected: expected))
             }
@@ -104,33 +109,54 @@ struct ApplyRun {
         }
     }
 
-    /// Reads every record and checks it; throws listing up to ``listedErrors`` invalid lines.
+    /// Reads every record and checks it, on the client and, for the columns only the database can judge, by the
+    /// database (writing nothing); throws listing up to ``listedErrors`` invalid lines.
     ///
     /// - Returns: The number of rows.
-    private func check(_ stream: inout RecordStream, mapping: RowMapping, plan: UpdatePlan) throws -> Int {
-        var validator = RowValidator(plan: plan)
-        var errors: [BulkUpdateError] = []
-        var invalid = 0
-        var rows = 0
+    private func check(
+        _ stream: inout RecordStream,
+        mapping: RowMapping,
+        plan: UpdatePlan,
+        checker: (any ServerValueChecker)?
+    ) async throws -> Int {
+        var pass = ValidationPass(plan: plan, checker: checker, listLimit: Self.listedErrors, logger: self.logger)
+        var unreadable: [BulkUpdateError] = []
         while true {
             let offset = stream.bytesRead
+            let record: (line: Int, fields: RecordStream.Fields)?
             do {
-                guard let (line, fields) = try stream.next() else { break }
-                rows += 1
-                try validator.check(try mapping.row(fields, line: line), line: line)
+                record = try stream.next()
             } catch let error as BulkUpdateError {
-                invalid += 1
-                if errors.count < Self.listedErrors { errors.append(error) }
+                // A line the reader cannot parse: counted like a row that does not fit.
+                unreadable.append(error)
                 if stream.bytesRead == offset { break }  // the reader cannot move past this fault
+                continue
             }
+            guard let (line, fields) = record else { break }
+            let row: BulkUpdateRow
+            do {
+                row = try mapping.row(fields, line: line)
+            } catch {
+                unreadable.append(error)
+                continue
+            }
+            try await pass.check(row, line: line)
         }
+        try await pass.finish()
+        let invalid = pass.invalid + unreadable.count
         guard invalid == 0 else {
-            var message = "\(invalid) invalid line\(invalid == 1 ? "" : "s") in \(stream.name); nothing was written:"
+            let errors = (pass.errors + unreadable.prefix(Self.listedErrors))
+                .sorted { ($0.inputLine ?? 0) < ($1.inputLine ?? 0) }
+                .prefix(Self.listedErrors)
+            let count = pass.invalidIsLowerBound ? "at least \(invalid)" : "\(invalid)"
+            var message = "\(count) invalid line\(invalid == 1 ? "" : "s") in \(stream.name); nothing was written:"
             for error in errors { message += "\n  " + error.description }
-            if invalid > errors.count { message += "\n  … and \(invalid - errors.count) more" }
+            if invalid > errors.count {
+                message += "\n  … and \(pass.invalidIsLowerBound ? "at least " : "")\(invalid - errors.count) more"
+            }
             throw ApplyFailure(description: message, exitCode: ApplyFailure.invalidInput)
         }
-        return rows
+        return pass.rows
     }
 
     private func printPlan<Backend: BulkUpdateBackend>(_ plan: UpdatePlan, backend: Backend, rows: Int, input: String) {

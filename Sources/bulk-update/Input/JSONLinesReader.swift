@@ -21,7 +21,12 @@ struct JSONRecord: Sendable, Hashable {
 /// | other number (fraction, exponent, big) | ``BulkUpdateValue/string(_:)`` of the exact literal text |
 /// | `true`, `false`                        | ``BulkUpdateValue/bool(_:)``                             |
 /// | `null`                                 | ``BulkUpdateValue/null``                                 |
-/// | object, array                          | ``BulkUpdateValue/string(_:)`` of its compact JSON text   |
+/// | object, array                          | ``BulkUpdateValue/string(_:)`` of its compact JSON text  |
+///
+/// Whether a value fits its column is decided by the column's type: strings are the column's text form (as in CSV),
+/// numbers go to numeric columns, booleans to boolean columns, objects and arrays to json and jsonb columns, and a
+/// text column takes any value, a string as its content and anything else as its JSON text (`42`, `true`,
+/// `{"a":1}`).
 ///
 /// Numbers that are not `Int64` stay text so that no digit is lost: the column's type parses the text later, so
 /// `12345.678901234567890123` reaches a `numeric` column exactly. Nested objects and arrays keep their members
@@ -196,8 +201,10 @@ struct JSONLineParser {
             case UInt8(ascii: "["): what = "an array"
             case UInt8(ascii: "\""): what = "a string"
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): what = "a number"
-            case UInt8(ascii: "t"), UInt8(ascii: "f"): what = "a boolean"
-            case UInt8(ascii: "n"): what = "null"
+            case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
+                // `true`, `false` or `null` only when the whole word is one of them: `not json` is not null.
+                let word = Self.word(at: cursor)
+                what = ["true", "false"].contains(word) ? "a boolean" : word == "null" ? "null" : "'\(word)'"
             default: what = cursor.found
             }
             throw cursor.fail("expected a JSON object ({...}) on each line, found \(what)")
@@ -288,6 +295,13 @@ struct JSONLineParser {
             throw cursor.fail("expected a value, found '\(word)' (did you mean \(literal)?)")
         }
         cursor.index += count
+    }
+
+    /// The run of letters, digits and underscores at the cursor (at most 16 bytes), for messages.
+    private static func word(at cursor: Cursor) -> String {
+        var end = cursor.index
+        while end < cursor.bytes.count, end - cursor.index < 16, Self.isWordByte(cursor.bytes[end]) { end += 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: cursor.bytes[cursor.index..<end]), as: UTF8.self)
     }
 
     private static func isWordByte(_ byte: UInt8) -> Bool {

@@ -1,0 +1,106 @@
+package import Logging
+
+/// Values only the database can judge: domain `CHECK` constraints and types whose text it parses
+/// (``ColumnType/isServerChecked``). The backend checks them by casting, writing nothing.
+package protocol ServerValueChecker: Sendable {
+    /// The rows of `values` (one column of plan column `column`, NULLs left out) that the database refuses, with its
+    /// reason for each, in row order; at most `limit` of them.
+    func rejected(column: Int, values: ColumnValues, limit: Int, logger: Logger) async throws
+        -> [(row: Int, reason: String)]
+}
+
+/// Reads every row once and checks it against the plan before anything is written: on the client first, then, in
+/// batches, by the database for the columns only it can judge.
+package struct ValidationPass {
+    /// Values sent to the database per check.
+    package static let batchSize = 10_000
+
+    package let plan: UpdatePlan
+    private let checker: (any ServerValueChecker)?
+    private let logger: Logger
+    /// How many errors are kept; the rest are only counted.
+    private let listLimit: Int
+    private var validator: RowValidator
+    private var batches: [Int: (values: ColumnValues, lines: [Int])] = [:]
+    private let checkedColumns: [Int]
+
+    /// Errors found so far, at most `listLimit` (in line order after ``finish()``).
+    package private(set) var errors: [BulkUpdateError] = []
+    /// Invalid rows found so far.
+    package private(set) var invalid = 0
+    /// Rows read.
+    package private(set) var rows = 0
+    /// Whether the database stopped being asked after `listLimit` refusals, so ``invalid`` may be short.
+    package private(set) var invalidIsLowerBound = false
+
+    package init(plan: UpdatePlan, checker: (any ServerValueChecker)?, listLimit: Int, logger: Logger) {
+        self.plan = plan
+        self.checker = checker
+        self.listLimit = listLimit
+        self.logger = logger
+        self.validator = RowValidator(plan: plan)
+        self.checkedColumns =
+            checker == nil ? [] : plan.columns.indices.filter { plan.columns[$0].type.isServerChecked }
+    }
+
+    /// Checks one row; a row that does not fit is recorded, not thrown.
+    package mutating func check(_ row: BulkUpdateRow, line: Int) async throws {
+        self.rows += 1
+        let cells: [Cell]
+        do {
+            cells = try self.validator.checkedCells(row, line: line)
+        } catch {
+            self.record(error)
+            return
+        }
+        for column in self.checkedColumns where cells[column] != .null {
+            var batch =
+                self.batches[column] ?? (ColumnValues(kind: self.plan.columns[column].type.kind, capacity: 0), [])
+            batch.values.append(cells[column])
+            batch.lines.append(line)
+            self.batches[column] = batch
+            if batch.lines.count >= Self.batchSize { try await self.flush(column) }
+        }
+    }
+
+    /// Sends what is left to the database and puts the errors in line order.
+    package mutating func finish() async throws {
+        for column in self.checkedColumns { try await self.flush(column) }
+        self.errors.sort { ($0.inputLine ?? 0) < ($1.inputLine ?? 0) }
+        if self.errors.count > self.listLimit { self.errors.removeLast(self.errors.count - self.listLimit) }
+    }
+
+    /// Whether a row was found invalid.
+    package var hasErrors: Bool { self.invalid > 0 }
+
+    private mutating func record(_ error: BulkUpdateError) {
+        self.invalid += 1
+        if self.errors.count < self.listLimit { self.errors.append(error) }
+    }
+
+    private mutating func flush(_ column: Int) async throws {
+        guard let checker, let batch = self.batches.removeValue(forKey: column), !batch.lines.isEmpty else { return }
+        guard !self.invalidIsLowerBound else { return }
+        let schema = self.plan.columns[column]
+        let refused = try await checker.rejected(
+            column: column,
+            values: batch.values,
+            limit: self.listLimit,
+            logger: self.logger
+        )
+        for (row, reason) in refused {
+            // Keep every refusal of this batch, so the earliest lines can be listed after sorting.
+            self.invalid += 1
+            self.errors.append(
+                BulkUpdateError(
+                    .input,
+                    "value \(batch.values.render(row)) does not fit column \"\(schema.name)\""
+                        + " (\(schema.type.displayName)): \(reason)",
+                    inputLine: batch.lines[row],
+                    column: schema.name
+                )
+            )
+        }
+        if refused.count >= self.listLimit { self.invalidIsLowerBound = true }
+    }
+}

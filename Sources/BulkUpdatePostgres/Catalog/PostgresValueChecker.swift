@@ -1,0 +1,91 @@
+import BulkUpdate
+import Logging
+import PostgresNIO
+
+/// Asks PostgreSQL which values it would refuse, writing nothing: a batch of one column's values is cast to the
+/// column's type in a `SELECT` (`SELECT count(CAST(u.v AS "Mood")) FROM unnest($1) AS u(v)`), which fails on the
+/// first value the type or a domain's `CHECK` refuses; a failed batch is halved until each refused value is found.
+/// Used for ``ColumnType/isServerChecked`` columns, whose rules the client cannot apply itself.
+struct PostgresValueChecker: ServerValueChecker {
+    let client: PostgresClient
+    let plan: UpdatePlan
+
+    // See `ServerValueChecker.rejected(column:values:limit:logger:)`.
+    func rejected(column: Int, values: ColumnValues, limit: Int, logger: Logger) async throws
+        -> [(row: Int, reason: String)]
+    {
+        let type = self.plan.columns[column].type
+        // The parameter's own type (the column family's array) needs no cast in the statement.
+        let sql = "SELECT count(CAST(u.v AS \(type.sqlName)))::int8 FROM unnest($1) AS u(v)"
+        do {
+            return try await self.client.withConnection { connection in
+                let db = DeadlineConnection(
+                    connection: connection,
+                    statementTimeout: self.plan.options.statementTimeout,
+                    logger: logger
+                )
+                var refused: [(row: Int, reason: String)] = []
+                try await self.search(
+                    Array(0..<values.count),
+                    in: values,
+                    kind: type.kind,
+                    sql: sql,
+                    limit: limit,
+                    on: db,
+                    into: &refused
+                )
+                return refused.sorted { $0.row < $1.row }
+            }
+        } catch {
+            throw PostgresErrors.map(error, doing: "checking the values of column \(self.plan.columns[column].name)")
+        }
+    }
+
+    /// Checks the values at `rows`; when the database refuses one of them, halves the set until each refused row is
+    /// found, stopping after `limit`.
+    private func search(
+        _ rows: [Int],
+        in values: ColumnValues,
+        kind: ColumnType.Kind,
+        sql: String,
+        limit: Int,
+        on db: DeadlineConnection,
+        into refused: inout [(row: Int, reason: String)]
+    ) async throws {
+        guard !rows.isEmpty, refused.count < limit else { return }
+        var binds = PostgresBindings(capacity: 1)
+        binds.append(PostgresArrayBind(values: values.gathered(rows), kind: kind))
+        do {
+            _ = try await db.query(PostgresQuery(unsafeSQL: sql, binds: binds))
+            return
+        } catch let error as PSQLError {
+            // Data exceptions (22…) and integrity violations (23…) are the value's fault; anything else is not.
+            guard let state = error.serverInfo?[.sqlState], state.hasPrefix("22") || state.hasPrefix("23") else {
+                throw error
+            }
+            guard rows.count > 1 else {
+                refused.append((rows[0], error.serverInfo?[.message] ?? "refused by PostgreSQL"))
+                return
+            }
+        }
+        let half = rows.count / 2
+        try await self.search(
+            Array(rows[..<half]),
+            in: values,
+            kind: kind,
+            sql: sql,
+            limit: limit,
+            on: db,
+            into: &refused
+        )
+        try await self.search(
+            Array(rows[half...]),
+            in: values,
+            kind: kind,
+            sql: sql,
+            limit: limit,
+            on: db,
+            into: &refused
+        )
+    }
+}
