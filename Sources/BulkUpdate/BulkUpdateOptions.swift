@@ -124,6 +124,10 @@ public struct BulkUpdateOptions: Sendable {
     /// count is written, and one that ends short fails at its end: after its chunks committed in per-chunk mode,
     /// with nothing applied in an atomic run. Defaults to `nil` (any number).
     public var expectedRows: Int?
+    /// The digest of an input that was read in full before the run (see ``ValidationPass/digest``): journaled with
+    /// the run, and compared when it is resumed, so that a resumed run reads the same input, not only the same
+    /// first chunks. Set by the engine and the command-line tool, not by callers.
+    package var inputDigest: String?
     /// Called after every committed chunk, from the worker that committed it; keep it quick. Defaults to `nil`.
     public var onProgress: (@Sendable (BulkUpdateProgress) -> Void)?
     /// The longest any single statement may take. On PostgreSQL it is set as the transaction's

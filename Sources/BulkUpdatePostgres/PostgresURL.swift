@@ -43,6 +43,8 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     public var applicationName: String
     /// How long connecting and logging in may take; `nil` waits as long as it takes. Defaults to 10 seconds.
     public var connectTimeout: Duration?
+    /// A password file that was there but ignored because others may read it, for the error a login then gets.
+    var ignoredPasswordFile: String?
 
     /// Parses a URL, completing it from the process's environment and password file.
     ///
@@ -134,15 +136,19 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
         }
         // As in libpq: 0 means no limit, and anything shorter than 2 seconds is 2 seconds.
         self.connectTimeout = seconds == 0 ? nil : .seconds(max(2, seconds))
+        let passwordFile = environment["PGPASSFILE"] ?? environment["HOME"].map { $0 + "/.pgpass" }
         self.password =
             password ?? environment["PGPASSWORD"]
             ?? PasswordFile.lookup(
-                path: environment["PGPASSFILE"] ?? environment["HOME"].map { $0 + "/.pgpass" },
+                path: passwordFile,
                 host: self.host,
                 port: self.port,
                 database: self.database ?? self.username,
                 user: self.username
             )
+        if self.password == nil, let passwordFile, PasswordFile.isReadableByOthers(passwordFile) {
+            self.ignoredPasswordFile = passwordFile
+        }
     }
 
     /// Whether ``host`` names the directory of a Unix socket.
@@ -232,6 +238,12 @@ enum PasswordFile {
             }
         }
         return nil
+    }
+
+    /// Whether `path` is a file that its group or others may read (libpq then ignores it, and says so).
+    static func isReadableByOthers(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG && status.st_mode & 0o077 != 0
     }
 
     /// The line's fields, split at unescaped `:` with `\:` and `\\` unescaped.

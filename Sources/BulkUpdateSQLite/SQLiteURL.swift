@@ -31,12 +31,15 @@ public struct SQLiteURL: Sendable, Hashable, CustomStringConvertible {
         } else {
             throw BulkUpdateError(
                 .configuration,
-                "\(SQLText.literal(text)) is not a SQLite database: use sqlite:///absolute/path.db, sqlite:relative.db,"
+                "\(SQLText.literal(SQLText.redactingPassword(text))) is not a SQLite database: use sqlite:///absolute/path.db, sqlite:relative.db,"
                     + " a path ending in .db, .sqlite or .sqlite3, or :memory:"
             )
         }
         guard !path.isEmpty else {
-            throw BulkUpdateError(.configuration, "the SQLite URL \(SQLText.literal(text)) has no path")
+            throw BulkUpdateError(
+                .configuration,
+                "the SQLite URL \(SQLText.literal(SQLText.redactingPassword(text))) has no path"
+            )
         }
         self.path = path
     }

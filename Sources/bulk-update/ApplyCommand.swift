@@ -18,6 +18,9 @@ struct ApplyCommand: AsyncParsableCommand {
 
             NULL: in CSV/TSV an unquoted field equal to --null-string (default \\N, as in PostgreSQL's COPY) is
             NULL; a quoted "\\N" is the text \\N, and an empty field is the empty string. In JSON Lines, null.
+            TSV follows CSV's rules with tabs (double quotes quote, backslashes are plain characters); it is not
+            the text format of PostgreSQL's COPY: export with \\copy (…) TO 'f.csv' WITH (FORMAT csv, HEADER)
+            to apply a table's rows back.
 
             JSON Lines values: a string is the column's text form (as in CSV); numbers go to numeric columns
             exactly as written; true/false to boolean columns; objects and arrays to json/jsonb columns. A text
@@ -39,18 +42,21 @@ struct ApplyCommand: AsyncParsableCommand {
 
             Unless --atomic or --no-journal is given, every run is journaled in the tables bulk_update_runs and
             bulk_update_journal of the target's schema (or --journal-schema): each chunk and its journal entry
-            commit together. Existing journal tables are used as they are; when they are missing, the role needs
+            commit together, and for a regular file a digest of the whole input is journaled too, so --resume
+            refuses a different (or truncated) file before writing. Existing journal tables are used as they are; when they are missing, the role needs
             CREATE on that schema. A run that died can be finished with --resume RUN_ID on the same input and
             options; chunks already committed are skipped, never applied twice. The run id is printed on standard
             error when the run starts (with --quiet too, unless you chose it with --run-id); `bulk-update runs`
             lists runs.
 
-            Exit codes: 0 success; 64 bad options; 65 the data was rejected, by the checks before writing or by the
-            database (a value, a constraint, --expect-rows, --fail-on-missing-keys), nothing written; 66 input not
+            Exit codes: 0 success; 64 bad options or settings (a journal schema that does not exist included);
+            65 the input does not fit the table — an unknown table or column, a value the column refuses, a row the
+            database rejects (a constraint), --expect-rows, --fail-on-missing-keys — nothing written; 66 input not
             readable; 69 the database failed (connection, timeout, server error), nothing written; 73 the --report
-            file cannot be written (checked before anything else); 75 the run failed after some chunks were
-            committed (the error lists them); 77 a privilege is missing (named, with the GRANT that gives it),
-            nothing written. --report FILE is written for every outcome but 73, with the exit code in it.
+            file cannot be written (checked before anything else, and after a run whose report cannot be written);
+            75 the run failed after some chunks were committed (the error lists them); 77 a privilege is missing
+            (named, with the GRANT that gives it), nothing written. --report FILE is written for every outcome but
+            73, with the exit code in it. A run stopped by a signal (Ctrl-C) exits by that signal; resume it.
             """
     )
 
@@ -73,7 +79,7 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: "The change file, or - for standard input.")
     var input: String
 
-    @Option(help: "csv, tsv or jsonl. Defaults to the file's extension (csv for standard input).")
+    @Option(help: "csv, tsv or jsonl. Defaults to the file's extension (csv for standard input and pipes).")
     var format: String?
 
     @Option(help: "The unquoted CSV/TSV field that means NULL.")
@@ -162,8 +168,25 @@ struct ApplyCommand: AsyncParsableCommand {
         if self.resume != nil && self.runID != nil {
             throw ValidationError("--resume names the run already; drop --run-id")
         }
-        if self.statementTimeout < 0 || (self.lockTimeout ?? 0) < 0 {
-            throw ValidationError("--statement-timeout and --lock-timeout cannot be negative (0 means no limit)")
+        // PostgreSQL takes at most 2,147,483,647 ms for either timeout.
+        for (name, seconds) in [
+            ("--statement-timeout", self.statementTimeout), ("--lock-timeout", self.lockTimeout ?? 0),
+        ]
+        where !(seconds.isFinite && (0...2_147_483).contains(seconds)) {
+            throw ValidationError("\(name) must be a number of seconds from 0 (no limit) to 2147483, got \(seconds)")
+        }
+        guard (1...256).contains(self.workers) else {
+            throw ValidationError("--workers must be between 1 and 256, got \(self.workers)")
+        }
+        guard self.chunkSize >= 1 else {
+            throw ValidationError("--chunk-size must be at least 1, got \(self.chunkSize)")
+        }
+        guard self.retries >= 0 else { throw ValidationError("--retries cannot be negative, got \(self.retries)") }
+        if let rate = self.maxRowsPerSecond, rate < 1 {
+            throw ValidationError("--max-rows-per-second must be at least 1, got \(rate)")
+        }
+        if let runID = self.runID ?? self.resume, runID.isEmpty || runID.count > 100 {
+            throw ValidationError("a run id must have 1 to 100 characters")
         }
         if let expectRows, expectRows < 0 {
             throw ValidationError("--expect-rows cannot be negative")
@@ -176,16 +199,25 @@ struct ApplyCommand: AsyncParsableCommand {
         if let format, RecordStream.Format(rawValue: format.lowercased()) == nil {
             throw ValidationError("--format must be csv, tsv or jsonl, got '\(format)'")
         }
-        if self.input != "-", self.format == nil, RecordStream.Format.implied(by: self.input) == nil {
+        if self.input != "-", self.format == nil, RecordStream.Format.implied(by: self.input) == nil,
+            Self.isRegularFile(self.input)
+        {
             throw ValidationError(
                 "cannot tell the format of '\(self.input)' from its name; pass --format csv|tsv|jsonl"
             )
         }
     }
 
+    /// `--format`, else the file's extension, else CSV (standard input, pipes, `/dev/stdin`).
     var inputFormat: RecordStream.Format {
         if let format { return RecordStream.Format(rawValue: format.lowercased())! }
-        return self.input == "-" ? .csv : RecordStream.Format.implied(by: self.input)!
+        return self.input == "-" ? .csv : RecordStream.Format.implied(by: self.input) ?? .csv
+    }
+
+    /// Whether `path` names a regular file (a pipe, a FIFO or a device has no name to tell its format by).
+    static func isRegularFile(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
     }
 
     var setColumns: [String]? {
@@ -244,6 +276,14 @@ struct ApplyFailure: Error, CustomStringConvertible {
     /// What was done before the failure, when the run got that far.
     var report: BulkUpdateReport?
 
+    /// Library option names as they appear in messages, and the flags that set them.
+    static let flagNames = [
+        ("(expectedRows)", "(--expect-rows)"), ("(failOnMissingKeys)", "(--fail-on-missing-keys)"),
+        ("(statementTimeout)", "(--statement-timeout)"),
+        ("(journalSchema, apply --journal-schema SCHEMA)", "(--journal-schema SCHEMA)"),
+        ("(atomic, apply --atomic)", "(--atomic)"), ("(apply --no-journal)", "(--no-journal)"),
+    ]
+
     static func from(_ error: BulkUpdateError) -> ApplyFailure {
         let code: Int32
         if let partial = error.partialReport, partial.chunks > 0, !partial.atomic {
@@ -260,7 +300,9 @@ struct ApplyFailure: Error, CustomStringConvertible {
         } else {
             code = Self.databaseFailed
         }
+        // The library names its options; on the command line they are flags.
         var text = error.description
+        for (option, flag) in Self.flagNames { text = text.replacingOccurrences(of: option, with: flag) }
         if code == Self.partiallyApplied, let runID = error.partialReport?.runID {
             text += "\nresume with: --resume \(runID) (same input and options)"
         }

@@ -54,6 +54,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Also time atomic runs (copy on PostgreSQL, values in one transaction on SQLite) at each worker count.")
     var atomic = false
 
+    @Flag(
+        help: """
+            Insert the users in random order, so the table's physical order does not follow the key, as a \
+            long-lived table's does not (PostgreSQL).
+            """
+    )
+    var shuffled = false
+
     @Option(help: "Chunk size for every strategy but caseWhen.")
     var chunkSize: Int = 10_000
 
@@ -90,6 +98,11 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("--chunk-size and --case-when-chunk-size must be at least 1")
         }
         guard !self.table.isEmpty else { throw ValidationError("--table must not be empty") }
+        do {
+            _ = try BulkUpdateTableName(parsing: self.table)
+        } catch {
+            throw ValidationError("\(error)")
+        }
         _ = try self.workerCounts()
         _ = try self.strategyList()
     }
@@ -133,6 +146,14 @@ struct BenchCommand: AsyncParsableCommand {
             try self.output(report)
             return
         }
+        // The output files are opened before the benchmark, not found unwritable after it.
+        for path in [self.json, self.chart].compactMap({ $0 }) {
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else {
+                throw BenchFailure("cannot write '\(path)': \(String(cString: strerror(errno))); nothing was run")
+            }
+            close(descriptor)
+        }
         let workerCounts = try self.workerCounts()
         let requested = try self.strategyList()
         let embedded = try DatabaseLocation.fromCommandLine(self.database) == nil
@@ -140,7 +161,7 @@ struct BenchCommand: AsyncParsableCommand {
         let loadAtStart = systemLoadAverage()
         let connections = (workerCounts.max() ?? 1) + 1
         var report = try await DatabaseLocation.withDefault(self.database, temporaryName: "bench") { location in
-            try await UsersScenario.withDatabase(location, connections: connections) { database in
+            try await UsersScenario.withDatabase(location, connections: connections, table: self.table) { database in
                 let strategies = requested ?? database.strategies
                 let configurations = BenchConfiguration.plan(
                     strategies: strategies,
@@ -153,12 +174,14 @@ struct BenchCommand: AsyncParsableCommand {
                 let version = try await database.version
                 let cores = ProcessInfo.processInfo.activeProcessorCount
                 Self.progress(
-                    "bulk-update bench: users scenario, \(self.rows) rows, \(database.product) \(version) (\(location)),"
+                    "bulk-update bench: users scenario, \(self.rows) rows\(self.shuffled ? " in random order" : ""),"
+                        + " \(database.product) \(version) (\(location)),"
                         + " \(cores) cores, \(configurations.count) configurations × \(self.`repeat`) runs, load average "
                         + (loadAtStart.map { $0.map { String($0) }.joined(separator: " ") } ?? "unknown")
                 )
                 var bench = UsersBench(database: database, table: self.table, rows: self.rows, log: Self.progress)
                 bench.caseWhenChunkSize = self.caseWhenChunkSize
+                bench.shuffled = self.shuffled
                 let results = try await bench.run(configurations, repeat: self.`repeat`)
                 return BenchReport(
                     date: date,

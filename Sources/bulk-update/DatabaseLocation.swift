@@ -19,7 +19,7 @@ enum DatabaseLocation: CustomStringConvertible {
         } else {
             throw BulkUpdateError(
                 .configuration,
-                "\(SQLText.literal(text)) is not a database URL: use postgres://user:password@host:port/database"
+                "\(SQLText.literal(SQLText.redactingPassword(text))) is not a database URL: use postgres://user:password@host:port/database"
                     + " or a SQLite file (sqlite:path.db, path.db, path.sqlite)"
             )
         }

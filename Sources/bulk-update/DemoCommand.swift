@@ -44,6 +44,11 @@ struct DemoCommand: AsyncParsableCommand {
     func validate() throws {
         guard self.rows >= 1 else { throw ValidationError("--rows must be at least 1") }
         guard !self.table.isEmpty else { throw ValidationError("--table must not be empty") }
+        do {
+            _ = try BulkUpdateTableName(parsing: self.table)
+        } catch {
+            throw ValidationError("\(error)")
+        }
         guard BulkUpdateOptions.Strategy(name: self.strategy) != nil else {
             throw ValidationError(
                 "unknown strategy '\(self.strategy)'; choose from "
@@ -61,7 +66,8 @@ struct DemoCommand: AsyncParsableCommand {
         try options.validate()
         let table = self.table
         try await DatabaseLocation.withDefault(self.database, temporaryName: "demo") { location in
-            try await UsersScenario.withDatabase(location, connections: self.workers + 1) { database in
+            try await UsersScenario.withDatabase(location, connections: self.workers + 1, table: self.table) {
+                database in
                 print("BulkUpdate demo: the users scenario on \(try await database.name) (\(location))")
                 let clock = ContinuousClock()
                 var started = clock.now

@@ -9,6 +9,8 @@ struct UsersBench {
     let rows: Int
     /// The chunk size of the `caseWhen` baselines (Django's `batch_size`), to name them in the results.
     var caseWhenChunkSize = 1_000
+    /// Whether the table's rows are inserted in random order (see ``UsersDatabase/create(_:rows:shuffled:)``).
+    var shuffled = false
     /// Where progress lines go (standard error from the command).
     var log: (String) -> Void = { print($0) }
 
@@ -32,7 +34,7 @@ struct UsersBench {
         }
         let clock = ContinuousClock()
         let started = clock.now
-        try await self.database.create(self.table, rows: self.rows)
+        try await self.database.create(self.table, rows: self.rows, shuffled: self.shuffled)
         self.log("created \(self.table) with \(self.rows) rows in \(Self.format(clock.now - started)) s")
         do {
             let input = (1...self.rows).map { BulkUpdateRow([.int($0), .string("USER_\($0)")]) }

@@ -16,6 +16,9 @@ protocol UsersDatabase {
     /// A table of that name left behind by an earlier demo or bench (it carries the mark) is dropped first. Any
     /// other table of that name is never touched: the call throws ``ScenarioTableError`` instead.
     func create(_ table: String, rows: Int) async throws
+    /// ``create(_:rows:)`` with the rows inserted in random order, so that the table's physical order does not
+    /// follow the key, as a long-lived table's does not (PostgreSQL; a SQLite rowid table is always in key order).
+    func create(_ table: String, rows: Int, shuffled: Bool) async throws
     /// Every user's key and upper-cased username, read from the table.
     func upperCasedRows(_ table: String) async throws -> [BulkUpdateRow]
     /// Runs the update through BulkUpdate's public API.
@@ -46,16 +49,58 @@ protocol UsersDatabase {
 }
 
 enum UsersScenario {
+    /// The advisory lock space (`pg_try_advisory_lock(int4, int4)`'s first key) of scenario tables: "BULK".
+    static let lockSpace: Int32 = 0x4255_4C4B
+
+    /// `--table` as SQL names it: `users`, `public.users`, `"My Schema"."Users"`.
+    static func name(_ table: String) -> BulkUpdateTableName {
+        (try? BulkUpdateTableName(parsing: table)) ?? BulkUpdateTableName(schema: nil, name: table)
+    }
+
+    /// `--table`, quoted for SQL.
+    static func quoted(_ table: String) -> String { Self.name(table).quoted }
+
     /// Opens `location`, runs `body` with it, and closes it.
+    ///
+    /// On PostgreSQL a session advisory lock named after `table` is held for the whole of `body`, so a second demo
+    /// or bench on the same table refuses to start instead of taking the first one's live table for a leftover.
     static func withDatabase<Result: Sendable>(
         _ location: DatabaseLocation,
         connections: Int,
+        table: String,
         _ body: (any UsersDatabase) async throws -> Result
     ) async throws -> Result {
         switch location {
         case .postgres(let url):
-            return try await DatabaseLocation.withPostgresClient(url, connections: max(4, connections)) { client in
-                try await body(PostgresUsers(client: client))
+            return try await DatabaseLocation.withPostgresClient(url, connections: max(4, connections) + 1) { client in
+                do {
+                    return try await client.withConnection { holder in
+                        let logger = PostgresUsers.silent
+                        let key = Self.name(table).description
+                        let lock: PostgresQuery = "SELECT pg_try_advisory_lock(\(Self.lockSpace), hashtext(\(key)))"
+                        var acquired = false
+                        for try await granted in try await holder.query(lock, logger: logger).decode(Bool.self) {
+                            acquired = granted
+                        }
+                        guard acquired else {
+                            throw BenchFailure(
+                                "table \(Self.quoted(table)) is in use by another bulk-update demo or bench; wait for it,"
+                                    + " or choose another --table"
+                            )
+                        }
+                        let unlock: PostgresQuery = "SELECT pg_advisory_unlock(\(Self.lockSpace), hashtext(\(key)))"
+                        do {
+                            let result = try await body(PostgresUsers(client: client))
+                            _ = try? await holder.query(unlock, logger: logger).collect()
+                            return result
+                        } catch {
+                            _ = try? await holder.query(unlock, logger: logger).collect()
+                            throw error
+                        }
+                    }
+                } catch let error as PSQLError {
+                    throw PostgresErrors.map(error, doing: "the scenario on \(Self.quoted(table))")
+                }
             }
         case .sqlite(let url):
             // The scenario may create the database file; one it created is removed again, with its WAL files.
@@ -69,7 +114,22 @@ enum UsersScenario {
                 }
             }
             return try await SQLiteBulkUpdater.withUpdater(url: path ?? ":memory:", creating: true) { updater in
-                try await body(SQLiteUsers(updater: updater))
+                // ANALYZE creates sqlite_stat1; a database that had none is left without one.
+                let statistics = "SELECT 1 FROM main.sqlite_schema WHERE name = 'sqlite_stat1'"
+                let hadStatistics = try await !updater.connection.query(statistics).isEmpty
+                func restore() async {
+                    if !hadStatistics, (try? await !updater.connection.query(statistics).isEmpty) == true {
+                        _ = try? await updater.connection.query("DROP TABLE main.sqlite_stat1")
+                    }
+                }
+                do {
+                    let result = try await body(SQLiteUsers(updater: updater))
+                    await restore()
+                    return result
+                } catch {
+                    await restore()
+                    throw error
+                }
             }
         }
     }
@@ -101,9 +161,14 @@ struct PostgresUsers: UsersDatabase {
     }
 
     func create(_ table: String, rows: Int) async throws {
-        let quoted = SQLIdentifier.quote(table)
+        try await self.create(table, rows: rows, shuffled: false)
+    }
+
+    func create(_ table: String, rows: Int, shuffled: Bool) async throws {
+        let quoted = UsersScenario.quoted(table)
         try await self.dropLeftover(table)
         let columns = UsersScenario.columns(boolean: "boolean", timestamp: "timestamptz", now: "now()")
+        let order = shuffled ? " ORDER BY random()" : ""
         try await self.client.withConnection { connection in
             let logger = PostgresUsers.silent
             try await connection.query("BEGIN", logger: logger)
@@ -124,7 +189,7 @@ struct PostgresUsers: UsersDatabase {
                     logger: logger
                 )
                 try await connection.query(
-                    "INSERT INTO \(unescaped: quoted) (id, username, email) SELECT g, 'user_' || g, 'user_' || g || '@example.com' FROM generate_series(1, \(Int64(rows))) g",
+                    "INSERT INTO \(unescaped: quoted) (id, username, email) SELECT g, 'user_' || g, 'user_' || g || '@example.com' FROM generate_series(1, \(Int64(rows))) g\(unescaped: order)",
                     logger: logger
                 )
                 try await connection.query("COMMIT", logger: logger)
@@ -139,7 +204,7 @@ struct PostgresUsers: UsersDatabase {
     /// Whether `table` exists, and whether it carries the scenario mark.
     func ownership(_ table: String) async throws -> ScenarioTableOwnership {
         let query: PostgresQuery =
-            "SELECT pg_catalog.obj_description(c.oid, 'pg_class') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(\(SQLIdentifier.quote(table)))"
+            "SELECT pg_catalog.obj_description(c.oid, 'pg_class') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(\(UsersScenario.quoted(table)))"
         for try await comment in try await self.client.query(query).decode(String?.self) {
             return comment == UsersScenario.mark ? .ours : .someoneElses
         }
@@ -148,7 +213,7 @@ struct PostgresUsers: UsersDatabase {
 
     func upperCasedRows(_ table: String) async throws -> [BulkUpdateRow] {
         var pairs: [(Int64, String)] = []
-        let query = PostgresQuery(unsafeSQL: "SELECT id::int8, username FROM \(SQLIdentifier.quote(table))")
+        let query = PostgresQuery(unsafeSQL: "SELECT id::int8, username FROM \(UsersScenario.quoted(table))")
         for try await pair in try await self.client.query(query).decode((Int64, String).self) {
             pairs.append(pair)
         }
@@ -157,7 +222,7 @@ struct PostgresUsers: UsersDatabase {
 
     func update(_ table: String, rows: [BulkUpdateRow], options: BulkUpdateOptions) async throws -> BulkUpdateReport {
         try await PostgresBulkUpdater(client: self.client).update(
-            SQLIdentifier.quote(table),
+            UsersScenario.quoted(table),
             set: ["username"],
             rows: rows,
             options: options
@@ -167,14 +232,14 @@ struct PostgresUsers: UsersDatabase {
     func wrongUsernames(_ table: String) async throws -> Int {
         Int(
             try await self.scalar(
-                "SELECT count(*)::text FROM \(SQLIdentifier.quote(table)) WHERE username <> 'USER_' || id"
+                "SELECT count(*)::text FROM \(UsersScenario.quoted(table)) WHERE username <> 'USER_' || id"
             )
         ) ?? -1
     }
 
     func drop(_ table: String) async throws {
         guard try await self.ownership(table) == .ours else { return }
-        try await self.client.run("DROP TABLE IF EXISTS \(SQLIdentifier.quote(table))")
+        try await self.client.run("DROP TABLE IF EXISTS \(UsersScenario.quoted(table))")
     }
 
     func scalar(_ sql: String) async throws -> String {
@@ -202,17 +267,17 @@ struct PostgresUsers: UsersDatabase {
     var hasConcurrentWriters: Bool { true }
 
     func reset(_ table: String) async throws {
-        let quoted = SQLIdentifier.quote(table)
+        let quoted = UsersScenario.quoted(table)
         try await self.client.run("UPDATE \(quoted) SET username = 'user_' || id")
         try await self.client.run("VACUUM ANALYZE \(quoted)")
     }
 
     func floor(_ table: String) async throws {
-        try await self.client.run("UPDATE \(SQLIdentifier.quote(table)) SET username = upper(username)")
+        try await self.client.run("UPDATE \(UsersScenario.quoted(table)) SET username = upper(username)")
     }
 
     func parallelFloor(_ table: String, rows: Int, workers: Int) async throws {
-        let quoted = SQLIdentifier.quote(table)
+        let quoted = UsersScenario.quoted(table)
         let size = (rows + workers - 1) / workers
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<workers {
@@ -237,8 +302,12 @@ struct SQLiteUsers: UsersDatabase {
         get async throws { "SQLite " + SQLiteConnection.libraryVersionString() }
     }
 
+    func create(_ table: String, rows: Int, shuffled: Bool) async throws {
+        try await self.create(table, rows: rows)
+    }
+
     func create(_ table: String, rows: Int) async throws {
-        let quoted = SQLIdentifier.quote(table)
+        let quoted = UsersScenario.quoted(table)
         let connection = self.updater.connection
         try await self.dropLeftover(table)
         let columns = UsersScenario.columns(boolean: "bool", timestamp: "datetime", now: "CURRENT_TIMESTAMP")
@@ -261,9 +330,10 @@ struct SQLiteUsers: UsersDatabase {
 
     /// Whether `table` exists in the main database, and whether it carries the scenario mark.
     func ownership(_ table: String) async throws -> ScenarioTableOwnership {
+        let name = UsersScenario.name(table)
         let rows = try await self.updater.connection.query(
-            "SELECT sql FROM main.sqlite_schema WHERE name = ?1 COLLATE NOCASE",
-            [.text(table)]
+            "SELECT sql FROM \(SQLIdentifier.quote(name.schema ?? "main")).sqlite_schema WHERE name = ?1 COLLATE NOCASE",
+            [.text(name.name)]
         )
         guard let row = rows.first else { return .absent }
         let sql = row.column("sql")?.string ?? ""
@@ -271,26 +341,26 @@ struct SQLiteUsers: UsersDatabase {
     }
 
     func upperCasedRows(_ table: String) async throws -> [BulkUpdateRow] {
-        let rows = try await self.updater.connection.query("SELECT id, username FROM \(SQLIdentifier.quote(table))")
+        let rows = try await self.updater.connection.query("SELECT id, username FROM \(UsersScenario.quoted(table))")
         return UsersScenario.rows(
             from: rows.map { (Int64($0.column("id")?.integer ?? 0), $0.column("username")?.string ?? "") }
         )
     }
 
     func update(_ table: String, rows: [BulkUpdateRow], options: BulkUpdateOptions) async throws -> BulkUpdateReport {
-        try await self.updater.update(SQLIdentifier.quote(table), set: ["username"], rows: rows, options: options)
+        try await self.updater.update(UsersScenario.quoted(table), set: ["username"], rows: rows, options: options)
     }
 
     func wrongUsernames(_ table: String) async throws -> Int {
         let rows = try await self.updater.connection.query(
-            "SELECT count(*) FROM \(SQLIdentifier.quote(table)) WHERE username <> 'USER_' || id"
+            "SELECT count(*) FROM \(UsersScenario.quoted(table)) WHERE username <> 'USER_' || id"
         )
         return Int(rows.first?.columns.first?.data.integer ?? -1)
     }
 
     func drop(_ table: String) async throws {
         guard try await self.ownership(table) == .ours else { return }
-        _ = try await self.updater.connection.query("DROP TABLE IF EXISTS \(SQLIdentifier.quote(table))")
+        _ = try await self.updater.connection.query("DROP TABLE IF EXISTS \(UsersScenario.quoted(table))")
     }
 
     var product: String { "SQLite" }
@@ -306,7 +376,7 @@ struct SQLiteUsers: UsersDatabase {
     var hasConcurrentWriters: Bool { false }
 
     func reset(_ table: String) async throws {
-        let quoted = SQLIdentifier.quote(table)
+        let quoted = UsersScenario.quoted(table)
         let connection = self.updater.connection
         _ = try await connection.query("UPDATE \(quoted) SET username = 'user_' || id")
         _ = try await connection.query("ANALYZE \(quoted)")
@@ -317,7 +387,7 @@ struct SQLiteUsers: UsersDatabase {
     func floor(_ table: String) async throws {
         // One statement outside an explicit transaction is one transaction.
         _ = try await self.updater.connection.query(
-            "UPDATE \(SQLIdentifier.quote(table)) SET username = upper(username)"
+            "UPDATE \(UsersScenario.quoted(table)) SET username = upper(username)"
         )
     }
 

@@ -81,6 +81,79 @@ struct ApplyHardeningTests {
         }
     }
 
+    @Test(
+        "resuming a file run with a different file (a truncated copy) is refused before anything is written",
+        arguments: ApplyBackend.enabled
+    )
+    func resumeWithOtherInput(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns, rows: Self.seed(40)) { target in
+            // Key 41 has no row yet: --fail-on-missing-keys stops the run after its first chunks.
+            var csv = Self.csv(1...40)
+            csv += "41,USER41,\\N\n"
+            let full = try target.write("full.csv", csv)
+            let arguments = [
+                "--chunk-size", "10", "--workers", "1", "--fail-on-missing-keys", "--run-id", "r-\(target.table)",
+            ]
+            let died = try target.apply(["--input", full] + arguments)
+            #expect(died.status == 75, streams(died))
+            let committed = ListedChunk.parse(died.standardError).count
+            #expect(committed == 4, streams(died))
+
+            // The same first chunks, fewer rows: the journal's digest of the whole file tells them apart.
+            try target.execute("INSERT INTO \(target.table) VALUES (41, 'user41', NULL)")
+            let truncated = try target.write("truncated.csv", Self.csv(1...30))
+            let resumeArguments = [
+                "--chunk-size", "10", "--workers", "1", "--fail-on-missing-keys", "--resume", "r-\(target.table)",
+            ]
+            let refused = try target.apply(["--input", truncated] + resumeArguments)
+            #expect(refused.status == 65, streams(refused))
+            #expect(refused.standardError.contains("it held 41 rows, this one holds 30"), streams(refused))
+            let resumed = try target.apply(["--input", full] + resumeArguments)
+            #expect(resumed.status == 0, streams(resumed))
+            #expect(try target.contents().map { $0[1] } == (1...41).map { "USER\($0)" })
+        }
+    }
+
+    @Test("a URL that does not parse is echoed without its password")
+    func passwordNotEchoed() throws {
+        for url in ["postgress://app:S3CRET@127.0.0.1/db", "mysql://app:S3CRET@h/db", "postgres//app:S3CRET@h/db"] {
+            let result = try Executable.run(
+                ["apply", "--database", url, "--table", "t", "--input", "-"],
+                standardInput: Data()
+            )
+            #expect(result.status == 64, streams(result))
+            #expect(!result.standardError.contains("S3CRET") && result.standardError.contains("***"), streams(result))
+        }
+    }
+
+    @Test("bad timeouts, a directory as input, an identity column: the documented exit codes, nothing written")
+    func moreExitCodes() throws {
+        try ApplyTarget.with(
+            .postgres,
+            columns: "id integer primary key, n integer generated always as identity, v text",
+            rows: "(1, DEFAULT, 'a')"
+        ) { target in
+            let input = try target.write("c.csv", "id,v\n1,b\n")
+            for value in ["nan", "inf", "1e300", "-1"] {
+                let result = try target.apply(["--input", input, "--statement-timeout=\(value)"])
+                #expect(result.status == 64, streams(result))
+                #expect(
+                    result.standardError.contains("--statement-timeout must be a number of seconds"),
+                    streams(result)
+                )
+            }
+            let directory = try target.apply(["--input", target.directory.path, "--format", "csv"])
+            #expect(directory.status == 66, streams(directory))
+            let identity = try target.apply(["--input", try target.write("n.csv", "id,n\n1,7\n")])
+            #expect(identity.status == 65, streams(identity))
+            #expect(
+                identity.standardError.contains("column \"n\" of public.\(target.table) is generated"),
+                streams(identity)
+            )
+            #expect(try target.contents() == [["1", "1", "a"]])
+        }
+    }
+
     // MARK: --report
 
     @Test("an unwritable --report path: exit 73 before anything else, nothing written", arguments: ApplyBackend.enabled)
@@ -100,6 +173,18 @@ struct ApplyHardeningTests {
             ])
             #expect(first.status == 73, streams(first))
             #expect(try target.contents() == (1...3).map { ["\($0)", "user\($0)", nil] })
+        }
+    }
+
+    @Test("a report that cannot be written after a successful run (a full disk) exits 73")
+    func reportOnFullDisk() throws {
+        try ApplyTarget.with(.sqlite, columns: Self.columns, rows: Self.seed(3)) { target in
+            let result = try target.apply([
+                "--input", try target.write("c.csv", Self.csv(1...3)), "--report", "/dev/full",
+            ])
+            #expect(result.status == 73, streams(result))
+            #expect(result.standardError.contains("could not write the report"), streams(result))
+            #expect(result.standardOutput.contains("rows read 3, matched 3, changed 3"), streams(result))
         }
     }
 
@@ -145,7 +230,7 @@ struct ApplyHardeningTests {
     func pipes(_ backend: ApplyBackend) throws {
         try ApplyTarget.with(backend, columns: Self.columns, rows: Self.seed(30)) { target in
             let viaDevice = try target.apply(
-                ["--input", "/dev/stdin", "--format", "csv", "--quiet"],
+                ["--input", "/dev/stdin", "--quiet"],  // no extension: CSV, as for `-`
                 standardInput: Data(Self.csv(1...15).utf8)
             )
             #expect(viaDevice.status == 0, streams(viaDevice))

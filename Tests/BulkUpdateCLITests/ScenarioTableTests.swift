@@ -80,6 +80,54 @@ struct ScenarioTableTests {
         }
     }
 
+    @Test("a second demo on a table a running one uses refuses to start (PostgreSQL)")
+    func concurrentDemo() throws {
+        try ApplyTarget.with(.postgres, columns: "id integer primary key") { target in
+            let table = target.table + "_demo"
+            // A running demo holds this advisory lock for its table while it runs; here psql holds it for 20 s.
+            let holder = Process()
+            holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            holder.arguments = [
+                "psql", target.database, "-X", "-q", "-c",
+                "SELECT pg_advisory_lock(\(UsersScenario.lockSpace), hashtext('\(table)'))", "-c", "\\echo locked",
+                "-c", "SELECT pg_sleep(20)",
+            ]
+            let output = Pipe()
+            holder.standardOutput = output
+            try holder.run()
+            defer {
+                holder.terminate()
+                holder.waitUntilExit()
+            }
+            _ = output.fileHandleForReading.availableData  // "locked"
+            let result = try Executable.run(["demo", "--database", target.database, "--table", table, "--rows", "10"])
+            #expect(result.status != 0, streams(result))
+            #expect(result.standardError.contains("is in use by another bulk-update demo or bench"), streams(result))
+            #expect(try Self.tableExists(table, in: target) == false)
+        }
+    }
+
+    @Test("demo and bench on a SQLite file leave no statistics table behind")
+    func sqliteStatistics() throws {
+        try ApplyTarget.with(.sqlite, columns: "id integer primary key") { target in
+            let result = try Executable.run(["demo", "--database", target.database, "--rows", "50"])
+            #expect(result.status == 0, streams(result))
+            #expect(
+                try PythonSQLite.query(target.database, "SELECT name FROM sqlite_schema ORDER BY name") == [
+                    [target.table]
+                ]
+            )
+        }
+    }
+
+    @Test("bench: an unwritable --json or --chart path stops it before it runs anything")
+    func benchOutputChecked() throws {
+        let result = try Executable.run(["bench", "--rows", "10", "--json", "/nonexistent-directory/bench.json"])
+        #expect(result.status != 0, streams(result))
+        #expect(result.standardError.contains("cannot write '/nonexistent-directory/bench.json'"), streams(result))
+        #expect(!result.standardError.contains("round 1"), streams(result))
+    }
+
     static func tableExists(_ name: String, in target: ApplyTarget) throws -> Bool {
         switch target.backend {
         case .sqlite:

@@ -27,13 +27,12 @@ struct PostgresAtomicTests {
         ).map { $0[0] ?? "" }
     }
 
-    /// Terminates the session that holds the temporary table `stage`.
+    /// Terminates the session that holds the temporary table `stage`: every statement it runs names the stage
+    /// (create, COPY, analyze, update), so its last statement in pg_stat_activity does.
     static func terminateSession(holding stage: String) -> String {
         """
-        SELECT pg_terminate_backend(pg_stat_get_backend_pid(s.id))
-        FROM pg_stat_get_backend_idset() AS s(id)
-        JOIN pg_namespace n ON n.nspname = 'pg_temp_' || s.id
-        WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = '\(stage)')
+        SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE pid <> pg_backend_pid() AND query LIKE '%\(stage)%'
         """
     }
 

@@ -16,12 +16,12 @@ package enum BulkUpdateEngine {
         keyColumns: [String]?,
         setColumns: [String],
         rows: Rows,
-        validateFirst: (@Sendable (UpdatePlan, (any ServerValueChecker)?) async throws -> Void)? = nil,
+        validateFirst: (@Sendable (UpdatePlan, (any ServerValueChecker)?) async throws -> String)? = nil,
         options: BulkUpdateOptions,
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
         let started = ContinuousClock.now
-        let plan = try await Self.plan(
+        var plan = try await Self.plan(
             backend: backend,
             table: table,
             keyColumns: keyColumns,
@@ -30,7 +30,12 @@ package enum BulkUpdateEngine {
             logger: logger
         )
         do {
-            try await validateFirst?(plan, backend.valueChecker(for: plan, logger: logger))
+            if let validateFirst {
+                plan.options.inputDigest = try await validateFirst(
+                    plan,
+                    backend.valueChecker(for: plan, logger: logger)
+                )
+            }
         } catch var error as BulkUpdateError {
             error.partialReport = Self.emptyReport(plan.table.name.description, plan: plan, since: started)
             throw error
@@ -179,12 +184,15 @@ package enum BulkUpdateEngine {
     /// Checks every row of `rows` against `plan` without writing, including duplicate keys when the policy is
     /// ``BulkUpdateOptions/DuplicateKeyPolicy/error`` and, through `checker`, the values only the database can
     /// judge; throws the error of the first invalid row.
+    ///
+    /// - Returns: The input's digest (see ``ValidationPass/digest``).
+    @discardableResult
     package static func validate(
         _ rows: some Sequence<BulkUpdateRow>,
         plan: UpdatePlan,
         checker: (any ServerValueChecker)?,
         logger: Logger
-    ) async throws {
+    ) async throws -> String {
         var pass = ValidationPass(plan: plan, checker: checker, listLimit: 1, logger: logger)
         for row in rows {
             try await pass.check(row, line: row.line ?? pass.rows + 1)
@@ -195,6 +203,7 @@ package enum BulkUpdateEngine {
         if let expected = plan.options.expectedRows, pass.rows != expected {
             throw BulkUpdateError.unexpectedRowCount(read: pass.rows, expected: expected)
         }
+        return pass.digest
     }
 
     package static func emptyReport(_ table: String, plan: UpdatePlan, since started: ContinuousClock.Instant)

@@ -101,10 +101,11 @@ package struct RunJournal: Sendable {
         ]
     }
 
-    /// What must be equal for a resumed run to cut the input into the same chunks and write them the same way.
+    /// What must be equal for a resumed run to cut the input into the same chunks and write them the same way, and,
+    /// when the input was read in full first, the input's digest (`;input=rows:hash`).
     package static func fingerprint(of plan: UpdatePlan) -> String {
         let options = plan.options
-        return [
+        var parts = [
             "table=\(plan.table.name)",
             "key=\(plan.keyColumns.map(\.name).joined(separator: ","))",
             "set=\(plan.setColumns.map(\.name).joined(separator: ","))",
@@ -112,7 +113,23 @@ package struct RunJournal: Sendable {
             "chunkSize=\(options.chunkSize)",
             "skipUnchanged=\(options.skipUnchanged)",
             "duplicateKeys=\(options.duplicateKeys)",
-        ].joined(separator: ";")
+        ]
+        if let digest = options.inputDigest { parts.append(Self.inputPrefix + digest) }
+        return parts.joined(separator: ";")
+    }
+
+    private static let inputPrefix = "input="
+
+    /// A fingerprint split into its options and its input digest.
+    private static func split(_ fingerprint: String) -> (options: String, input: String?) {
+        var parts = fingerprint.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+        guard let index = parts.firstIndex(where: { $0.hasPrefix(Self.inputPrefix) }) else { return (fingerprint, nil) }
+        let input = String(parts.remove(at: index).dropFirst(Self.inputPrefix.count))
+        return (parts.joined(separator: ";"), input)
+    }
+
+    private static func rowCount(_ digest: String) -> String {
+        String(digest.prefix { $0 != ":" })
     }
 
     /// The current time as ISO 8601 text (UTC), for the journal's time columns.
@@ -134,12 +151,29 @@ package struct RunJournal: Sendable {
                 "run \(SQLText.literal(self.runID)) already finished at \(finished); there is nothing to resume"
             )
         }
-        let wanted = Self.fingerprint(of: plan)
-        guard stored.fingerprint == wanted else {
+        let (storedOptions, storedInput) = Self.split(stored.fingerprint)
+        let (wantedOptions, wantedInput) = Self.split(Self.fingerprint(of: plan))
+        guard storedOptions == wantedOptions else {
             throw BulkUpdateError(
                 .configuration,
                 "run \(SQLText.literal(self.runID)) cannot be resumed with different options: it ran with"
-                    + " \(stored.fingerprint), this run has \(wanted)"
+                    + " \(storedOptions), this run has \(wantedOptions)"
+            )
+        }
+        if let storedInput, storedInput != wantedInput {
+            guard let wantedInput else {
+                throw BulkUpdateError(
+                    .input,
+                    "run \(SQLText.literal(self.runID)) read an input of \(Self.rowCount(storedInput)) rows that was checked"
+                        + " in full before writing; resume it from the same file (or collection), so it can be compared"
+                        + " before anything is written"
+                )
+            }
+            throw BulkUpdateError(
+                .input,
+                "the input differs from the one run \(SQLText.literal(self.runID)) read (it held"
+                    + " \(Self.rowCount(storedInput)) rows, this one holds \(Self.rowCount(wantedInput)));"
+                    + " resume only with the same input; nothing was written"
             )
         }
     }

@@ -32,6 +32,8 @@ package struct ValidationPass {
     package private(set) var rows = 0
     /// Whether the database stopped being asked after `listLimit` refusals, so ``invalid`` may be short.
     package private(set) var invalidIsLowerBound = false
+    /// A running fingerprint of every value of every row, in input order.
+    private var contentHash: UInt64 = 0x9E37_79B9_7F4A_7C15
 
     package init(plan: UpdatePlan, checker: (any ServerValueChecker)?, listLimit: Int, logger: Logger) {
         self.plan = plan
@@ -53,6 +55,9 @@ package struct ValidationPass {
             self.record(error)
             return
         }
+        var rowHash = UInt64(cells.count)
+        for cell in cells { rowHash = KeyHash.mix(rowHash ^ KeyHash.hash(cell)) }
+        self.contentHash = KeyHash.mix(self.contentHash ^ rowHash)
         for column in self.checkedColumns where cells[column] != .null {
             var batch =
                 self.batches[column] ?? (ColumnValues(kind: self.plan.columns[column].type.kind, capacity: 0), [])
@@ -72,6 +77,13 @@ package struct ValidationPass {
 
     /// Whether a row was found invalid.
     package var hasErrors: Bool { self.invalid > 0 }
+
+    /// The input as a journal remembers it: its row count and a 64-bit fingerprint of every value in order
+    /// (`200000:3fa2…`). A resumed run must read an input with the same digest.
+    package var digest: String {
+        let hex = String(self.contentHash, radix: 16)
+        return "\(self.rows):" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
 
     private mutating func record(_ error: BulkUpdateError) {
         self.invalid += 1

@@ -105,6 +105,24 @@ package enum SQLText {
         return "'" + shown.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''") + "'"
     }
 
+    /// `text` with anything that may be a password replaced by `***`: what stands between `:` and the last `@` of
+    /// a URL's authority (`postgress://app:secret@db/x` → `postgress://app:***@db/x`), for echoing a URL that did
+    /// not parse.
+    package static func redactingPassword(_ text: String) -> String {
+        let afterScheme = text.range(of: "://").map(\.upperBound) ?? text.startIndex
+        let authorityEnd = text[afterScheme...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? text.endIndex
+        let authority = text[afterScheme..<authorityEnd]
+        guard let at = authority.lastIndex(of: "@") else {
+            // No user part: a bare `user:password` may still be there, as in `postgres:secret@host`.
+            guard let colon = text.firstIndex(of: ":"), let at = text.lastIndex(of: "@"), colon < at else {
+                return text
+            }
+            return String(text[...colon]) + "***" + String(text[at...])
+        }
+        guard let colon = authority[..<at].firstIndex(of: ":") else { return text }
+        return String(text[...colon]) + "***" + String(text[at...])
+    }
+
     package static func hex(_ byte: UInt8) -> String {
         let digits: [Character] = Array("0123456789abcdef")
         return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]])

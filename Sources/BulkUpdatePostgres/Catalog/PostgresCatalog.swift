@@ -19,9 +19,9 @@ package enum PostgresCatalog {
             throw BulkUpdateError(.schema, "\(resolved) is not a table (relkind '\(kind)'); only tables can be updated")
         }
 
-        // One level of domain is resolved to its base type (a domain over a domain is left to the server to check).
+        // Identity columns GENERATED ALWAYS refuse new values like generated columns do. One level of domain is resolved to its base type (a domain over a domain is left to the server to check).
         let columnsQuery: PostgresQuery = """
-            SELECT a.attname::text, a.attnotnull OR t.typnotnull, a.attgenerated::text <> '',
+            SELECT a.attname::text, a.attnotnull OR t.typnotnull, a.attgenerated::text <> '' OR a.attidentity = 'a',
                    COALESCE(bt.typname, t.typname)::text, COALESCE(bt.typtype, t.typtype)::text,
                    COALESCE(bt.typcategory, t.typcategory)::text,
                    pg_catalog.format_type(a.atttypid, NULL), pg_catalog.format_type(a.atttypid, a.atttypmod),

@@ -33,7 +33,9 @@ enum PostgresPrivileges {
         }
 
         // The target's columns.
-        let readColumns = plan.keyColumns + (plan.options.skipUnchanged ? plan.setColumns : [])
+        // Unchanged rows are found by reading the set columns, and Django's CASE statement reads them in its ELSE.
+        let readsSetColumns = plan.options.skipUnchanged || plan.options.strategy == .caseWhen
+        let readColumns = plan.keyColumns + (readsSetColumns ? plan.setColumns : [])
         let names = plan.columns.map(\.name)
         let columnQuery: PostgresQuery = """
             SELECT c, pg_catalog.has_column_privilege(\(table.quoted), c, 'SELECT'),
@@ -75,7 +77,11 @@ enum PostgresPrivileges {
 
         // The journal.
         if plan.options.runID != nil {
-            if let problem = try await Self.journalProblem(plan, role: role, on: db) { missing.append(problem) }
+            switch try await Self.journalProblem(plan, role: role, on: db) {
+            case .none: break
+            case .privilege(let text): missing.append(text)
+            case .configuration(let text): throw BulkUpdateError(.configuration, text + "; nothing was written")
+            }
         }
 
         guard !missing.isEmpty else { return }
@@ -103,27 +109,35 @@ enum PostgresPrivileges {
         plan.options.journalSchema ?? plan.table.name.schema ?? "public"
     }
 
+    /// What stops a journal from working: a privilege the role lacks, or a schema or table that is not right.
+    enum JournalProblem {
+        case privilege(String)
+        case configuration(String)
+    }
+
     /// What stops the journal from working, if anything: a missing schema, a missing USAGE, missing privileges on
-    /// its tables, or no right to create them.
+    /// its tables, no right to create them, or a table of the journal's name that is not a journal.
     private static func journalProblem(_ plan: UpdatePlan, role: String, on db: DeadlineConnection) async throws
-        -> String?
+        -> JournalProblem?
     {
         let schema = Self.journalSchema(plan)
         let quotedSchema = SQLIdentifier.quote(schema)
         let wayOut =
-            "or keep the journal elsewhere (journalSchema, apply --journal-schema SCHEMA), or run without one"
-            + " (apply --no-journal: the run cannot be resumed)"
+            "or keep the journal elsewhere (journalSchema, apply --journal-schema SCHEMA), or run without one: all or"
+            + " nothing (atomic, apply --atomic), or without resume (apply --no-journal)"
         let exists: PostgresQuery = """
             SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE'), pg_catalog.has_schema_privilege(n.oid, 'CREATE')
             FROM pg_catalog.pg_namespace n WHERE n.nspname = \(schema)
             """
         guard let row = try await db.query(exists).rows.first else {
-            return "the journal schema \(quotedSchema) does not exist: create it, \(wayOut)"
+            return .configuration("the journal schema \(quotedSchema) does not exist: create it, \(wayOut)")
         }
         let (usage, create) = try row.decode((Bool, Bool).self)
         guard usage else {
-            return
-                "it lacks USAGE on the journal schema \(quotedSchema): GRANT USAGE ON SCHEMA \(quotedSchema) TO \(role), \(wayOut)"
+            return .privilege(
+                "it lacks USAGE on the journal schema \(quotedSchema): GRANT USAGE ON SCHEMA \(quotedSchema) TO \(role),"
+                    + " \(wayOut)"
+            )
         }
         let tables = Self.journalTables.map(\.name)
         let privileges: PostgresQuery = """
@@ -144,19 +158,21 @@ enum PostgresPrivileges {
             found[name] = granted
             let expected = Self.journalTables.first { $0.name == name }?.columns ?? []
             if !Set(expected).isSubset(of: Set(columns)) {
-                return "\(quotedSchema).\(SQLIdentifier.quote(name)) exists but is not a bulk-update journal table"
-                    + " (it lacks the columns \(expected.filter { !columns.contains($0) }.joined(separator: ", ")));"
-                    + " it is left alone: keep the journal elsewhere (journalSchema, apply --journal-schema SCHEMA),"
-                    + " or run without one (apply --no-journal: the run cannot be resumed)"
+                return .configuration(
+                    "\(quotedSchema).\(SQLIdentifier.quote(name)) exists but is not a bulk-update journal table"
+                        + " (it lacks the columns \(expected.filter { !columns.contains($0) }.joined(separator: ", ")));"
+                        + " it is left alone: \(wayOut.dropFirst(3))"
+                )
             }
         }
         if found.count < tables.count {
             guard create else {
                 let absent = tables.filter { found[$0] == nil }.map { "\(quotedSchema).\(SQLIdentifier.quote($0))" }
-                return
+                return .privilege(
                     "it lacks CREATE on schema \(quotedSchema), to create the run journal (\(absent.joined(separator: ", "))"
-                    + " does not exist yet): GRANT CREATE ON SCHEMA \(quotedSchema) TO \(role), or have its owner"
-                    + " create the tables once (bulk-update runs --create-sql prints the statements), \(wayOut)"
+                        + " does not exist yet): GRANT CREATE ON SCHEMA \(quotedSchema) TO \(role), or have its owner"
+                        + " create the tables once (bulk-update runs --create-sql prints the statements), \(wayOut)"
+                )
             }
         }
         var lacking: [String] = []
@@ -170,7 +186,7 @@ enum PostgresPrivileges {
             }
         }
         guard !lacking.isEmpty else { return nil }
-        return "it lacks privileges on the run journal: \(lacking.joined(separator: "; ")), \(wayOut)"
+        return .privilege("it lacks privileges on the run journal: \(lacking.joined(separator: "; ")), \(wayOut)")
     }
 
     private static func columns(_ privilege: String, _ names: [String], of table: BulkUpdateTableName, role: String)

@@ -69,23 +69,8 @@ struct PostgresValueChecker: ServerValueChecker {
             }
         }
         let half = rows.count / 2
-        try await self.search(
-            Array(rows[..<half]),
-            in: values,
-            kind: kind,
-            sql: sql,
-            limit: limit,
-            on: db,
-            into: &refused
-        )
-        try await self.search(
-            Array(rows[half...]),
-            in: values,
-            kind: kind,
-            sql: sql,
-            limit: limit,
-            on: db,
-            into: &refused
-        )
+        for part in [rows[..<half], rows[half...]] {
+            try await self.search(Array(part), in: values, kind: kind, sql: sql, limit: limit, on: db, into: &refused)
+        }
     }
 }

@@ -106,6 +106,9 @@ extension PostgresURL {
         } else {
             reason = Self.describe(error) ?? String(describing: error)
         }
+        if let file = self.ignoredPasswordFile {
+            reason += "; the password file \(file) was ignored because others may read it (chmod 600 \(file))"
+        }
         return BulkUpdateError(
             .connection,
             "could not connect to \(target): \(reason)",

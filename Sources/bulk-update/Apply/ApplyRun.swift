@@ -1,3 +1,4 @@
+import ArgumentParser
 import BulkUpdate
 import Foundation
 import Logging
@@ -58,8 +59,9 @@ struct ApplyRun {
         // Only a regular file can be read twice; a pipe, a FIFO or /dev/stdin is streamed once, like `-`.
         let isFile = stream.isRegularFile
         var total: Int?
+        var digest: String?
         if isFile || command.dryRun {
-            total = try await self.check(
+            (total, digest) = try await self.check(
                 &stream,
                 mapping: mapping,
                 plan: plan,
@@ -81,7 +83,7 @@ struct ApplyRun {
             var report = BulkUpdateEngine.emptyReport(plan.table.name.description, plan: plan, since: .now)
             report.rowsRead = total ?? 0
             report.runID = nil
-            self.reportFile?.write(report, dryRun: true, exitCode: 0)
+            try self.finishReport(report, dryRun: true)
             return
         }
 
@@ -93,32 +95,35 @@ struct ApplyRun {
         let progress = ProgressLine(mode: ProgressLine.mode(quiet: command.quiet), total: total)
         var runPlan = plan
         runPlan.options.onProgress = { progress.update($0) }
+        // A file was read in full: its digest goes into the journal, and a resumed run must read the same file.
+        runPlan.options.inputDigest = isFile ? digest : nil
+        let report: BulkUpdateReport
         do {
-            let report = try await BulkUpdateEngine.run(
+            report = try await BulkUpdateEngine.run(
                 backend: backend,
                 plan: runPlan,
                 rows: InputRows(stream: stream, mapping: mapping),
                 logger: self.logger
             )
             progress.finish()
-            print(report)
-            self.reportFile?.write(report, exitCode: 0)
         } catch {
             progress.finish()
             throw error
         }
+        print(report)
+        try self.finishReport(report, dryRun: false)
     }
 
     /// Reads every record and checks it, on the client and, for the columns only the database can judge, by the
     /// database (writing nothing); throws listing up to ``listedErrors`` invalid lines.
     ///
-    /// - Returns: The number of rows.
+    /// - Returns: The number of rows, and the input's digest.
     private func check(
         _ stream: inout RecordStream,
         mapping: RowMapping,
         plan: UpdatePlan,
         checker: (any ServerValueChecker)?
-    ) async throws -> Int {
+    ) async throws -> (rows: Int, digest: String) {
         var pass = ValidationPass(plan: plan, checker: checker, listLimit: Self.listedErrors, logger: self.logger)
         var unreadable: [BulkUpdateError] = []
         while true {
@@ -156,7 +161,7 @@ struct ApplyRun {
             }
             throw ApplyFailure(description: message, exitCode: ApplyFailure.invalidInput)
         }
-        return pass.rows
+        return (pass.rows, pass.digest)
     }
 
     private func printPlan<Backend: BulkUpdateBackend>(_ plan: UpdatePlan, backend: Backend, rows: Int, input: String) {
@@ -173,13 +178,22 @@ struct ApplyRun {
         print("input     \(input): \(rows) rows, all valid")
         print(
             "strategy  \(options.strategy), \(options.workers) worker\(options.workers == 1 ? "" : "s"),"
-                + " chunks of \(options.chunkSize) rows (about \(chunks) chunks)"
+                + " chunks of \(options.chunkSize) rows (about \(chunks) chunk\(chunks == 1 ? "" : "s"))"
                 + (options.skipUnchanged ? ", unchanged rows skipped" : "")
                 + (options.atomic ? ", atomic (all or nothing)" : ", each chunk commits on its own")
                 + ", duplicate keys: \(options.duplicateKeys)"
         )
         print("SQL of one chunk (shown for 2 rows):")
         print("  " + backend.statementText(plan, rows: 2))
+    }
+
+    /// Writes the report of a run that succeeded; a report that cannot be written (a full disk) makes the exit
+    /// code 73, since a script relying on it would otherwise read nothing.
+    private func finishReport(_ report: BulkUpdateReport, dryRun: Bool) throws {
+        guard let file = self.reportFile else { return }
+        guard file.write(report, dryRun: dryRun, exitCode: 0) else {
+            throw ExitCode(ApplyFailure.reportUnwritable)
+        }
     }
 
     /// `20261128-141503-3fa2`: sortable, and unique enough for runs started by hand.

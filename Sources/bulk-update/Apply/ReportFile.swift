@@ -27,7 +27,10 @@ final class ReportFile: Sendable {
 
     /// Writes the report's own fields, plus `exitCode`, `error` when the run failed, and `dryRun` for a dry run.
     /// A failure before any work has no report: then only `exitCode` and `error` are written.
-    func write(_ report: BulkUpdateReport?, error: String? = nil, dryRun: Bool = false, exitCode: Int32) {
+    ///
+    /// - Returns: Whether the report was written; when not, the reason is on standard error.
+    @discardableResult
+    func write(_ report: BulkUpdateReport?, error: String? = nil, dryRun: Bool = false, exitCode: Int32) -> Bool {
         var object: [String: Any] = [:]
         if let report, let data = try? JSONEncoder().encode(report),
             let fields = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
@@ -42,8 +45,10 @@ final class ReportFile: Sendable {
             try FileHandle(fileDescriptor: self.descriptor, closeOnDealloc: false).write(
                 contentsOf: data + Data("\n".utf8)
             )
+            return true
         } catch {
             FileHandle.standardError.write(Data("error: could not write the report to '\(self.path)': \(error)\n".utf8))
+            return false
         }
     }
 }

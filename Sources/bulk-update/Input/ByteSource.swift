@@ -53,7 +53,7 @@ final class ByteSource {
             close(descriptor)
             throw BulkUpdateError(
                 .configuration,
-                "cannot read input file '\(path)': it is a directory"
+                "cannot open input file '\(path)': it is a directory"
             )
         }
         self.descriptor = descriptor
