@@ -12,50 +12,50 @@ struct ApplyCommand: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Apply a CSV, TSV or JSON Lines file of changes to a table, matched by key.",
         discussion: """
-            The first CSV/TSV line names the columns. The key columns (--key, default: the table's primary key)
-            find each row; every other input column is set, or only those named with --columns (other input
+            The first CSV/TSV line names the columns. The key columns (--key, default: the table's primary key) \
+            find each row; every other input column is set, or only those named with --columns (other input \
             columns are then ignored). JSON Lines: one object per line; its keys are the column names.
 
-            NULL: in CSV/TSV an unquoted field equal to --null-string (default \\N, as in PostgreSQL's COPY) is
-            NULL; a quoted "\\N" is the text \\N, and an empty field is the empty string. In JSON Lines, null.
-            TSV follows CSV's rules with tabs (double quotes quote, backslashes are plain characters); it is not
-            the text format of PostgreSQL's COPY: export with \\copy (…) TO 'f.csv' WITH (FORMAT csv, HEADER)
+            NULL: in CSV/TSV an unquoted field equal to --null-string (default \\N, as in PostgreSQL's COPY) is \
+            NULL; a quoted "\\N" is the text \\N, and an empty field is the empty string. In JSON Lines, null. \
+            TSV follows CSV's rules with tabs (double quotes quote, backslashes are plain characters); it is not \
+            the text format of PostgreSQL's COPY: export with \\copy (…) TO 'f.csv' WITH (FORMAT csv, HEADER) \
             to apply a table's rows back.
 
-            JSON Lines values: a string is the column's text form (as in CSV); numbers go to numeric columns
-            exactly as written; true/false to boolean columns; objects and arrays to json/jsonb columns. A text
-            column takes any JSON value: a string as its content, anything else as its JSON text (42, true,
+            JSON Lines values: a string is the column's text form (as in CSV); numbers go to numeric columns \
+            exactly as written; true/false to boolean columns; objects and arrays to json/jsonb columns. A text \
+            column takes any JSON value: a string as its content, anything else as its JSON text (42, true, \
             {"a":1}).
 
-            A regular file is read twice: first every line is checked against the table's real column types
-            (lengths, numeric precision and scale, enum labels; domain CHECK constraints and types parsed by the
-            server are checked by PostgreSQL without writing), and nothing is written unless all lines are valid
-            (at most 20 errors are listed, with line, column, value and what was expected). Standard input (--input
-            -) and anything that is not a regular file (a pipe, /dev/stdin, a process substitution) is read once:
-            rows are checked as they stream and the run stops at the first bad line; the chunks committed before
-            it stay applied and are listed. What only the database decides (table CHECK and foreign key
+            A regular file is read twice: first every line is checked against the table's real column types \
+            (lengths, numeric precision and scale, enum labels; domain CHECK constraints and types parsed by the \
+            server are checked by PostgreSQL without writing), and nothing is written unless all lines are valid \
+            (at most 20 errors are listed, with line, column, value and what was expected). Standard input (--input \
+            -) and anything that is not a regular file (a pipe, /dev/stdin, a process substitution) is read once: \
+            rows are checked as they stream and the run stops at the first bad line; the chunks committed before \
+            it stay applied and are listed. What only the database decides (table CHECK and foreign key \
             constraints, unique collisions, triggers) fails the chunk that meets it.
 
-            Before the first write the role's privileges are checked from the catalog (UPDATE on the set columns,
-            SELECT on the key columns, the journal's tables or CREATE on their schema, TEMPORARY for copy and
+            Before the first write the role's privileges are checked from the catalog (UPDATE on the set columns, \
+            SELECT on the key columns, the journal's tables or CREATE on their schema, TEMPORARY for copy and \
             --atomic); --dry-run checks them too.
 
-            Unless --atomic or --no-journal is given, every run is journaled in the tables bulk_update_runs and
-            bulk_update_journal of the target's schema (or --journal-schema): each chunk and its journal entry
-            commit together, and for a regular file a digest of the whole input is journaled too, so --resume
-            refuses a different (or truncated) file before writing. Existing journal tables are used as they are; when they are missing, the role needs
-            CREATE on that schema. A run that died can be finished with --resume RUN_ID on the same input and
-            options; chunks already committed are skipped, never applied twice. The run id is printed on standard
-            error when the run starts (with --quiet too, unless you chose it with --run-id); `bulk-update runs`
+            Unless --atomic or --no-journal is given, every run is journaled in the tables bulk_update_runs and \
+            bulk_update_journal of the target's schema (or --journal-schema): each chunk and its journal entry \
+            commit together, and for a regular file a digest of the whole input is journaled too, so --resume \
+            refuses a different (or truncated) file before writing. Existing journal tables are used as they are; when they are missing, the role needs \
+            CREATE on that schema. A run that died can be finished with --resume RUN_ID on the same input and \
+            options; chunks already committed are skipped, never applied twice. The run id is printed on standard \
+            error when the run starts (with --quiet too, unless you chose it with --run-id); `bulk-update runs` \
             lists runs.
 
-            Exit codes: 0 success; 64 bad options or settings (a journal schema that does not exist included);
-            65 the input does not fit the table — an unknown table or column, a value the column refuses, a row the
-            database rejects (a constraint), --expect-rows, --fail-on-missing-keys — nothing written; 66 input not
-            readable; 69 the database failed (connection, timeout, server error), nothing written; 73 the --report
-            file cannot be written (checked before anything else, and after a run whose report cannot be written);
-            75 the run failed after some chunks were committed (the error lists them); 77 a privilege is missing
-            (named, with the GRANT that gives it), nothing written. --report FILE is written for every outcome but
+            Exit codes: 0 success; 64 bad options or settings (a journal schema that does not exist included); \
+            65 the input does not fit the table — an unknown table or column, a value the column refuses, a row the \
+            database rejects (a constraint), --expect-rows, --fail-on-missing-keys — nothing written; 66 input not \
+            readable; 69 the database failed (connection, timeout, server error), nothing written; 73 the --report \
+            file cannot be written (checked before anything else, and after a run whose report cannot be written); \
+            75 the run failed after some chunks were committed (the error lists them); 77 a privilege is missing \
+            (named, with the GRANT that gives it), nothing written. --report FILE is written for every outcome but \
             73, with the exit code in it. A run stopped by a signal (Ctrl-C) exits by that signal; resume it.
             """
     )

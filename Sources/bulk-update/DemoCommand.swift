@@ -9,16 +9,16 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Run the users scenario end to end: create users, upper-case every username, verify.",
         discussion: """
-            Creates a table shaped like Django's auth_user (--table, default bulk_update_demo_users), inserts --rows
-            users (username = 'user_<i>'), reads them back, upper-cases every username on the client, applies the
+            Creates a table shaped like Django's auth_user (--table, default bulk_update_demo_users), inserts --rows \
+            users (username = 'user_<i>'), reads them back, upper-cases every username on the client, applies the \
             change through BulkUpdate, and verifies it by reading the table again.
 
-            With no --database (and no $DATABASE_URL) it uses an embedded SQLite database in a temporary directory,
+            With no --database (and no $DATABASE_URL) it uses an embedded SQLite database in a temporary directory, \
             removed afterwards, so it needs no server. With --database it uses that PostgreSQL or SQLite database.
 
-            The demo only ever drops the table it created: the table is marked as a bulk-update scenario table
-            (a table comment on PostgreSQL, a comment in its CREATE TABLE on SQLite) and dropped at the end. If a
-            table of that name exists without the mark, the demo stops before writing anything; a marked one left
+            The demo only ever drops the table it created: the table is marked as a bulk-update scenario table \
+            (a table comment on PostgreSQL, a comment in its CREATE TABLE on SQLite) and dropped at the end. If a \
+            table of that name exists without the mark, the demo stops before writing anything; a marked one left \
             behind by a killed demo or bench is replaced.
             """
     )

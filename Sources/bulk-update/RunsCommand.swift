@@ -12,12 +12,13 @@ struct RunsCommand: AsyncParsableCommand {
         commandName: "runs",
         abstract: "List journaled apply runs with their progress, or remove the journal of finished runs.",
         discussion: """
-            Runs are journaled in the tables bulk_update_runs and bulk_update_journal of the target table's schema,
-            or of the schema given to apply --journal-schema: pass the same --journal-schema here. An unfinished run
+            Runs are journaled in the tables bulk_update_runs and bulk_update_journal of the target table's schema, \
+            or of the schema given to apply --journal-schema: pass the same --journal-schema here. An unfinished run \
             can be completed with `bulk-update apply … --resume RUN_ID`.
 
-            A role that may not create tables can still keep a journal: have the schema's owner run the statements
-            `bulk-update runs --create-sql --journal-schema S` prints (they also grant what the role needs).
+            A role that may not create tables can still keep a journal: have the schema's owner run the statements \
+            `bulk-update runs --create-sql --journal-schema S --grant-to ROLE` prints, which also grant ROLE what a run \
+            needs.
             """
     )
 
