@@ -21,8 +21,14 @@ package struct ValidationPass {
     /// How many errors are kept; the rest are only counted.
     private let listLimit: Int
     private var validator: RowValidator
-    private var batches: [Int: (values: ColumnValues, lines: [Int])] = [:]
+    /// The plan columns the database checks, and the values waiting to be sent for each (same order).
     private let checkedColumns: [Int]
+    private var batches: [Batch]
+
+    private struct Batch {
+        var values: ColumnValues
+        var lines: [Int] = []
+    }
 
     /// Errors found so far, at most `listLimit` (in line order after ``finish()``).
     package private(set) var errors: [BulkUpdateError] = []
@@ -43,6 +49,9 @@ package struct ValidationPass {
         self.validator = RowValidator(plan: plan)
         self.checkedColumns =
             checker == nil ? [] : plan.columns.indices.filter { plan.columns[$0].type.isServerChecked }
+        self.batches = self.checkedColumns.map {
+            Batch(values: ColumnValues(kind: plan.columns[$0].type.kind, capacity: 0))
+        }
     }
 
     /// Checks one row; a row that does not fit is recorded, not thrown.
@@ -58,19 +67,17 @@ package struct ValidationPass {
         var rowHash = UInt64(cells.count)
         for cell in cells { rowHash = KeyHash.mix(rowHash ^ KeyHash.hash(cell)) }
         self.contentHash = KeyHash.mix(self.contentHash ^ rowHash)
-        for column in self.checkedColumns where cells[column] != .null {
-            var batch =
-                self.batches[column] ?? (ColumnValues(kind: self.plan.columns[column].type.kind, capacity: 0), [])
-            batch.values.append(cells[column])
-            batch.lines.append(line)
-            self.batches[column] = batch
-            if batch.lines.count >= Self.batchSize { try await self.flush(column) }
+        for (index, column) in self.checkedColumns.enumerated() where cells[column] != .null {
+            // Appended in place: a copy taken out of the array and put back would copy the whole batch each row.
+            self.batches[index].values.append(cells[column])
+            self.batches[index].lines.append(line)
+            if self.batches[index].lines.count >= Self.batchSize { try await self.flush(index) }
         }
     }
 
     /// Sends what is left to the database and puts the errors in line order.
     package mutating func finish() async throws {
-        for column in self.checkedColumns { try await self.flush(column) }
+        for index in self.checkedColumns.indices { try await self.flush(index) }
         self.errors.sort { ($0.inputLine ?? 0) < ($1.inputLine ?? 0) }
         if self.errors.count > self.listLimit { self.errors.removeLast(self.errors.count - self.listLimit) }
     }
@@ -90,9 +97,12 @@ package struct ValidationPass {
         if self.errors.count < self.listLimit { self.errors.append(error) }
     }
 
-    private mutating func flush(_ column: Int) async throws {
-        guard let checker, let batch = self.batches.removeValue(forKey: column), !batch.lines.isEmpty else { return }
-        guard !self.invalidIsLowerBound else { return }
+    /// Sends batch `index` to the database and empties it.
+    private mutating func flush(_ index: Int) async throws {
+        let column = self.checkedColumns[index]
+        let batch = self.batches[index]
+        self.batches[index] = Batch(values: ColumnValues(kind: self.plan.columns[column].type.kind, capacity: 0))
+        guard let checker, !batch.lines.isEmpty, !self.invalidIsLowerBound else { return }
         let schema = self.plan.columns[column]
         let refused = try await checker.rejected(
             column: column,
