@@ -85,12 +85,11 @@ public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
         return BulkUpdateError(.expectation, message)
     }
 
-    /// An input that did not hold ``BulkUpdateOptions/expectedRows`` rows.
-    package static func unexpectedRowCount(read: Int, expected: Int, atLeast: Bool = false) -> BulkUpdateError {
+    /// A stream that goes on past ``BulkUpdateOptions/expectedRows`` rows.
+    package static func tooManyRows(expected: Int) -> BulkUpdateError {
         BulkUpdateError(
             .expectation,
-            "the input holds \(atLeast ? "more than " : "")\(atLeast ? expected : read) row\(read == 1 && !atLeast ? "" : "s"),"
-                + " not the \(expected) expected (expectedRows)"
+            "the input holds more than \(expected) rows, not the \(expected) expected (expectedRows)"
         )
     }
 

@@ -154,6 +154,15 @@ public struct BulkUpdateOptions: Sendable {
         self.statementTimeout = statementTimeout
     }
 
+    /// Throws when ``expectedRows`` is set and an input of `read` rows does not hold that many.
+    package func checkRowCount(_ read: Int) throws(BulkUpdateError) {
+        guard let expected = self.expectedRows, read != expected else { return }
+        throw BulkUpdateError(
+            .expectation,
+            "the input holds \(read) row\(read == 1 ? "" : "s"), not the \(expected) expected (expectedRows)"
+        )
+    }
+
     package func validate() throws(BulkUpdateError) {
         guard (1...256).contains(self.workers) else {
             throw BulkUpdateError(.configuration, "workers must be between 1 and 256, got \(self.workers)")

@@ -61,12 +61,10 @@ package struct PostgresBackend: BulkUpdateBackend {
         -> TableSchema
     {
         do {
-            return try await self.client.withConnection { connection in
-                let db = DeadlineConnection(
-                    connection: connection,
-                    statementTimeout: options.statementTimeout,
-                    logger: logger
-                )
+            return try await self.client.withDeadlineConnection(
+                statementTimeout: options.statementTimeout,
+                logger: logger
+            ) { db in
                 return try await PostgresCatalog.describe(table, on: db)
             }
         } catch {
@@ -83,12 +81,10 @@ package struct PostgresBackend: BulkUpdateBackend {
     // See `BulkUpdateBackend.preflight(_:logger:)`.
     package func preflight(_ plan: UpdatePlan, logger: Logger) async throws {
         do {
-            try await self.client.withConnection { connection in
-                let db = DeadlineConnection(
-                    connection: connection,
-                    statementTimeout: plan.options.statementTimeout,
-                    logger: logger
-                )
+            try await self.client.withDeadlineConnection(
+                statementTimeout: plan.options.statementTimeout,
+                logger: logger
+            ) { db in
                 try await PostgresPrivileges.check(plan, on: db)
             }
         } catch {
@@ -127,10 +123,9 @@ package struct PostgresBackend: BulkUpdateBackend {
         let timeout = plan.options.statementTimeout
         var journaled: [RunJournal.Entry: String] = [:]
         do {
-            try await self.client.withConnection { connection in
-                let db = DeadlineConnection(connection: connection, statementTimeout: timeout, logger: logger)
+            try await self.client.withDeadlineConnection(statementTimeout: timeout, logger: logger) { db in
                 // Existing tables are used as they are: a role that may only read and write them needs no DDL.
-                if try await PostgresPrivileges.journalState(plan, on: db) == .create {
+                if try await !PostgresPrivileges.journalExists(plan, on: db) {
                     for statement in journal.createStatements {
                         _ = try await db.query(PostgresQuery(unsafeSQL: statement))
                     }
@@ -173,8 +168,7 @@ package struct PostgresBackend: BulkUpdateBackend {
         }
         report.runID = runID
         do {
-            try await self.client.withConnection { connection in
-                let db = DeadlineConnection(connection: connection, statementTimeout: timeout, logger: logger)
+            try await self.client.withDeadlineConnection(statementTimeout: timeout, logger: logger) { db in
                 var binds = PostgresBindings()
                 binds.append(RunJournal.now())
                 binds.append(runID)

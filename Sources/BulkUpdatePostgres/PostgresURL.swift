@@ -174,26 +174,31 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
                 username: self.username,
                 password: self.password,
                 database: self.database,
-                tls: self.tls
+                tls: self.tls.map { $0.required ? .require($0.settings) : .prefer($0.settings) } ?? .disable
             )
         }
-        configuration.options.connectTimeout = self.connectTimeout ?? .seconds(365 * 86_400)
+        configuration.options.connectTimeout = self.connectDeadline
         configuration.options.additionalStartupParameters = [("application_name", self.applicationName)]
         return configuration
     }
 
-    private var tls: PostgresClient.Configuration.TLS {
+    /// The TLS settings of ``sslMode`` and whether TLS is required; `nil` for `disable`. Shared by the pool's and the
+    /// single check connection's configurations.
+    var tls: (settings: TLSConfiguration, required: Bool)? {
         switch self.sslMode {
         case .disable:
-            return .disable
+            return nil
         case .prefer, .require:
             var settings = TLSConfiguration.makeClientConfiguration()
             settings.certificateVerification = .none
-            return self.sslMode == .prefer ? .prefer(settings) : .require(settings)
+            return (settings, self.sslMode == .require)
         case .verifyFull:
-            return .require(.makeClientConfiguration())
+            return (.makeClientConfiguration(), true)
         }
     }
+
+    /// ``connectTimeout``, or a year for no limit (a connection attempt must end some time).
+    var connectDeadline: Duration { self.connectTimeout ?? .seconds(365 * 86_400) }
 
     /// The URL with the password replaced by `***`: `postgres://app:***@db.example.com:5432/app?sslmode=prefer`.
     public var description: String {

@@ -91,7 +91,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
             if let runID = plan.options.runID {
                 journal = RunJournal(
                     runID: runID,
-                    schema: plan.options.journalSchema ?? plan.table.name.schema,
+                    schema: plan.journalSchema,
                     dialect: SQLiteChunkExecutor.dialect
                 )
                 journaled = try await self.openJournal(journal!, plan: plan)
@@ -174,10 +174,9 @@ package struct SQLiteBackend: BulkUpdateBackend {
             throw SQLiteErrors.map(error, doing: "reading the database list")
         }
         var schemas = [schema]
-        if plan.options.runID != nil { schemas.append(plan.options.journalSchema ?? schema) }
-        if let journalSchema = plan.options.journalSchema, plan.options.runID != nil,
-            !files.contains(where: { $0.column("name")?.string == journalSchema })
-        {
+        let journalSchema = plan.journalSchema ?? schema
+        if plan.options.runID != nil { schemas.append(journalSchema) }
+        if plan.options.runID != nil, !files.contains(where: { $0.column("name")?.string == journalSchema }) {
             throw BulkUpdateError(
                 .configuration,
                 "the journal schema \(SQLText.literal(journalSchema)) is not a database of this connection"

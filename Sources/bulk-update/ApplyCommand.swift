@@ -200,7 +200,7 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ValidationError("--format must be csv, tsv or jsonl, got '\(format)'")
         }
         if self.input != "-", self.format == nil, RecordStream.Format.implied(by: self.input) == nil,
-            Self.isRegularFile(self.input)
+            ByteSource.isRegularFile(self.input)
         {
             throw ValidationError(
                 "cannot tell the format of '\(self.input)' from its name; pass --format csv|tsv|jsonl"
@@ -212,12 +212,6 @@ struct ApplyCommand: AsyncParsableCommand {
     var inputFormat: RecordStream.Format {
         if let format { return RecordStream.Format(rawValue: format.lowercased())! }
         return self.input == "-" ? .csv : RecordStream.Format.implied(by: self.input) ?? .csv
-    }
-
-    /// Whether `path` names a regular file (a pipe, a FIFO or a device has no name to tell its format by).
-    static func isRegularFile(_ path: String) -> Bool {
-        var status = stat()
-        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
     }
 
     var setColumns: [String]? {

@@ -24,7 +24,7 @@ struct PostgresHardeningTests {
             let logger = Logger(label: "test")
             try await connection.query("BEGIN", logger: logger)
             for try await _ in try await connection.query(
-                PostgresChunkExecutor.timeouts(options, indexJoins: indexJoins),
+                PostgresChunkExecutor.transactionSettings(options, indexJoins: indexJoins),
                 logger: logger
             ) {}
             var lines: [String] = []

@@ -43,38 +43,54 @@ package enum ValueParsing {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         switch trimmed.lowercased() {
         case "nan", "infinity", "+infinity", "-infinity": return true
-        default: break
+        default: return Self.scanDecimal(trimmed, collectingDigits: false) != nil
         }
-        var bytes = Array(trimmed.utf8)[...]
+    }
+
+    /// Reads `[+-]digits[.digits][e[+-]digits]` (with a digit somewhere before the exponent); `nil` for anything
+    /// else. With `collectingDigits`, returns the mantissa's digits and how many of them stand before the decimal
+    /// point once the exponent is applied (an exponent past a million counts as a million).
+    private static func scanDecimal(_ text: String, collectingDigits: Bool) -> (digits: [UInt8], point: Int)? {
+        var bytes = Array(text.utf8)[...]
         if let first = bytes.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
             bytes = bytes.dropFirst()
         }
-        var digits = 0
+        var digits: [UInt8] = []
+        var count = 0
+        var point = 0
         while let byte = bytes.first, isDigit(byte) {
-            digits += 1
+            if collectingDigits { digits.append(byte - 48) }
+            count += 1
+            point += 1
             bytes = bytes.dropFirst()
         }
         if bytes.first == UInt8(ascii: ".") {
             bytes = bytes.dropFirst()
             while let byte = bytes.first, isDigit(byte) {
-                digits += 1
+                if collectingDigits { digits.append(byte - 48) }
+                count += 1
                 bytes = bytes.dropFirst()
             }
         }
-        guard digits > 0 else { return false }
+        guard count > 0 else { return nil }
         if let byte = bytes.first, byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
             bytes = bytes.dropFirst()
+            var negative = false
             if let sign = bytes.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                negative = sign == UInt8(ascii: "-")
                 bytes = bytes.dropFirst()
             }
+            var exponent = 0
             var exponentDigits = 0
             while let byte = bytes.first, isDigit(byte) {
+                if exponent < 1_000_000 { exponent = exponent * 10 + Int(byte - 48) }
                 exponentDigits += 1
                 bytes = bytes.dropFirst()
             }
-            guard exponentDigits > 0 else { return false }
+            guard exponentDigits > 0 else { return nil }
+            point += negative ? -exponent : exponent
         }
-        return bytes.isEmpty
+        return bytes.isEmpty ? (digits, point) : nil
     }
 
     /// Whether `text` spells an infinity (`Infinity`, `-inf`, …), as opposed to a number too large for a float.
@@ -102,37 +118,7 @@ package enum ValueParsing {
         let lowered = text.lowercased()
         if lowered == "nan" { return nil }
         if lowered.hasSuffix("infinity") { return "an infinite value cannot be held" }
-        var bytes = Array(text.utf8)[...]
-        if let first = bytes.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
-            bytes = bytes.dropFirst()
-        }
-        // digits: every mantissa digit; point: how many of them stand before the decimal point.
-        var digits: [UInt8] = []
-        var point = 0
-        var seenPoint = false
-        var exponent = 0
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            let byte = bytes[index]
-            if isDigit(byte) {
-                digits.append(byte - 48)
-                if !seenPoint { point += 1 }
-            } else if byte == UInt8(ascii: ".") {
-                seenPoint = true
-            } else if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
-                var rest = bytes[(index + 1)...]
-                var negative = false
-                if let sign = rest.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
-                    negative = sign == UInt8(ascii: "-")
-                    rest = rest.dropFirst()
-                }
-                for digit in rest where exponent < 1_000_000 { exponent = exponent * 10 + Int(digit - 48) }
-                if negative { exponent = -exponent }
-                break
-            }
-            index += 1
-        }
-        point += exponent
+        guard var (digits, point) = Self.scanDecimal(text, collectingDigits: true) else { return nil }
         // Leading zeros say nothing about the magnitude.
         while let first = digits.first, first == 0 {
             digits.removeFirst()

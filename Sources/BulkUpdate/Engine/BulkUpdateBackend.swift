@@ -61,3 +61,19 @@ extension ChunkExecutor {
     // See `ChunkExecutor.alreadyApplied(_:)`: executors without a journal never skip.
     package func alreadyApplied(_ chunk: Chunk) throws(BulkUpdateError) -> Bool { false }
 }
+
+/// An executor that keeps a run journal: it skips the chunks the journal of the run it resumes holds.
+package protocol JournaledChunkExecutor: ChunkExecutor {
+    /// The run's journal; `nil` when the run keeps none.
+    var journal: RunJournal? { get }
+    /// The chunks the journal held when the run started, with their content fingerprints (empty unless resuming).
+    var journaled: [RunJournal.Entry: String] { get }
+}
+
+extension JournaledChunkExecutor {
+    // See `ChunkExecutor.alreadyApplied(_:)`.
+    package func alreadyApplied(_ chunk: Chunk) throws(BulkUpdateError) -> Bool {
+        guard let journal = self.journal else { return false }
+        return try chunk.isJournaled(in: self.journaled, runID: journal.runID)
+    }
+}

@@ -159,8 +159,8 @@ package enum BulkUpdateEngine {
             }
         }
         report.rowsRead = rowsRead
-        if firstError == nil, let expected = options.expectedRows, rowsRead != expected {
-            firstError = BulkUpdateError.unexpectedRowCount(read: rowsRead, expected: expected)
+        if firstError == nil {
+            do { try options.checkRowCount(rowsRead) } catch { firstError = error }
         }
         report.committedChunks.sort { ($0.worker, $0.number) < ($1.worker, $1.number) }
         report.elapsedSeconds = Self.seconds(ContinuousClock.now - started)
@@ -200,9 +200,7 @@ package enum BulkUpdateEngine {
         }
         try await pass.finish()
         if let first = pass.errors.first { throw first }
-        if let expected = plan.options.expectedRows, pass.rows != expected {
-            throw BulkUpdateError.unexpectedRowCount(read: pass.rows, expected: expected)
-        }
+        try plan.options.checkRowCount(pass.rows)
         return pass.digest
     }
 

@@ -25,7 +25,7 @@ struct Router {
         let expected = self.plan.options.expectedRows
         for try await row in rows {
             if let expected, position == expected {
-                throw BulkUpdateError.unexpectedRowCount(read: position + 1, expected: expected, atLeast: true)
+                throw BulkUpdateError.tooManyRows(expected: expected)
             }
             position += 1
             try RowChecker.check(row, line: row.line ?? position, plan: self.plan, into: &cells)

@@ -9,6 +9,10 @@ package struct UpdatePlan: Sendable {
     /// Key columns first, then set columns: the order of every row's values and of every chunk's columns.
     package let columns: [ColumnSchema]
 
+    /// The schema (SQLite: attached database) of the run's journal: ``BulkUpdateOptions/journalSchema``, else the
+    /// target's.
+    package var journalSchema: String? { self.options.journalSchema ?? self.table.name.schema }
+
     /// Checks the requested columns against the table.
     ///
     /// - Parameters:

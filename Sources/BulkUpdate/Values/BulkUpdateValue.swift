@@ -112,14 +112,9 @@ package enum SQLText {
         let afterScheme = text.range(of: "://").map(\.upperBound) ?? text.startIndex
         let authorityEnd = text[afterScheme...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? text.endIndex
         let authority = text[afterScheme..<authorityEnd]
-        guard let at = authority.lastIndex(of: "@") else {
-            // No user part: a bare `user:password` may still be there, as in `postgres:secret@host`.
-            guard let colon = text.firstIndex(of: ":"), let at = text.lastIndex(of: "@"), colon < at else {
-                return text
-            }
-            return String(text[...colon]) + "***" + String(text[at...])
-        }
-        guard let colon = authority[..<at].firstIndex(of: ":") else { return text }
+        // Without an `@` in the authority, the text may still hold `user:password@`, as in `postgres//app:secret@h`.
+        let searched = authority.contains("@") ? authority : text[...]
+        guard let at = searched.lastIndex(of: "@"), let colon = searched[..<at].firstIndex(of: ":") else { return text }
         return String(text[...colon]) + "***" + String(text[at...])
     }
 

@@ -2,11 +2,12 @@ import BulkUpdate
 import PostgresNIO
 
 /// Checks, from the catalog and before anything is written, that the current role may do everything a run will do:
-/// read the key columns (and, with `skipUnchanged`, the set columns), update the set columns, use the journal or
-/// create it, and create temporary tables for COPY. Every missing privilege is named with the statement that grants
+/// read the key columns (and, with `skipUnchanged` or `caseWhen`, the set columns), update the set columns, use the
+/// journal or create it, and create temporary tables for COPY. Every missing privilege is named with the statement that grants
 /// it, and the way around it when there is one.
 enum PostgresPrivileges {
-    /// The journal's tables, the privileges a run needs on each, and what a run does without them.
+    /// The journal's tables, the privileges a run needs on each, and the columns that make a table of that name a
+    /// journal.
     static let journalTables: [(name: String, privileges: [String], columns: [String])] = [
         (
             "bulk_update_runs", ["SELECT", "INSERT", "UPDATE"],
@@ -17,12 +18,6 @@ enum PostgresPrivileges {
             ["run_id", "worker", "chunk", "first_key", "last_key", "rows", "fingerprint", "committed_at"]
         ),
     ]
-
-    /// What a run's journal needs to do before its first chunk: nothing, or create its tables.
-    enum JournalState {
-        case ready
-        case create
-    }
 
     static func check(_ plan: UpdatePlan, on db: DeadlineConnection) async throws {
         let table = plan.table.name
@@ -92,9 +87,9 @@ enum PostgresPrivileges {
         )
     }
 
-    /// Whether the journal's tables exist in the run's journal schema; ``check(_:on:)`` has made sure the role may
-    /// use them or create them.
-    static func journalState(_ plan: UpdatePlan, on db: DeadlineConnection) async throws -> JournalState {
+    /// Whether the journal's tables exist in the run's journal schema (else the run creates them); ``check(_:on:)``
+    /// has made sure the role may use them or create them.
+    static func journalExists(_ plan: UpdatePlan, on db: DeadlineConnection) async throws -> Bool {
         let schema = Self.journalSchema(plan)
         let tables = Self.journalTables.map(\.name)
         let query: PostgresQuery = """
@@ -102,11 +97,11 @@ enum PostgresPrivileges {
             WHERE n.nspname = \(schema) AND c.relname = ANY(\(tables)::text[]) AND c.relkind IN ('r', 'p')
             """
         let count = try await db.query(query).rows.first?.decode(Int64.self) ?? 0
-        return count == Int64(tables.count) ? .ready : .create
+        return count == Int64(tables.count)
     }
 
     static func journalSchema(_ plan: UpdatePlan) -> String {
-        plan.options.journalSchema ?? plan.table.name.schema ?? "public"
+        plan.journalSchema ?? "public"
     }
 
     /// What stops a journal from working: a privilege the role lacks, or a schema or table that is not right.

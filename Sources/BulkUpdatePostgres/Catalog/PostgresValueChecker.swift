@@ -18,12 +18,10 @@ struct PostgresValueChecker: ServerValueChecker {
         // The parameter's own type (the column family's array) needs no cast in the statement.
         let sql = "SELECT count(CAST(u.v AS \(type.sqlName)))::int8 FROM unnest($1) AS u(v)"
         do {
-            return try await self.client.withConnection { connection in
-                let db = DeadlineConnection(
-                    connection: connection,
-                    statementTimeout: self.plan.options.statementTimeout,
-                    logger: logger
-                )
+            return try await self.client.withDeadlineConnection(
+                statementTimeout: self.plan.options.statementTimeout,
+                logger: logger
+            ) { db in
                 var refused: [(row: Int, reason: String)] = []
                 try await self.search(
                     Array(0..<values.count),

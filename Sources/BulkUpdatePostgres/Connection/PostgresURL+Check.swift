@@ -42,17 +42,10 @@ extension PostgresURL {
                 database: self.database
             )
         } else {
-            let tls: PostgresConnection.Configuration.TLS
-            switch self.sslMode {
-            case .disable:
-                tls = .disable
-            case .prefer, .require:
-                var settings = TLSConfiguration.makeClientConfiguration()
-                settings.certificateVerification = .none
+            var tls = PostgresConnection.Configuration.TLS.disable
+            if let (settings, required) = self.tls {
                 let context = try NIOSSLContext(configuration: settings)
-                tls = self.sslMode == .prefer ? .prefer(context) : .require(context)
-            case .verifyFull:
-                tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                tls = required ? .require(context) : .prefer(context)
             }
             configuration = .init(
                 host: self.host,
@@ -63,9 +56,9 @@ extension PostgresURL {
                 tls: tls
             )
         }
-        let timeout = self.connectTimeout ?? .seconds(365 * 86_400)
+        let timeout = self.connectDeadline.components
         configuration.options.connectTimeout = .nanoseconds(
-            timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+            timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000
         )
         configuration.options.additionalStartupParameters = [("application_name", self.applicationName)]
         return configuration

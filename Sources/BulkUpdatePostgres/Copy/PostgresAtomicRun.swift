@@ -26,8 +26,7 @@ struct PostgresAtomicRun {
         let table = StageTable.atomic(for: self.plan)
         let timeout = self.plan.options.statementTimeout
         do {
-            return try await self.client.withConnection { connection in
-                let db = DeadlineConnection(connection: connection, statementTimeout: timeout, logger: self.logger)
+            return try await self.client.withDeadlineConnection(statementTimeout: timeout, logger: self.logger) { db in
                 _ = try await db.query(PostgresQuery(unsafeSQL: table.createAtomicSQL))
                 self.logger.debug("atomic stage created", metadata: [LogKey.stage: "\(table.name)"])
                 do {
@@ -38,7 +37,7 @@ struct PostgresAtomicRun {
                     try await self.apply(table, to: &report, on: db)
                     return report
                 } catch {
-                    if !connection.isClosed {
+                    if !db.connection.isClosed {
                         _ = try? await db.query("ROLLBACK")
                         _ = try? await db.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table.qualified)"))
                     }
@@ -78,7 +77,7 @@ struct PostgresAtomicRun {
         _ = try await db.query(PostgresQuery(unsafeSQL: "ANALYZE \(stage.qualified)"))
         _ = try await db.query("BEGIN")
         do {
-            _ = try await db.query(PostgresChunkExecutor.timeouts(self.plan.options, indexJoins: false))
+            _ = try await db.query(PostgresChunkExecutor.transactionSettings(self.plan.options, indexJoins: false))
             let result = try await db.query(PostgresQuery(unsafeSQL: statements.update(from: source)))
             var matched: Int
             var changed: Int

@@ -7,7 +7,7 @@ import Synchronization
 /// Writes chunks with the chosen strategy, each chunk in its own transaction on a connection leased from the
 /// pool for that chunk (so workers never wait on each other for connections they hold). In an atomic run it only
 /// copies chunks into the run's shared stage; ``PostgresAtomicRun`` applies them at the end.
-package struct PostgresChunkExecutor: ChunkExecutor {
+package struct PostgresChunkExecutor: JournaledChunkExecutor {
     let client: PostgresClient
     let statements: PostgresStatements
     /// The unnest statement text, the same for every chunk.
@@ -18,8 +18,8 @@ package struct PostgresChunkExecutor: ChunkExecutor {
     /// The staging connection of an atomic run.
     let stage: PostgresAtomicRun.Stage?
     /// The run's journal, and the chunks it already holds when resuming.
-    let journal: RunJournal?
-    let journaled: [RunJournal.Entry: String]
+    package let journal: RunJournal?
+    package let journaled: [RunJournal.Entry: String]
 
     init(
         client: PostgresClient,
@@ -36,12 +36,6 @@ package struct PostgresChunkExecutor: ChunkExecutor {
         self.temporaryStage = StageTable.temporary(for: plan)
         self.preparedConnections = ConnectionSet()
         self.stage = stage
-    }
-
-    // See `ChunkExecutor.alreadyApplied(_:)`.
-    package func alreadyApplied(_ chunk: Chunk) throws(BulkUpdateError) -> Bool {
-        guard let journal = self.journal else { return false }
-        return try chunk.isJournaled(in: self.journaled, runID: journal.runID)
     }
 
     // See `ChunkExecutor.write(_:logger:)`.
@@ -65,18 +59,16 @@ package struct PostgresChunkExecutor: ChunkExecutor {
             return ChunkOutcome(matched: 0, changed: 0)
         }
         do {
-            return try await self.client.withConnection { connection in
-                let db = DeadlineConnection(
-                    connection: connection,
-                    statementTimeout: options.statementTimeout,
-                    logger: logger
-                )
-                if options.strategy == .copy, self.preparedConnections.insert(connection.id) {
+            return try await self.client.withDeadlineConnection(
+                statementTimeout: options.statementTimeout,
+                logger: logger
+            ) { db in
+                if options.strategy == .copy, self.preparedConnections.insert(db.connection.id) {
                     _ = try await db.query(PostgresQuery(unsafeSQL: self.temporaryStage.createSQL))
                 }
                 _ = try await db.query("BEGIN")
                 do {
-                    _ = try await db.query(Self.timeouts(options, indexJoins: true))
+                    _ = try await db.query(Self.transactionSettings(options, indexJoins: true))
                     var outcome = try await self.apply(chunk, on: db)
                     if outcome.matched < chunk.count {
                         outcome.notFoundExamples = try await self.notFound(chunk, on: db)
@@ -104,7 +96,7 @@ package struct PostgresChunkExecutor: ChunkExecutor {
                     _ = try await db.query("COMMIT")
                     return outcome
                 } catch {
-                    if !connection.isClosed { _ = try? await db.query("ROLLBACK") }
+                    if !db.connection.isClosed { _ = try? await db.query("ROLLBACK") }
                     throw error
                 }
             }
@@ -121,7 +113,7 @@ package struct PostgresChunkExecutor: ChunkExecutor {
     /// chunk then reads the whole table (measured: 300 ms instead of 57 ms per 10,000-row chunk of a 1,000,000-row
     /// table whose physical order no longer follows the key). With only nested loops left, each chunk reads its rows
     /// through the key's unique index, so a chunk costs the same whatever the table's size.
-    static func timeouts(_ options: BulkUpdateOptions, indexJoins: Bool) -> PostgresQuery {
+    static func transactionSettings(_ options: BulkUpdateOptions, indexJoins: Bool) -> PostgresQuery {
         func milliseconds(_ duration: Duration) -> String {
             String(max(0, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000))
         }

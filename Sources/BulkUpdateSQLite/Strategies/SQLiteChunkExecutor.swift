@@ -6,7 +6,7 @@ import SQLiteNIO
 
 /// Writes chunks on the one writer connection, one at a time (``AsyncLock``), each in its own
 /// `BEGIN IMMEDIATE` … `COMMIT` transaction.
-package struct SQLiteChunkExecutor: ChunkExecutor {
+package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     /// `?3`: SQLite is dynamically typed, values are bound as they are stored.
     static let dialect = UpdateSQL.Dialect(
         parameter: { number, _ in "?\(number)" },
@@ -25,8 +25,8 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
     /// lock) the backend holds.
     let ownsTransactions: Bool
     /// The run's journal, and the chunks it already holds when resuming.
-    let journal: RunJournal?
-    let journaled: [RunJournal.Entry: String]
+    package let journal: RunJournal?
+    package let journaled: [RunJournal.Entry: String]
 
     init(
         connection: SQLiteConnection,
@@ -44,12 +44,6 @@ package struct SQLiteChunkExecutor: ChunkExecutor {
         self.sql = UpdateSQL(plan: plan, dialect: Self.dialect)
         self.maximumParameters = maximumParameters
         self.ownsTransactions = ownsTransactions
-    }
-
-    // See `ChunkExecutor.alreadyApplied(_:)`.
-    package func alreadyApplied(_ chunk: Chunk) throws(BulkUpdateError) -> Bool {
-        guard let journal = self.journal else { return false }
-        return try chunk.isJournaled(in: self.journaled, runID: journal.runID)
     }
 
     // See `ChunkExecutor.write(_:logger:)`.

@@ -67,8 +67,10 @@ struct ApplyRun {
                 plan: plan,
                 checker: backend.valueChecker(for: plan, logger: self.logger)
             )
-            if let expected = options.expectedRows, let total, total != expected {
-                throw ApplyFailure.from(BulkUpdateError.unexpectedRowCount(read: total, expected: expected))
+            do {
+                try options.checkRowCount(total ?? 0)
+            } catch {
+                throw ApplyFailure.from(error)
             }
             if isFile {
                 stream = try RecordStream(

@@ -61,6 +61,13 @@ final class ByteSource {
         self.isRegularFile = described && (status.st_mode & S_IFMT) == S_IFREG
     }
 
+    /// Whether `path` names a regular file: one that can be read twice, and whose name tells its format (a pipe, a
+    /// FIFO or a device has neither).
+    static func isRegularFile(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
+    }
+
     deinit {
         if self.ownsDescriptor { close(self.descriptor) }
     }
