@@ -154,6 +154,103 @@ struct ApplyHardeningTests {
         }
     }
 
+    /// Fills the target with `count` rows `(id, 'user<id>', NULL)` in the database itself.
+    static func fill(_ target: ApplyTarget, _ count: Int) throws {
+        switch target.backend {
+        case .sqlite:
+            try target.execute(
+                "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < \(count))"
+                    + " INSERT INTO \(target.table) SELECT i, 'user' || i, NULL FROM g"
+            )
+        case .postgres:
+            try target.execute(
+                "INSERT INTO \(target.table) SELECT g, 'user' || g, NULL FROM generate_series(1, \(count)) g"
+            )
+        }
+    }
+
+    /// How many rows do not read `USER<id>` when `changed(id)` holds, or `user<id>` (as `fill` wrote) when not;
+    /// `changed` is SQL over `id`.
+    static func wrongRows(_ target: ApplyTarget, changed: String) throws -> Int {
+        let sql =
+            "SELECT count(*) FROM \(target.table)"
+            + " WHERE username <> CASE WHEN \(changed) THEN 'USER' ELSE 'user' END || id"
+        switch target.backend {
+        case .sqlite:
+            return Int(try PythonSQLite.query(target.database, sql)[0][0] ?? "") ?? -1
+        case .postgres:
+            let text = try Tool.check(["psql", target.database, "-X", "-q", "-At", "-c", sql])
+            return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+    }
+
+    @Test("a table far bigger than the input: only the input's rows change", arguments: ApplyBackend.enabled)
+    func bigTableSmallInput(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns) { target in
+            try Self.fill(target, 300_000)
+            let ids = Array(stride(from: 1_500, through: 300_000, by: 1_500))  // 200 keys over the whole table
+            let input = try target.write(
+                "few.csv",
+                "id,username,email\n" + ids.map { "\($0),USER\($0),\\N\n" }.joined()
+            )
+            for extra in [["--no-journal"], ["--atomic"]] {
+                let result = try target.apply(["--input", input, "--quiet", "--skip-unchanged"] + extra)
+                #expect(result.status == 0, streams(result))
+                let expected =
+                    extra == ["--atomic"] ? "matched 200, changed 0, unchanged 200" : "matched 200, changed 200"
+                #expect(result.standardOutput.contains(expected), streams(result))
+            }
+            #expect(try Self.wrongRows(target, changed: "id % 1500 = 0") == 0)
+        }
+    }
+
+    @Test(
+        "Ctrl-C halfway: the process stops, the committed chunks stay, --resume finishes exactly",
+        arguments: ApplyBackend.enabled
+    )
+    func interruptAndResume(_ backend: ApplyBackend) throws {
+        let count = backend == .postgres ? 200_000 : 100_000
+        try ApplyTarget.with(backend, columns: Self.columns) { target in
+            try Self.fill(target, count)
+            var csv = "id,username,email\n"
+            csv.reserveCapacity(count * 24)
+            for id in 1...count { csv += "\(id),USER\(id),\\N\n" }
+            let input = try target.write("all.csv", csv)
+            let errors = target.path("stderr.txt")
+            #expect(FileManager.default.createFile(atPath: errors, contents: nil))
+            let process = Process()
+            process.executableURL = Executable.url
+            process.arguments = [
+                "apply", "--database", target.database, "--table", target.table, "--input", input, "--chunk-size",
+                "2000", "--quiet",
+            ]
+            process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
+                .merging(["DATABASE_URL": ""]) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+            try process.run()
+            // Wait until the run is under way (its id is printed), then interrupt it as Ctrl-C does.
+            var runID: String?
+            let deadline = ContinuousClock.now + .seconds(60)
+            while runID == nil, process.isRunning, ContinuousClock.now < deadline {
+                usleep(20_000)
+                let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+                runID = text.split(separator: "\n").first { $0.hasPrefix("run ") }.map { String($0.dropFirst(4)) }
+            }
+            usleep(300_000)
+            kill(process.processIdentifier, SIGINT)
+            process.waitUntilExit()
+            let id = try #require(runID, "no run id on standard error")
+            // The run takes seconds; interrupted a third of a second in, it dies by the signal, as documented.
+            #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGINT)
+            #expect(try Self.wrongRows(target, changed: "1 = 0") > 0, "the run finished before the interrupt")
+            let resumed = try target.apply(["--input", input, "--chunk-size", "2000", "--resume", id, "--quiet"])
+            #expect(resumed.status == 0, streams(resumed))
+            #expect(resumed.standardOutput.contains("resumed, "), streams(resumed))
+            #expect(try Self.wrongRows(target, changed: "1 = 1") == 0)
+        }
+    }
+
     // MARK: --report
 
     @Test("an unwritable --report path: exit 73 before anything else, nothing written", arguments: ApplyBackend.enabled)

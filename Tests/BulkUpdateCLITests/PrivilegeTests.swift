@@ -109,6 +109,26 @@ struct PrivilegeTests {
         }
     }
 
+    @Test("UPDATE alone, without SELECT: the keys cannot be matched, refused before writing (exit 77)")
+    func updateOnly() throws {
+        try TestRole.with { role in
+            try ApplyTarget.with(.postgres, columns: Self.columns, rows: Self.rows) { target in
+                try PSQL.execute(target.database, "GRANT UPDATE ON \(target.table) TO \(role.name)")
+                for arguments in [["--no-journal"], ["--atomic"], ["--no-journal", "--dry-run"]] {
+                    let refused = try Self.apply(target, as: role, arguments)
+                    #expect(refused.status == 77, streams(refused))
+                    #expect(
+                        refused.standardError.contains(
+                            "lacks SELECT on column \"id\" of public.\(target.table): GRANT SELECT (\"id\")"
+                        ),
+                        streams(refused)
+                    )
+                    #expect(try target.contents() == Self.untouched)
+                }
+            }
+        }
+    }
+
     @Test("no TEMPORARY on the database: copy and --atomic are refused before writing (exit 77)")
     func temporaryPrivilege() throws {
         try TestRole.with { role in
