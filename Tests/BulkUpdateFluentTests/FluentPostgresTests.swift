@@ -14,6 +14,10 @@ struct FluentPostgresTests {
     /// Both configurations of fluent-postgres-driver.
     static let setups: [TestDatabases.Setup] = [.postgres(connectionsPerEventLoop: 4), .postgresClient(connections: 4)]
 
+    @Test(arguments: setups) func updatesChangedAndUnchangedModels(_ setup: TestDatabases.Setup) async throws {
+        try await FluentScenarios.updatesChangedAndUnchangedModels(setup)
+    }
+
     @Test(arguments: setups) func writesFieldsByTheirKeys(_ setup: TestDatabases.Setup) async throws {
         try await FluentScenarios.writesFieldsByTheirKeys(setup)
     }

@@ -5,6 +5,10 @@ import Testing
 
 @Suite("Fluent models on SQLite", .timeLimit(.minutes(2)))
 struct FluentSQLiteTests {
+    @Test func updatesChangedAndUnchangedModels() async throws {
+        try await FluentScenarios.updatesChangedAndUnchangedModels(.sqlite)
+    }
+
     @Test func writesFieldsByTheirKeys() async throws {
         try await FluentScenarios.writesFieldsByTheirKeys(.sqlite)
     }

@@ -194,3 +194,66 @@ final class Parcel: Model, @unchecked Sendable {
         try await database.schema(Self.schema).delete()
     }
 }
+
+enum Size: String, Codable, CaseIterable, Sendable {
+    case small, large
+}
+
+/// A `@Group` holding an `@Enum`, stored as `box_size`, `box_label`.
+final class Box: Fields, @unchecked Sendable {
+    @Enum(key: "size") var size: Size
+    @Field(key: "label") var label: String
+
+    init() {}
+}
+
+/// A model with every other kind of property BulkUpdateFluent writes: `@OptionalEnum`, `@OptionalParent`, an
+/// `@Enum` inside a `@Group`, and an update timestamp.
+final class Shipment: Model, @unchecked Sendable {
+    static let schema = "bu_fluent_shipments"
+
+    @ID(custom: "id", generatedBy: .user) var id: Int?
+    @Field(key: "note") var note: String
+    @OptionalField(key: "memo") var memo: String?
+    @Enum(key: "size") var size: Size
+    @OptionalEnum(key: "wrap") var wrap: Size?
+    @Parent(key: "sender_id") var sender: Member
+    @OptionalParent(key: "courier_id") var courier: Member?
+    @Group(key: "box") var box: Box
+    @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
+
+    init() {}
+
+    init(id: Int, senderID: Int) {
+        self.id = id
+        self.note = "note \(id)"
+        self.memo = "memo \(id)"
+        self.size = .small
+        self.wrap = .large
+        self.$sender.id = senderID
+        self.$courier.id = nil
+        self.box.size = .small
+        self.box.label = "box \(id)"
+    }
+
+    static func create(on database: any Database) async throws {
+        let size = try await database.enum("bu_fluent_size").case("small").case("large").create()
+        try await database.schema(Self.schema)
+            .field("id", .int, .identifier(auto: false))
+            .field("note", .string, .required)
+            .field("memo", .string)
+            .field("size", size, .required)
+            .field("wrap", size)
+            .field("sender_id", .int, .required)
+            .field("courier_id", .int)
+            .field("box_size", size, .required)
+            .field("box_label", .string, .required)
+            .field("updated_at", .datetime)
+            .create()
+    }
+
+    static func drop(on database: any Database) async throws {
+        try await database.schema(Self.schema).ignoreExisting().delete()
+        try await database.enum("bu_fluent_size").delete()
+    }
+}

@@ -103,3 +103,49 @@ protocol TouchableTimestamp: AnyDatabaseProperty {
 }
 
 extension TimestampProperty: TouchableTimestamp {}
+
+/// Hands a property's value to `input` as `save` would for a new row, fetched values included.
+///
+/// Fluent's `EnumProperty` and `OptionalEnumProperty` (fluent-kit 1.57.0) ignore a fetched value when the input
+/// asks for unmodified keys: they read only the pending `field.inputValue` and send `.default` without one. Their
+/// underlying `field`, a `FieldProperty`, does send its fetched value. So enums answer through their field, and a
+/// `@Group` walks its own fields the same way (it holds enums of its own); every other property answers itself.
+enum FetchedInput {
+    static func input(_ property: any AnyProperty, to input: any DatabaseInput) {
+        switch property {
+        case let carrier as any FetchedValueInput: carrier.inputIncludingFetched(to: input)
+        case let property as any AnyDatabaseProperty: property.input(to: input)
+        default: break
+        }
+    }
+
+    /// Every property of `fields` (a composite id, a group's value).
+    static func input(_ fields: any Fields, to input: any DatabaseInput) {
+        for property in fields.properties { Self.input(property, to: input) }
+    }
+}
+
+/// A property whose own `input(to:)` drops fetched values (see ``FetchedInput``).
+protocol FetchedValueInput {
+    func inputIncludingFetched(to input: any DatabaseInput)
+}
+
+extension EnumProperty: FetchedValueInput {
+    func inputIncludingFetched(to input: any DatabaseInput) {
+        self.field.input(to: input)
+    }
+}
+
+extension OptionalEnumProperty: FetchedValueInput {
+    func inputIncludingFetched(to input: any DatabaseInput) {
+        self.field.input(to: input)
+    }
+}
+
+extension GroupProperty: FetchedValueInput {
+    func inputIncludingFetched(to input: any DatabaseInput) {
+        // The prefix GroupProperty gives its fields' keys: `box` + `_` + `size`.
+        guard let value = self.value else { return }
+        FetchedInput.input(value, to: input.prefixed(by: .prefix(self.key, .string("_"))))
+    }
+}

@@ -103,7 +103,7 @@ struct ModelRows<M: Model> {
             }
             if isComposite, let fields = id as? any Fields {
                 collector.reset()
-                fields.input(to: collector)
+                FetchedInput.input(fields, to: collector)
                 for column in keyColumns {
                     let value = collector.value(for: column) ?? .default
                     keyValues.append(value)
@@ -132,7 +132,7 @@ struct ModelRows<M: Model> {
             // Their values, as Fluent's input gives them.
             for (offset, property) in written[firstWritten...].enumerated() {
                 collector.reset()
-                property.input(to: collector)
+                FetchedInput.input(property, to: collector)
                 for column in propertyColumns[offset] {
                     let value = collector.value(for: column) ?? .default
                     savedValues.append(value)
