@@ -1,4 +1,5 @@
 import BulkUpdate
+import BulkUpdatePostgres
 import BulkUpdateSQLite
 import FluentKit
 import FluentSQL
@@ -43,9 +44,8 @@ enum FluentBulkUpdate {
 
 /// The database behind a Fluent `Database`, as far as bulk updates are concerned.
 enum FluentTarget {
-    /// fluent-postgres-driver, either configuration; `isPinned` when the database is bound to one connection
-    /// inside a transaction.
-    case postgres(any SQLDatabase, isPinned: Bool)
+    /// fluent-postgres-driver, either configuration, on the connections it lends.
+    case postgres(FluentPostgresConnections.Source)
     /// fluent-sqlite-driver.
     case sqlite(any SQLiteDatabase)
 
@@ -59,8 +59,8 @@ enum FluentTarget {
                 )
             }
             self = .sqlite(sqlite)
-        } else if let sql = database as? any SQLDatabase, sql.dialect.name == "postgresql" {
-            self = .postgres(sql, isPinned: database.inTransaction)
+        } else if let source = try FluentPostgresConnections.source(of: database) {
+            self = .postgres(source)
         } else {
             throw BulkUpdateError(
                 .configuration,
@@ -85,35 +85,16 @@ enum FluentTarget {
         logger: Logger
     ) async throws -> BulkUpdateReport {
         switch self {
-        case .postgres(let database, let isPinned):
-            return try await BulkUpdateEngine.run(
-                backend: FluentPostgresBackend(database: database, isPinned: isPinned),
-                table: table,
-                keyColumns: key,
-                setColumns: columns,
-                rows: SequenceRows(rows),
-                validateFirst: { plan, checker in
-                    try await BulkUpdateEngine.validate(rows, plan: plan, checker: checker, logger: logger)
-                },
-                options: options,
-                logger: logger
-            )
+        case .postgres(let source):
+            return try await FluentPostgresConnections.with(source, logger: logger) { connections in
+                try await Self.run(PostgresBackend(connections: connections), table, key, columns, rows, options, logger)
+            }
         case .sqlite(let database):
             do {
                 // One connection for the whole run: SQLite has one writer, and the pool one connection per loop.
                 return try await database.withConnection { (connection: SQLiteConnection) in
-                    try await BulkUpdateEngine.run(
-                        backend: FluentSQLiteBackend(base: SQLiteBulkUpdater(connection: connection).backend),
-                        table: table,
-                        keyColumns: key,
-                        setColumns: columns,
-                        rows: SequenceRows(rows),
-                        validateFirst: { plan, checker in
-                            try await BulkUpdateEngine.validate(rows, plan: plan, checker: checker, logger: logger)
-                        },
-                        options: options,
-                        logger: logger
-                    )
+                    let backend = FluentSQLiteBackend(base: SQLiteBulkUpdater(connection: connection).backend)
+                    return try await Self.run(backend, table, key, columns, rows, options, logger)
                 }
             } catch let error as BulkUpdateError {
                 throw error
@@ -127,5 +108,28 @@ enum FluentTarget {
                 )
             }
         }
+    }
+
+    private static func run(
+        _ backend: some BulkUpdateBackend,
+        _ table: String,
+        _ key: [String],
+        _ columns: [String],
+        _ rows: [BulkUpdateRow],
+        _ options: BulkUpdateOptions,
+        _ logger: Logger
+    ) async throws -> BulkUpdateReport {
+        try await BulkUpdateEngine.run(
+            backend: backend,
+            table: table,
+            keyColumns: key,
+            setColumns: columns,
+            rows: SequenceRows(rows),
+            validateFirst: { plan, checker in
+                try await BulkUpdateEngine.validate(rows, plan: plan, checker: checker, logger: logger)
+            },
+            options: options,
+            logger: logger
+        )
     }
 }

@@ -2,15 +2,20 @@ package import BulkUpdate
 package import Logging
 package import PostgresNIO
 
-/// PostgreSQL as a ``BulkUpdateBackend``: the catalog from pg_catalog, chunks through ``PostgresChunkExecutor``.
+/// PostgreSQL as a ``BulkUpdateBackend``: the catalog from pg_catalog, chunks through ``PostgresChunkExecutor``, on
+/// the connections of a ``PostgresConnections`` (a client's pool, Fluent's, or one pinned connection).
 package struct PostgresBackend: BulkUpdateBackend {
-    let client: PostgresClient
+    let connections: PostgresConnections
 
     /// How PostgreSQL statements write parameters, for SQL built elsewhere (the run journal).
     package static var dialect: UpdateSQL.Dialect { PostgresStatements.dialect }
 
     package init(client: PostgresClient) {
-        self.client = client
+        self.connections = PostgresConnections(client: client)
+    }
+
+    package init(connections: PostgresConnections) {
+        self.connections = connections
     }
 
     package var databaseName: String { "PostgreSQL" }
@@ -32,6 +37,9 @@ package struct PostgresBackend: BulkUpdateBackend {
     // See `BulkUpdateBackend.resolve(_:logger:)`.
     package func resolve(_ options: BulkUpdateOptions, logger: Logger) throws(BulkUpdateError) -> BulkUpdateOptions {
         var options = options
+        if self.connections.isPinned {
+            try Self.pin(&options, nested: self.connections.transactions == .nested, logger: logger)
+        }
         switch options.strategy {
         case .auto:
             // Measured (docs/strategies.md): unnest is as fast as or faster than copy at every chunk size; copy is
@@ -56,12 +64,32 @@ package struct PostgresBackend: BulkUpdateBackend {
         }
     }
 
+    /// A run on one connection: one worker, and no retry (a failed statement on the caller's connection, or in the
+    /// caller's transaction, is the caller's to handle). A journaled run needs transactions of its own.
+    private static func pin(_ options: inout BulkUpdateOptions, nested: Bool, logger: Logger) throws(BulkUpdateError) {
+        if nested, options.runID != nil {
+            throw BulkUpdateError(
+                .configuration,
+                "a journaled run (runID) commits each chunk with its journal entry, which it cannot do inside the"
+                    + " caller's transaction; run it outside the transaction"
+            )
+        }
+        options.maximumRetries = 0
+        if options.workers > 1 {
+            logger.info(
+                "one connection: running with one worker",
+                metadata: [LogKey.workers: "\(options.workers)"]
+            )
+            options.workers = 1
+        }
+    }
+
     // See `BulkUpdateBackend.describe(_:options:logger:)`.
     package func describe(_ table: BulkUpdateTableName, options: BulkUpdateOptions, logger: Logger) async throws
         -> TableSchema
     {
         do {
-            return try await self.client.withDeadlineConnection(
+            return try await self.connections.withDeadlineConnection(
                 statementTimeout: options.statementTimeout,
                 logger: logger
             ) { db in
@@ -75,13 +103,13 @@ package struct PostgresBackend: BulkUpdateBackend {
     // See `BulkUpdateBackend.valueChecker(for:logger:)`.
     package func valueChecker(for plan: UpdatePlan, logger: Logger) -> (any ServerValueChecker)? {
         guard plan.columns.contains(where: \.type.isServerChecked) else { return nil }
-        return PostgresValueChecker(client: self.client, plan: plan)
+        return PostgresValueChecker(connections: self.connections, plan: plan)
     }
 
     // See `BulkUpdateBackend.preflight(_:logger:)`.
     package func preflight(_ plan: UpdatePlan, logger: Logger) async throws {
         do {
-            try await self.client.withDeadlineConnection(
+            try await self.connections.withDeadlineConnection(
                 statementTimeout: plan.options.statementTimeout,
                 logger: logger
             ) { db in
@@ -98,13 +126,15 @@ package struct PostgresBackend: BulkUpdateBackend {
         logger: Logger,
         _ body: (PostgresChunkExecutor) async throws -> BulkUpdateReport
     ) async throws -> BulkUpdateReport {
-        if let runID = plan.options.runID {
-            return try await self.withJournal(runID, plan: plan, logger: logger, body)
+        try await self.connections.restoringSettings(statementTimeout: plan.options.statementTimeout, logger: logger) {
+            if let runID = plan.options.runID {
+                return try await self.withJournal(runID, plan: plan, logger: logger, body)
+            }
+            guard plan.options.atomic else {
+                return try await body(PostgresChunkExecutor(connections: self.connections, plan: plan))
+            }
+            return try await PostgresAtomicRun(connections: self.connections, plan: plan, logger: logger).run(body)
         }
-        guard plan.options.atomic else {
-            return try await body(PostgresChunkExecutor(client: self.client, plan: plan))
-        }
-        return try await PostgresAtomicRun(client: self.client, plan: plan, logger: logger).run(body)
     }
 
     /// A journaled run: registers it (or checks the run it resumes and loads its journal), runs `body`, and marks
@@ -123,7 +153,7 @@ package struct PostgresBackend: BulkUpdateBackend {
         let timeout = plan.options.statementTimeout
         var journaled: [RunJournal.Entry: String] = [:]
         do {
-            try await self.client.withDeadlineConnection(statementTimeout: timeout, logger: logger) { db in
+            try await self.connections.withDeadlineConnection(statementTimeout: timeout, logger: logger) { db in
                 // Existing tables are used as they are: a role that may only read and write them needs no DDL.
                 if try await !PostgresPrivileges.journalExists(plan, on: db) {
                     for statement in journal.createStatements {
@@ -160,7 +190,7 @@ package struct PostgresBackend: BulkUpdateBackend {
         var report: BulkUpdateReport
         do {
             report = try await body(
-                PostgresChunkExecutor(client: self.client, plan: plan, journal: journal, journaled: journaled)
+                PostgresChunkExecutor(connections: self.connections, plan: plan, journal: journal, journaled: journaled)
             )
         } catch var error as BulkUpdateError {
             error.partialReport?.runID = runID
@@ -168,7 +198,7 @@ package struct PostgresBackend: BulkUpdateBackend {
         }
         report.runID = runID
         do {
-            try await self.client.withDeadlineConnection(statementTimeout: timeout, logger: logger) { db in
+            try await self.connections.withDeadlineConnection(statementTimeout: timeout, logger: logger) { db in
                 var binds = PostgresBindings()
                 binds.append(RunJournal.now())
                 binds.append(runID)

@@ -7,7 +7,7 @@ import PostgresNIO
 /// first value the type or a domain's `CHECK` refuses; a failed batch is halved until each refused value is found.
 /// Used for ``ColumnType/isServerChecked`` columns, whose rules the client cannot apply itself.
 struct PostgresValueChecker: ServerValueChecker {
-    let client: PostgresClient
+    let connections: PostgresConnections
     let plan: UpdatePlan
 
     // See `ServerValueChecker.rejected(column:values:limit:logger:)`.
@@ -18,7 +18,7 @@ struct PostgresValueChecker: ServerValueChecker {
         // The parameter's own type (the column family's array) needs no cast in the statement.
         let sql = "SELECT count(CAST(u.v AS \(type.sqlName)))::int8 FROM unnest($1) AS u(v)"
         do {
-            return try await self.client.withDeadlineConnection(
+            return try await self.connections.withDeadlineConnection(
                 statementTimeout: self.plan.options.statementTimeout,
                 logger: logger
             ) { db in
@@ -54,7 +54,9 @@ struct PostgresValueChecker: ServerValueChecker {
         var binds = PostgresBindings(capacity: 1)
         binds.append(PostgresArrayBind(values: values.gathered(rows), kind: kind))
         do {
-            _ = try await db.query(PostgresQuery(unsafeSQL: sql, binds: binds))
+            _ = try await self.connections.isolated(on: db, savepoint: "bulk_update_check") {
+                try await db.query(PostgresQuery(unsafeSQL: sql, binds: binds))
+            }
             return
         } catch let error as PSQLError {
             // Data exceptions (22…) and integrity violations (23…) are the value's fault; anything else is not.

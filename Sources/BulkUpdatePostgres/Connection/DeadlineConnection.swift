@@ -127,22 +127,6 @@ struct DeadlineConnection: Sendable {
 
 struct DeadlineExceeded: Error {}
 
-extension PostgresClient {
-    /// Leases a connection for `body`, every call on it under the deadline of `statementTimeout` (see
-    /// ``DeadlineConnection``).
-    func withDeadlineConnection<Result>(
-        statementTimeout: Duration,
-        logger: Logger,
-        _ body: (DeadlineConnection) async throws -> Result
-    ) async throws -> Result {
-        try await self.withConnection { connection in
-            try await body(
-                DeadlineConnection(connection: connection, statementTimeout: statementTimeout, logger: logger)
-            )
-        }
-    }
-}
-
 /// Turns driver errors into ``BulkUpdateError`` with the server's own words.
 package enum PostgresErrors {
     package static func map(_ error: any Error, doing action: String) -> any Error {

@@ -11,7 +11,7 @@ import PostgresNIO
 /// temporary schema: the run needs only the TEMPORARY privilege, and a run that dies leaves nothing behind (the
 /// server drops a session's temporary tables when it ends).
 struct PostgresAtomicRun {
-    let client: PostgresClient
+    let connections: PostgresConnections
     let plan: UpdatePlan
     let logger: Logger
 
@@ -26,22 +26,25 @@ struct PostgresAtomicRun {
         let table = StageTable.atomic(for: self.plan)
         let timeout = self.plan.options.statementTimeout
         do {
-            return try await self.client.withDeadlineConnection(statementTimeout: timeout, logger: self.logger) { db in
-                _ = try await db.query(PostgresQuery(unsafeSQL: table.createAtomicSQL))
-                self.logger.debug("atomic stage created", metadata: [LogKey.stage: "\(table.name)"])
-                do {
-                    let stage = Stage(table: table, connection: db, lock: AsyncLock())
-                    var report = try await body(
-                        PostgresChunkExecutor(client: self.client, plan: self.plan, stage: stage)
-                    )
-                    try await self.apply(table, to: &report, on: db)
-                    return report
-                } catch {
-                    if !db.connection.isClosed {
-                        _ = try? await db.query("ROLLBACK")
-                        _ = try? await db.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table.qualified)"))
+            return try await self.connections.withDeadlineConnection(statementTimeout: timeout, logger: self.logger) {
+                db in
+                // In the caller's transaction, one savepoint around the run: a failure rolls back the stage with it.
+                try await self.connections.isolated(on: db, savepoint: "bulk_update_run") {
+                    _ = try await db.query(PostgresQuery(unsafeSQL: table.createAtomicSQL))
+                    self.logger.debug("atomic stage created", metadata: [LogKey.stage: "\(table.name)"])
+                    do {
+                        let stage = Stage(table: table, connection: db, lock: AsyncLock())
+                        var report = try await body(
+                            PostgresChunkExecutor(connections: self.connections, plan: self.plan, stage: stage)
+                        )
+                        try await self.apply(table, to: &report, on: db)
+                        return report
+                    } catch {
+                        if self.connections.transactions == .own, !db.connection.isClosed {
+                            _ = try? await db.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table.qualified)"))
+                        }
+                        throw error
                     }
-                    throw error
                 }
             }
         } catch {
@@ -75,8 +78,7 @@ struct PostgresAtomicRun {
         // The stage's size and key distribution, for the planner: a whole file is often best applied with a hash
         // join, unlike a chunk.
         _ = try await db.query(PostgresQuery(unsafeSQL: "ANALYZE \(stage.qualified)"))
-        _ = try await db.query("BEGIN")
-        do {
+        try await self.connections.transaction(on: db) {
             _ = try await db.query(PostgresChunkExecutor.transactionSettings(self.plan.options, indexJoins: false))
             let result = try await db.query(PostgresQuery(unsafeSQL: statements.update(from: source)))
             var matched: Int
@@ -116,7 +118,6 @@ struct PostgresAtomicRun {
                 throw BulkUpdateError.missingKeys(distinctKeys - matched, examples: examples)
             }
             _ = try await db.query(PostgresQuery(unsafeSQL: "DROP TABLE \(stage.qualified)"))
-            _ = try await db.query("COMMIT")
             report.rowsMatched = matched
             report.rowsChanged = changed
             report.rowsUnchanged = matched - changed
@@ -125,9 +126,6 @@ struct PostgresAtomicRun {
             report.duplicateKeys += report.duplicateKeysAcrossChunks
             report.duplicateKeysAcrossChunks = 0
             report.elapsedSeconds += BulkUpdateEngine.seconds(ContinuousClock.now - started)
-        } catch {
-            _ = try? await db.query("ROLLBACK")
-            throw error
         }
     }
 }

@@ -4,11 +4,12 @@ import NIOCore
 import PostgresNIO
 import Synchronization
 
-/// Writes chunks with the chosen strategy, each chunk in its own transaction on a connection leased from the
-/// pool for that chunk (so workers never wait on each other for connections they hold). In an atomic run it only
+/// Writes chunks with the chosen strategy, each chunk in its own transaction (or savepoint, on a caller's
+/// transaction: see ``PostgresConnections``) on a connection leased for that chunk (so workers never wait on each
+/// other for connections they hold). In an atomic run it only
 /// copies chunks into the run's shared stage; ``PostgresAtomicRun`` applies them at the end.
 package struct PostgresChunkExecutor: JournaledChunkExecutor {
-    let client: PostgresClient
+    let connections: PostgresConnections
     let statements: PostgresStatements
     /// The unnest statement text, the same for every chunk.
     let unnestSQL: String
@@ -22,7 +23,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     package let journaled: [RunJournal.Entry: String]
 
     init(
-        client: PostgresClient,
+        connections: PostgresConnections,
         plan: UpdatePlan,
         stage: PostgresAtomicRun.Stage? = nil,
         journal: RunJournal? = nil,
@@ -30,7 +31,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     ) {
         self.journal = journal
         self.journaled = journaled
-        self.client = client
+        self.connections = connections
         self.statements = PostgresStatements(plan: plan)
         self.unnestSQL = self.statements.update(from: self.statements.unnestSource)
         self.temporaryStage = StageTable.temporary(for: plan)
@@ -59,15 +60,14 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
             return ChunkOutcome(matched: 0, changed: 0)
         }
         do {
-            return try await self.client.withDeadlineConnection(
+            return try await self.connections.withDeadlineConnection(
                 statementTimeout: options.statementTimeout,
                 logger: logger
             ) { db in
                 if options.strategy == .copy, self.preparedConnections.insert(db.connection.id) {
                     _ = try await db.query(PostgresQuery(unsafeSQL: self.temporaryStage.createSQL))
                 }
-                _ = try await db.query("BEGIN")
-                do {
+                return try await self.connections.transaction(on: db) {
                     _ = try await db.query(Self.transactionSettings(options, indexJoins: true))
                     var outcome = try await self.apply(chunk, on: db)
                     if outcome.matched < chunk.count {
@@ -93,11 +93,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                         binds.append(RunJournal.now())
                         _ = try await db.query(PostgresQuery(unsafeSQL: journal.insertChunk, binds: binds))
                     }
-                    _ = try await db.query("COMMIT")
                     return outcome
-                } catch {
-                    if !db.connection.isClosed { _ = try? await db.query("ROLLBACK") }
-                    throw error
                 }
             }
         } catch {
@@ -163,6 +159,10 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
             return total
         case .copy:
             let stage = self.temporaryStage
+            if self.connections.transactions == .nested {
+                // A savepoint's release does not empty an ON COMMIT DELETE ROWS table; the last chunk may be there.
+                _ = try await db.query(PostgresQuery(unsafeSQL: "DELETE FROM \(stage.qualified)"))
+            }
             try await db.copy(into: stage.copyTable, columns: stage.copyColumns, self.copyPayload(chunk) { String($0) })
             return try await self.run(statements.update(from: "\(stage.qualified) AS u"), PostgresBindings(), on: db)
         default:
