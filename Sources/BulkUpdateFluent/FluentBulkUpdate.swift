@@ -87,7 +87,15 @@ enum FluentTarget {
         switch self {
         case .postgres(let source):
             return try await FluentPostgresConnections.with(source, logger: logger) { connections in
-                try await Self.run(PostgresBackend(connections: connections), table, key, columns, rows, options, logger)
+                try await Self.run(
+                    PostgresBackend(connections: connections),
+                    table,
+                    key,
+                    columns,
+                    rows,
+                    options,
+                    logger
+                )
             }
         case .sqlite(let database):
             do {
@@ -124,10 +132,7 @@ enum FluentTarget {
             table: table,
             keyColumns: key,
             setColumns: columns,
-            rows: SequenceRows(rows),
-            validateFirst: { plan, checker in
-                try await BulkUpdateEngine.validate(rows, plan: plan, checker: checker, logger: logger)
-            },
+            collection: rows,
             options: options,
             logger: logger
         )

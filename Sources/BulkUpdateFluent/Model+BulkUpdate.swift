@@ -27,15 +27,16 @@ extension Collection where Element: FluentKit.Model {
     ///   - database: The database the models live in: PostgreSQL (either configuration of fluent-postgres-driver)
     ///     or SQLite. Each worker takes its own connection from its pool, one chunk at a time, so more workers than
     ///     connections take turns rather than deadlock. Inside a PostgreSQL `transaction`, the update runs on the
-    ///     transaction's connection with one worker and commits with it.
+    ///     transaction's connection with one worker, each chunk a savepoint, and commits with it.
     ///   - fields: The properties to write, as key paths to Fluent properties: `\.$username`, `\.$email`,
     ///     `\.$status` (`@Enum`), `\.$team` (`@Parent`), `\.$address` (`@Group`). Not the id.
     ///   - touchTimestamps: When `true` (the default), `@Timestamp(on: .update)` properties that are not in
     ///     `fields` are set to the current time on every model with a change pending in `fields`, as `save` would,
     ///     and written with them; models without pending changes keep their timestamp. When `false`, timestamps
     ///     are written only if named in `fields`.
-    ///   - options: Workers, chunk size, strategy (`auto` or `unnest` on PostgreSQL; `values`, `tempTable` or
-    ///     `caseWhen` on SQLite), `skipUnchanged`, `atomic`. See ``BulkUpdateOptions``.
+    ///   - options: Workers, chunk size, strategy (`auto`, `unnest`, `copy`, `values` or `caseWhen` on PostgreSQL;
+    ///     `auto`, `values`, `tempTable` or `caseWhen` on SQLite), `skipUnchanged`, `atomic`, `runID`. See
+    ///     ``BulkUpdateOptions``.
     ///   - logger: Where to log; by default nothing is logged.
     /// - Returns: Counts as reported by the database.
     /// - Throws: ``BulkUpdateError``: `.input` naming the model's id and field when a value cannot be written (no

@@ -57,10 +57,7 @@ public struct SQLiteBulkUpdater: Sendable {
             table: table,
             keyColumns: key,
             setColumns: columns,
-            rows: SequenceRows(rows),
-            validateFirst: { plan, checker in
-                try await BulkUpdateEngine.validate(rows, plan: plan, checker: checker, logger: logger ?? Self.silent)
-            },
+            collection: rows,
             options: options,
             logger: logger ?? Self.silent
         )

@@ -15,6 +15,8 @@ enum FluentScenarios {
         try? await db.run("DROP TABLE IF EXISTS \(Parcel.schema)")
         try? await db.run("DROP TABLE IF EXISTS \(Shipment.schema)")
         if !isSQLite { try? await db.run("DROP TYPE IF EXISTS bu_fluent_size") }
+        // Fluent's record of its enums, left behind when an earlier run stopped before dropping them.
+        try? await db.run("DELETE FROM _fluent_enums WHERE name IN ('bu_fluent_status', 'bu_fluent_size')")
         try await Account.create(on: db)
         try await Member.create(on: db)
         try await PlanetTag.create(on: db)
@@ -327,7 +329,13 @@ enum FluentScenarios {
             let fetchedTimes = shipments.map(\.updatedAt)
             let report = try await shipments.bulkUpdate(
                 on: db,
-                fields: \.$note, \.$memo, \.$size, \.$wrap, \.$sender, \.$courier, \.$box
+                fields: \.$note,
+                \.$memo,
+                \.$size,
+                \.$wrap,
+                \.$sender,
+                \.$courier,
+                \.$box
             )
             #expect(report.rowsMatched == 6)
             #expect(shipments.allSatisfy { !$0.hasChanges })
@@ -366,7 +374,9 @@ enum FluentScenarios {
             for tag in tags where tag.id!.tagID > 2 { tag.weight = -tag.weight }
             let tagReport = try await tags.bulkUpdate(on: db, fields: \.$weight)
             #expect(tagReport.rowsMatched == 4)
-            let weights = try await PlanetTag.query(on: db).all().map { ($0.id!.tagID, $0.weight) }.sorted { $0.0 < $1.0 }
+            let weights = try await PlanetTag.query(on: db).all().map { ($0.id!.tagID, $0.weight) }.sorted {
+                $0.0 < $1.0
+            }
             #expect(weights.map(\.1) == [1, 2, -3, -4])
         }
     }

@@ -20,6 +20,11 @@ enum TestDatabases {
     static let isPostgresEnabled = postgresURL != nil || isCI
     static let skipReason: Comment = "BULK_UPDATE_TEST_POSTGRES_URL is not set: run the tests with scripts/test"
 
+    /// A driver error with the details its own description hides.
+    struct DriverError: Error, CustomStringConvertible {
+        var description: String
+    }
+
     struct NotConfigured: Error, CustomStringConvertible {
         var description: String { "BULK_UPDATE_TEST_POSTGRES_URL is not set (run the tests with scripts/test)" }
     }
@@ -84,6 +89,9 @@ enum TestDatabases {
             let result = try await body(database)
             await databases.shutdownAsync()
             return result
+        } catch let error as PSQLError {
+            await databases.shutdownAsync()
+            throw DriverError(description: String(reflecting: error))  // its description hides the server's words
         } catch {
             await databases.shutdownAsync()
             throw error

@@ -43,6 +43,30 @@ package enum BulkUpdateEngine {
         return try await Self.run(backend: backend, plan: plan, rows: rows, started: started, logger: logger)
     }
 
+    /// Updates `table` from a collection, every row of which is checked before anything is written.
+    package static func run<Backend: BulkUpdateBackend>(
+        backend: Backend,
+        table: String,
+        keyColumns: [String]?,
+        setColumns: [String],
+        collection rows: some Collection<BulkUpdateRow> & Sendable,
+        options: BulkUpdateOptions,
+        logger: Logger
+    ) async throws -> BulkUpdateReport {
+        try await Self.run(
+            backend: backend,
+            table: table,
+            keyColumns: keyColumns,
+            setColumns: setColumns,
+            rows: SequenceRows(rows),
+            validateFirst: { plan, checker in
+                try await Self.validate(rows, plan: plan, checker: checker, logger: logger)
+            },
+            options: options,
+            logger: logger
+        )
+    }
+
     /// Checks a request against the catalog: the table, the key and set columns, the options. Writes nothing.
     package static func plan<Backend: BulkUpdateBackend>(
         backend: Backend,

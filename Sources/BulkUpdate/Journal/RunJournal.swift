@@ -173,7 +173,7 @@ package struct RunJournal: Sendable {
                 .input,
                 "the input differs from the one run \(SQLText.literal(self.runID)) read (it held"
                     + " \(Self.rowCount(storedInput)) rows, this one holds \(Self.rowCount(wantedInput)));"
-                    + " resume only with the same input; nothing was written"
+                    + " resume only with the same input"
             )
         }
     }

@@ -62,16 +62,17 @@ package struct PostgresConnections: Sendable {
         self.isPinned = true
     }
 
-    /// Whether a transaction block (`BEGIN`) is open on `connection`: only then do `transaction_timestamp()` and
-    /// `statement_timestamp()` differ, since outside a block each statement is its own transaction and both are the
-    /// time the statement arrived.
+    /// Whether a transaction block (`BEGIN`) is open on `connection`, asked by setting a savepoint: PostgreSQL
+    /// refuses one outside a block (25P01), which ends nothing, and inside one it is released at once. A caller's
+    /// transaction that has already failed (25P02) is reported as the error it is.
     package static func isInTransactionBlock(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        let rows = try await connection.query(
-            "SELECT transaction_timestamp() <> statement_timestamp()",
-            logger: logger
-        )
-        for try await inBlock in rows.decode(Bool.self) { return inBlock }
-        return false
+        do {
+            _ = try await connection.query("SAVEPOINT bulk_update_probe", logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "25P01" {
+            return false
+        }
+        _ = try await connection.query("RELEASE SAVEPOINT bulk_update_probe", logger: logger)
+        return true
     }
 
     /// Leases a connection for `body`, every call on it under the deadline of `statementTimeout` (see
@@ -98,7 +99,11 @@ package struct PostgresConnections: Sendable {
         let (begin, commit, rollback) =
             switch self.transactions {
             case .own: (["BEGIN"], ["COMMIT"], ["ROLLBACK"])
-            case .nested: (["SAVEPOINT \(name)"], ["RELEASE SAVEPOINT \(name)"], ["ROLLBACK TO SAVEPOINT \(name)", "RELEASE SAVEPOINT \(name)"])
+            case .nested:
+                (
+                    ["SAVEPOINT \(name)"], ["RELEASE SAVEPOINT \(name)"],
+                    ["ROLLBACK TO SAVEPOINT \(name)", "RELEASE SAVEPOINT \(name)"]
+                )
             }
         for statement in begin { _ = try await db.query(PostgresQuery(unsafeSQL: statement)) }
         do {
