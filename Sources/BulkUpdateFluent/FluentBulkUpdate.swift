@@ -27,14 +27,13 @@ enum FluentBulkUpdate {
             now: Date(),
             encoding: target.encoding
         )
-        let report = try await target.update(
-            prepared.table,
-            key: prepared.keyColumns,
-            set: prepared.setColumns,
-            rows: prepared.rows,
-            options: options,
-            logger: logger
+        let request = BulkUpdateEngine.Request(
+            table: prepared.table,
+            keyColumns: prepared.keyColumns,
+            setColumns: prepared.setColumns,
+            options: options
         )
+        let report = try await target.update(request, rows: prepared.rows, logger: logger)
         try prepared.markSaved(allRowsFound: report.keysNotFound == 0)
         return report
     }
@@ -77,32 +76,22 @@ enum FluentTarget {
     }
 
     func update(
-        _ table: String,
-        key: [String],
-        set columns: [String],
+        _ request: BulkUpdateEngine.Request,
         rows: [BulkUpdateRow],
-        options: BulkUpdateOptions,
         logger: Logger
     ) async throws -> BulkUpdateReport {
         switch self {
         case .postgres(let source):
             return try await FluentPostgresConnections.with(source, logger: logger) { connections in
-                try await Self.run(
-                    PostgresBackend(connections: connections),
-                    table,
-                    key,
-                    columns,
-                    rows,
-                    options,
-                    logger
-                )
+                let backend = PostgresBackend(connections: connections)
+                return try await BulkUpdateEngine.run(backend: backend, request, collection: rows, logger: logger)
             }
         case .sqlite(let database):
             do {
                 // One connection for the whole run: SQLite has one writer, and the pool one connection per loop.
                 return try await database.withConnection { (connection: SQLiteConnection) in
                     let backend = FluentSQLiteBackend(base: SQLiteBulkUpdater(connection: connection).backend)
-                    return try await Self.run(backend, table, key, columns, rows, options, logger)
+                    return try await BulkUpdateEngine.run(backend: backend, request, collection: rows, logger: logger)
                 }
             } catch let error as BulkUpdateError {
                 throw error
@@ -116,25 +105,5 @@ enum FluentTarget {
                 )
             }
         }
-    }
-
-    private static func run(
-        _ backend: some BulkUpdateBackend,
-        _ table: String,
-        _ key: [String],
-        _ columns: [String],
-        _ rows: [BulkUpdateRow],
-        _ options: BulkUpdateOptions,
-        _ logger: Logger
-    ) async throws -> BulkUpdateReport {
-        try await BulkUpdateEngine.run(
-            backend: backend,
-            table: table,
-            keyColumns: key,
-            setColumns: columns,
-            collection: rows,
-            options: options,
-            logger: logger
-        )
     }
 }

@@ -81,14 +81,9 @@ extension FluentKit.Model {
         options: BulkUpdateOptions = .init(),
         logger: Logger? = nil
     ) async throws -> BulkUpdateReport {
-        var properties: [(Self) -> any AnyDatabaseProperty] = []
-        for field in repeat each fields {
-            properties.append { $0[keyPath: field] }
-        }
-        return try await FluentBulkUpdate.run(
-            Array(models),
-            properties: properties,
+        try await models.bulkUpdate(
             on: database,
+            fields: repeat each fields,
             touchTimestamps: touchTimestamps,
             options: options,
             logger: logger

@@ -52,13 +52,11 @@ public struct SQLiteBulkUpdater: Sendable {
         options: BulkUpdateOptions = .init(),
         logger: Logger? = nil
     ) async throws -> BulkUpdateReport {
-        try await BulkUpdateEngine.run(
+        let request = BulkUpdateEngine.Request(table: table, keyColumns: key, setColumns: columns, options: options)
+        return try await BulkUpdateEngine.run(
             backend: self.backend,
-            table: table,
-            keyColumns: key,
-            setColumns: columns,
+            request,
             collection: rows,
-            options: options,
             logger: logger ?? Self.silent
         )
     }

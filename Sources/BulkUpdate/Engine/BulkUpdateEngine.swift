@@ -43,26 +43,38 @@ package enum BulkUpdateEngine {
         return try await Self.run(backend: backend, plan: plan, rows: rows, started: started, logger: logger)
     }
 
-    /// Updates `table` from a collection, every row of which is checked before anything is written.
+    /// What a caller asks for: the table, the key and set columns, the options; checked by ``plan(backend:table:keyColumns:setColumns:options:logger:)``.
+    package struct Request: Sendable {
+        package var table: String
+        package var keyColumns: [String]?
+        package var setColumns: [String]
+        package var options: BulkUpdateOptions
+
+        package init(table: String, keyColumns: [String]?, setColumns: [String], options: BulkUpdateOptions) {
+            self.table = table
+            self.keyColumns = keyColumns
+            self.setColumns = setColumns
+            self.options = options
+        }
+    }
+
+    /// Carries out `request` from a collection, every row of which is checked before anything is written.
     package static func run<Backend: BulkUpdateBackend>(
         backend: Backend,
-        table: String,
-        keyColumns: [String]?,
-        setColumns: [String],
+        _ request: Request,
         collection rows: some Collection<BulkUpdateRow> & Sendable,
-        options: BulkUpdateOptions,
         logger: Logger
     ) async throws -> BulkUpdateReport {
         try await Self.run(
             backend: backend,
-            table: table,
-            keyColumns: keyColumns,
-            setColumns: setColumns,
+            table: request.table,
+            keyColumns: request.keyColumns,
+            setColumns: request.setColumns,
             rows: SequenceRows(rows),
             validateFirst: { plan, checker in
                 try await Self.validate(rows, plan: plan, checker: checker, logger: logger)
             },
-            options: options,
+            options: request.options,
             logger: logger
         )
     }
