@@ -78,10 +78,13 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
-        .testTarget(name: "BulkUpdateTests", dependencies: ["BulkUpdate"]),
+        // What every test target shares: the test server's discovery, seeded data.
+        .target(name: "BulkUpdateTestSupport", path: "Tests/BulkUpdateTestSupport"),
+        .testTarget(name: "BulkUpdateTests", dependencies: ["BulkUpdate", "BulkUpdateTestSupport"]),
         .testTarget(
             name: "BulkUpdateSQLiteTests",
             dependencies: [
+                "BulkUpdateTestSupport",
                 "BulkUpdate",
                 "BulkUpdateSQLite",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
@@ -90,6 +93,7 @@ let package = Package(
         .testTarget(
             name: "BulkUpdateCLITests",
             dependencies: [
+                "BulkUpdateTestSupport",
                 "bulk-update",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -97,6 +101,7 @@ let package = Package(
         .testTarget(
             name: "BulkUpdateFluentTests",
             dependencies: [
+                "BulkUpdateTestSupport",
                 "BulkUpdate",
                 "BulkUpdateFluent",
                 "BulkUpdatePostgres",
@@ -113,6 +118,7 @@ let package = Package(
         .testTarget(
             name: "BulkUpdatePostgresTests",
             dependencies: [
+                "BulkUpdateTestSupport",
                 "BulkUpdate",
                 "BulkUpdatePostgres",
                 .product(name: "Logging", package: "swift-log"),

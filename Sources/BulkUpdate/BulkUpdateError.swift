@@ -7,7 +7,7 @@ public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case schema, input, duplicateKey, constraint, connection, timeout, conflict, server, configuration,
-                privilege, expectation
+                privilege, expectation, unreadableInput
         }
         private let base: Base
 
@@ -35,6 +35,8 @@ public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
         /// A guard the caller set did not hold: a key had no row (``BulkUpdateOptions/failOnMissingKeys``) or the
         /// input did not hold ``BulkUpdateOptions/expectedRows`` rows.
         public static let expectation = Code(base: .expectation)
+        /// The input could not be opened or read: a missing file, a directory, no permission, an I/O error.
+        public static let unreadableInput = Code(base: .unreadableInput)
 
         public var description: String { self.base.rawValue }
     }

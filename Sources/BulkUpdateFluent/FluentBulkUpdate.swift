@@ -18,7 +18,7 @@ enum FluentBulkUpdate {
         options: BulkUpdateOptions,
         logger: Logger?
     ) async throws -> BulkUpdateReport {
-        let logger = logger ?? Self.silent
+        let logger = logger ?? Logger.silent
         let target = try FluentTarget(database)
         let prepared = try ModelRows(
             models: models,
@@ -37,8 +37,6 @@ enum FluentBulkUpdate {
         try prepared.markSaved(allRowsFound: report.keysNotFound == 0)
         return report
     }
-
-    static let silent = Logger(label: "bulk-update", factory: { _ in SwiftLogNoOpLogHandler() })
 }
 
 /// The database behind a Fluent `Database`, as far as bulk updates are concerned.

@@ -54,7 +54,7 @@ public struct PostgresBulkUpdater: Sendable {
             backend: PostgresBackend(client: self.client),
             request,
             collection: rows,
-            logger: logger ?? Self.silent
+            logger: logger ?? Logger.silent
         )
     }
 
@@ -79,7 +79,7 @@ public struct PostgresBulkUpdater: Sendable {
             setColumns: columns,
             rows: rows,
             options: options,
-            logger: logger ?? Self.silent
+            logger: logger ?? Logger.silent
         )
     }
 
@@ -106,13 +106,11 @@ public struct PostgresBulkUpdater: Sendable {
         try await location.checkConnection(logger: logger)
         var configuration = location.configuration
         configuration.options.maximumConnections = max(1, maximumConnections)
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger ?? Self.silent)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger ?? Logger.silent)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             return try await body(PostgresBulkUpdater(client: client))
         }
     }
-
-    static let silent = Logger(label: "bulk-update", factory: { _ in SwiftLogNoOpLogHandler() })
 }

@@ -57,7 +57,7 @@ public struct SQLiteBulkUpdater: Sendable {
             backend: self.backend,
             request,
             collection: rows,
-            logger: logger ?? Self.silent
+            logger: logger ?? Logger.silent
         )
     }
 
@@ -80,7 +80,7 @@ public struct SQLiteBulkUpdater: Sendable {
             setColumns: columns,
             rows: rows,
             options: options,
-            logger: logger ?? Self.silent
+            logger: logger ?? Logger.silent
         )
     }
 
@@ -131,10 +131,10 @@ public struct SQLiteBulkUpdater: Sendable {
                 let encoded = path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path
                 connection = try await SQLiteConnection.open(
                     storage: .file(path: exists ? "file:\(encoded)?mode=rw" : path),
-                    logger: logger ?? Self.silent
+                    logger: logger ?? Logger.silent
                 )
             } else {
-                connection = try await SQLiteConnection.open(storage: .memory, logger: logger ?? Self.silent)
+                connection = try await SQLiteConnection.open(storage: .memory, logger: logger ?? Logger.silent)
             }
         } catch let error as BulkUpdateError {
             throw error
@@ -162,6 +162,4 @@ public struct SQLiteBulkUpdater: Sendable {
     package var backend: SQLiteBackend {
         SQLiteBackend(connection: self.connection, lock: self.lock, busyTimeout: self.busyTimeout)
     }
-
-    static let silent = Logger(label: "bulk-update", factory: { _ in SwiftLogNoOpLogHandler() })
 }

@@ -287,7 +287,7 @@ struct ApplyFailure: Error, CustomStringConvertible {
             code = Self.invalidInput
         } else if error.code == .privilege {
             code = Self.privilegeMissing
-        } else if error.code == .configuration && error.message.hasPrefix("cannot open input file") {
+        } else if error.code == .unreadableInput {
             code = Self.inputUnreadable
         } else if error.code == .configuration {
             code = Self.usage

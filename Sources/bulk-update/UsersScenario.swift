@@ -75,7 +75,7 @@ enum UsersScenario {
             return try await DatabaseLocation.withPostgresClient(url, connections: max(4, connections) + 1) { client in
                 do {
                     return try await client.withConnection { holder in
-                        let logger = PostgresUsers.silent
+                        let logger = Logger.silent
                         let key = Self.name(table).description
                         let lock: PostgresQuery = "SELECT pg_try_advisory_lock(\(Self.lockSpace), hashtext(\(key)))"
                         var acquired = false
@@ -170,7 +170,7 @@ struct PostgresUsers: UsersDatabase {
         let columns = UsersScenario.columns(boolean: "boolean", timestamp: "timestamptz", now: "now()")
         let order = shuffled ? " ORDER BY random()" : ""
         try await self.client.withConnection { connection in
-            let logger = PostgresUsers.silent
+            let logger = Logger.silent
             try await connection.query("BEGIN", logger: logger)
             do {
                 // Without IF NOT EXISTS: a table created by someone else in the meantime makes this fail, and nothing
@@ -248,8 +248,6 @@ struct PostgresUsers: UsersDatabase {
         }
         return ""
     }
-
-    static let silent = Logger(label: "bulk-update", factory: { _ in SwiftLogNoOpLogHandler() })
 
     var product: String { "PostgreSQL" }
 

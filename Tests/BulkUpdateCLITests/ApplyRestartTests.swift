@@ -1,3 +1,4 @@
+import BulkUpdateTestSupport
 import Foundation
 import Testing
 
@@ -5,9 +6,7 @@ import Testing
 /// server would break the suites that run beside this one.
 @Suite("bulk-update apply: the server restarts mid-run", .timeLimit(.minutes(4)))
 struct ApplyRestartTests {
-    static let enabled =
-        ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"] != nil
-        || ProcessInfo.processInfo.environment["CI"] == "true"
+    static let enabled = TestPostgres.isEnabled
 
     @Test(
         "fast shutdown and start while chunks are being written: retried, resumable, exact",

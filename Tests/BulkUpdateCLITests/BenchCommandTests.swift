@@ -1,5 +1,6 @@
 import ArgumentParser
 import BulkUpdate
+import BulkUpdateTestSupport
 import Foundation
 import Testing
 
@@ -251,17 +252,10 @@ struct BenchCommandTests {
 
     @Test(
         "the bench on PostgreSQL runs the floors and every PostgreSQL strategy",
-        .enabled(
-            if: ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"] != nil
-                || ProcessInfo.processInfo.environment["CI"] == "true",
-            "BULK_UPDATE_TEST_POSTGRES_URL is not set: run the tests with scripts/test"
-        )
+        .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason)
     )
     func postgres() throws {
-        let url = try #require(
-            ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"],
-            "BULK_UPDATE_TEST_POSTGRES_URL is not set (run the tests with scripts/test)"
-        )
+        let url = try TestPostgres.requireURL()
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let json = directory.appendingPathComponent("bench.json")

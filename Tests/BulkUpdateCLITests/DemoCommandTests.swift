@@ -1,4 +1,5 @@
 import ArgumentParser
+import BulkUpdateTestSupport
 import Foundation
 import Testing
 
@@ -39,17 +40,10 @@ struct DemoCommandTests {
 
     @Test(
         "the demo on PostgreSQL verifies every row",
-        .enabled(
-            if: ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"] != nil
-                || ProcessInfo.processInfo.environment["CI"] == "true",
-            "BULK_UPDATE_TEST_POSTGRES_URL is not set: run the tests with scripts/test"
-        )
+        .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason)
     )
     func postgres() throws {
-        let url = try #require(
-            ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"],
-            "BULK_UPDATE_TEST_POSTGRES_URL is not set (run the tests with scripts/test)"
-        )
+        let url = try TestPostgres.requireURL()
         let result = try Executable.run(["demo", "--rows", "3000", "--database", url, "--workers", "2"])
         #expect(result.status == 0, "stderr: \(result.standardError)")
         #expect(result.standardOutput.contains("on PostgreSQL "))

@@ -1,3 +1,4 @@
+import BulkUpdateTestSupport
 import Foundation
 import Testing
 
@@ -6,8 +7,8 @@ import Testing
 /// What the environment provides: the PostgreSQL URL, CI mode and the clients used to read rows back.
 enum ApplyTestEnvironment {
     static let variables = ProcessInfo.processInfo.environment
-    static let postgresURL = variables["BULK_UPDATE_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
-    static let isCI = variables["CI"] == "true"
+    static let postgresURL = TestPostgres.url
+    static let isCI = TestEnvironment.isCI
 
     static let postgresMissing =
         "BULK_UPDATE_TEST_POSTGRES_URL is not set: run the tests with scripts/test or scripts/with-postgres"

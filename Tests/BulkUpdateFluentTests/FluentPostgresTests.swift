@@ -1,5 +1,6 @@
 import BulkUpdate
 import BulkUpdateFluent
+import BulkUpdateTestSupport
 import FluentKit
 import Testing
 
@@ -7,7 +8,7 @@ import Testing
 @Suite(
     "Fluent models on PostgreSQL",
     .serialized,
-    .enabled(if: TestDatabases.isPostgresEnabled, TestDatabases.skipReason),
+    .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason),
     .timeLimit(.minutes(3))
 )
 struct FluentPostgresTests {

@@ -1,6 +1,7 @@
 import BulkUpdate
 import BulkUpdateFluent
 import BulkUpdatePostgres
+import BulkUpdateTestSupport
 import FluentKit
 import Foundation
 import PostgresNIO
@@ -94,7 +95,7 @@ struct FluentUsersBenchmark {
     static func withCoreUpdater<Result: Sendable>(
         _ body: (PostgresBulkUpdater) async throws -> Result
     ) async throws -> Result {
-        guard let url = TestDatabases.postgresURL else { throw TestDatabases.NotConfigured() }
+        let url = try TestPostgres.requireURL()
         return try await PostgresBulkUpdater.withUpdater(url: url, maximumConnections: Self.workers, body)
     }
 

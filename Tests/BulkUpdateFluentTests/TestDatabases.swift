@@ -1,4 +1,5 @@
 import BulkUpdatePostgres
+import BulkUpdateTestSupport
 import FluentKit
 import FluentPostgresDriver
 import FluentSQL
@@ -14,19 +15,9 @@ import Testing
 /// Without the URL the PostgreSQL suites are skipped locally; under `CI=true` they run and fail, because a missing
 /// database in CI is an error, never a silent skip.
 enum TestDatabases {
-    static let postgresURL = ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"]
-    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
-    /// Whether the PostgreSQL suites run.
-    static let isPostgresEnabled = postgresURL != nil || isCI
-    static let skipReason: Comment = "BULK_UPDATE_TEST_POSTGRES_URL is not set: run the tests with scripts/test"
-
     /// A driver error with the details its own description hides.
     struct DriverError: Error, CustomStringConvertible {
         var description: String
-    }
-
-    struct NotConfigured: Error, CustomStringConvertible {
-        var description: String { "BULK_UPDATE_TEST_POSTGRES_URL is not set (run the tests with scripts/test)" }
     }
 
     /// How Fluent reaches the database.
@@ -70,7 +61,7 @@ enum TestDatabases {
             directory = created
             databases.use(.sqlite(.file(created.appendingPathComponent("test.db").path)), as: .sqlite)
         case .postgres(let connections):
-            guard let postgresURL else { throw NotConfigured() }
+            let postgresURL = try TestPostgres.requireURL()
             databases.use(
                 .postgres(
                     configuration: try SQLPostgresConfiguration(url: postgresURL),
@@ -79,7 +70,7 @@ enum TestDatabases {
                 as: .psql
             )
         case .postgresClient(let connections):
-            guard let postgresURL else { throw NotConfigured() }
+            let postgresURL = try TestPostgres.requireURL()
             var configuration = try PostgresURL(postgresURL).configuration
             configuration.options.maximumConnections = connections
             databases.use(.postgres(configuration: configuration, logger: logger), as: .psql)

@@ -1,5 +1,6 @@
 import BulkUpdate
 import BulkUpdatePostgres
+import BulkUpdateTestSupport
 import Foundation
 import InMemoryLogging
 import Logging
@@ -9,7 +10,7 @@ import Testing
 @Suite(
     "PostgreSQL atomic runs and COPY",
     .serialized,  // the tests look at every staging table in the database
-    .enabled(if: TestDatabase.isEnabled, TestDatabase.skipReason),
+    .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason),
     .timeLimit(.minutes(5))
 )
 struct PostgresAtomicTests {

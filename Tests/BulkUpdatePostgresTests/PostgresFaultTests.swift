@@ -1,5 +1,6 @@
 import BulkUpdate
 import BulkUpdatePostgres
+import BulkUpdateTestSupport
 import Foundation
 import Logging
 import PostgresNIO
@@ -8,7 +9,7 @@ import Testing
 @Suite(
     "PostgreSQL faults",
     .serialized,  // terminates other sessions of the test user
-    .enabled(if: TestDatabase.isEnabled, TestDatabase.skipReason),
+    .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason),
     .timeLimit(.minutes(5))
 )
 struct PostgresFaultTests {
@@ -80,7 +81,7 @@ struct PostgresFaultTests {
     }
 }
 
-@Suite("PostgreSQL timeouts", .enabled(if: TestDatabase.isEnabled, TestDatabase.skipReason))
+@Suite("PostgreSQL timeouts", .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason))
 struct PostgresTimeoutTests {
     @Test("a row lock held by another transaction: lockTimeout fails the chunk with 55P03 after retries")
     func lockTimeout() async throws {
@@ -137,7 +138,7 @@ struct PostgresTimeoutTests {
     }
 }
 
-@Suite("PostgreSQL deadlocks", .enabled(if: TestDatabase.isEnabled, TestDatabase.skipReason), .timeLimit(.minutes(2)))
+@Suite("PostgreSQL deadlocks", .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason), .timeLimit(.minutes(2)))
 struct PostgresDeadlockTests {
     @Test("an outside transaction locking rows in the opposite order: the deadlock is resolved and the table is exact")
     func deadlock() async throws {

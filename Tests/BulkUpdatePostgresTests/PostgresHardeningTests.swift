@@ -1,4 +1,5 @@
 import BulkUpdate
+import BulkUpdateTestSupport
 import Foundation
 import Logging
 import PostgresNIO
@@ -8,7 +9,7 @@ import Testing
 
 @Suite(
     "PostgreSQL: plans, timing, resume and sessions",
-    .enabled(if: TestDatabase.isEnabled, TestDatabase.skipReason),
+    .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason),
     .timeLimit(.minutes(3))
 )
 struct PostgresHardeningTests {
@@ -156,7 +157,7 @@ struct PostgresHardeningTests {
 
     @Test("sessions carry application_name: bulk-update by default, or the URL's")
     func applicationName() async throws {
-        let url = try #require(TestDatabase.url)
+        let url = try #require(TestPostgres.url)
         for (suffix, expected) in [("", "bulk-update"), ("&application_name=nightly-fix", "nightly-fix")] {
             let name = try await PostgresBulkUpdater.withUpdater(url: url + suffix) { updater in
                 try await updater.client.query("SELECT current_setting('application_name')").decode(String.self)

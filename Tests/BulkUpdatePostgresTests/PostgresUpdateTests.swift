@@ -1,10 +1,11 @@
 import BulkUpdate
 import BulkUpdatePostgres
+import BulkUpdateTestSupport
 import Foundation
 import PostgresNIO
 import Testing
 
-@Suite("PostgreSQL updates", .enabled(if: TestDatabase.isEnabled, TestDatabase.skipReason), .timeLimit(.minutes(5)))
+@Suite("PostgreSQL updates", .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason), .timeLimit(.minutes(5)))
 struct PostgresUpdateTests {
     static let strategies: [BulkUpdateOptions.Strategy] = [.unnest, .values, .caseWhen, .copy]
 
@@ -426,14 +427,3 @@ enum UsersTable {
 }
 
 /// A small deterministic random generator for test inputs.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

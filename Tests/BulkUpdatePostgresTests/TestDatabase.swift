@@ -1,30 +1,18 @@
 import BulkUpdate
 import BulkUpdatePostgres
+import BulkUpdateTestSupport
 import Foundation
 import Logging
 import PostgresNIO
 import Testing
 
-/// The test server: one URL from `BULK_UPDATE_TEST_POSTGRES_URL`, set by `scripts/with-postgres`.
-///
-/// Without it the suites are skipped locally; under `CI=true` they run and fail, because a missing database in CI
-/// is an error, never a silent skip.
+/// Tables and clients on the test server (``TestPostgres``).
 enum TestDatabase {
-    static let url = ProcessInfo.processInfo.environment["BULK_UPDATE_TEST_POSTGRES_URL"]
-    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
-    /// Whether the PostgreSQL suites run.
-    static let isEnabled = url != nil || isCI
-    static let skipReason: Comment = "BULK_UPDATE_TEST_POSTGRES_URL is not set: run the tests with scripts/test"
-
-    struct NotConfigured: Error, CustomStringConvertible {
-        var description: String { "BULK_UPDATE_TEST_POSTGRES_URL is not set (run the tests with scripts/test)" }
-    }
-
     /// Runs `body` with a running client and an updater on it.
     static func withClient<Result: Sendable>(
         _ body: (PostgresClient, PostgresBulkUpdater) async throws -> Result
     ) async throws -> Result {
-        guard let url else { throw NotConfigured() }
+        let url = try TestPostgres.requireURL()
         var configuration = try PostgresURL(url).configuration
         configuration.options.maximumConnections = 8
         let client = PostgresClient(configuration: configuration)

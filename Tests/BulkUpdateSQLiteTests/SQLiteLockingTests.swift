@@ -1,5 +1,6 @@
 import BulkUpdate
 import BulkUpdateSQLite
+import BulkUpdateTestSupport
 import Foundation
 import SQLiteNIO
 import Testing
@@ -8,7 +9,7 @@ import Testing
 @Suite(
     "SQLite write lock held by another process",
     .serialized,
-    .enabled(if: LockHolder.python3 != nil || TestDatabase.isCI, LockHolder.skipReason),
+    .enabled(if: LockHolder.python3 != nil || TestEnvironment.isCI, LockHolder.skipReason),
     .timeLimit(.minutes(2))
 )
 struct SQLiteLockingTests {

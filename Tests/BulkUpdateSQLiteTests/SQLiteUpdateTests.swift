@@ -1,5 +1,6 @@
 import BulkUpdate
 import BulkUpdateSQLite
+import BulkUpdateTestSupport
 import Foundation
 import SQLiteNIO
 import Testing

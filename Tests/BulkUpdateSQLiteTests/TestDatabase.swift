@@ -1,5 +1,6 @@
 import BulkUpdate
 import BulkUpdateSQLite
+import BulkUpdateTestSupport
 import Foundation
 import SQLiteNIO
 import Testing
@@ -7,7 +8,6 @@ import Testing
 /// Fixtures shared by the SQLite suites: every test gets its own database file in its own temporary directory.
 enum TestDatabase {
     /// Whether the tests run in continuous integration, where a missing tool is an error, never a silent skip.
-    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
 
     /// A fresh, empty temporary directory; the caller removes it.
     static func makeDirectory() throws -> URL {
@@ -106,14 +106,3 @@ extension BulkUpdateRow {
 }
 
 /// A small deterministic random generator for test inputs.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,3 +1,4 @@
+import BulkUpdateTestSupport
 import Foundation
 import Testing
 

@@ -164,6 +164,9 @@ extension BulkUpdateReport: CustomStringConvertible {
 
 /// What the database answered for one chunk.
 package struct ChunkOutcome: Sendable {
+    /// How many keys with no row a chunk (or an atomic run) reports, at most.
+    package static let notFoundExampleLimit = 10
+
     /// Table rows found for the chunk's keys.
     package var matched: Int
     /// Table rows written.

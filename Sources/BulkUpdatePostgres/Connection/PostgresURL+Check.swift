@@ -17,7 +17,7 @@ extension PostgresURL {
     ///   the user, the database and what went wrong (refused, timed out, password rejected, database missing, TLS
     ///   not offered), never the password.
     public func checkConnection(logger: Logger? = nil) async throws(BulkUpdateError) {
-        let logger = logger ?? Logger(label: "bulk-update", factory: { _ in SwiftLogNoOpLogHandler() })
+        let logger = logger ?? Logger.silent
         do {
             let connection = try await PostgresConnection.connect(
                 on: MultiThreadedEventLoopGroup.singleton.any(),

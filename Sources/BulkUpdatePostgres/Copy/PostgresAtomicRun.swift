@@ -107,7 +107,7 @@ struct PostgresAtomicRun {
                     PostgresQuery(
                         unsafeSQL: "SELECT DISTINCT \(texts) FROM \(stage.qualified) AS u WHERE NOT EXISTS"
                             + " (SELECT 1 FROM \(statements.sql.table) AS t WHERE \(statements.sql.match))"
-                            + " LIMIT \(PostgresStatements.notFoundExampleLimit)"
+                            + " LIMIT \(ChunkOutcome.notFoundExampleLimit)"
                     )
                 )
                 for row in missing.rows {

@@ -26,10 +26,8 @@ struct StageTable: Sendable {
     /// never share one.
     static func temporary(for plan: UpdatePlan) -> StageTable {
         let signature = plan.columns.map { "\($0.name):\($0.type.sqlName)" }.joined(separator: ",")
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in signature.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
         return StageTable(
-            name: "bulk_update_stage_" + String(hash, radix: 16),
+            name: "bulk_update_stage_" + String(KeyHash.hash(.text(signature)), radix: 16),
             plan: plan,
             extraColumn: "bulk_update ordinal"
         )

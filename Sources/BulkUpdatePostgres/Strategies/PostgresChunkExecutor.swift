@@ -191,7 +191,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
             query = PostgresQuery(
                 unsafeSQL: "SELECT u.\(ordinal) + 1 FROM \(stage.qualified) AS u"
                     + " WHERE NOT EXISTS (SELECT 1 FROM \(self.statements.sql.table) AS t WHERE \(self.statements.sql.match))"
-                    + " ORDER BY u.\(ordinal) LIMIT \(PostgresStatements.notFoundExampleLimit)"
+                    + " ORDER BY u.\(ordinal) LIMIT \(ChunkOutcome.notFoundExampleLimit)"
             )
         } else {
             let binds = self.statements.arrayBinds(chunk, columns: 0..<chunk.keyColumnCount)

@@ -5,8 +5,6 @@ import PostgresNIO
 struct PostgresStatements: Sendable {
     /// PostgreSQL's limit on parameters in one statement.
     static let maximumParameters = 65_535
-    /// How many keys a not-found lookup reports per chunk.
-    static let notFoundExampleLimit = 10
 
     /// `$3::integer`: every parameter carries its column's type, since text-like values travel as `text`.
     static let dialect = UpdateSQL.Dialect(
@@ -63,7 +61,7 @@ struct PostgresStatements: Sendable {
             + "(SELECT count(*) FROM \(self.sql.table) WHERE \(filter))::int8"
     }
 
-    /// Positions (from 1) of up to ``notFoundExampleLimit`` chunk keys that have no row; binds the key arrays.
+    /// Positions (from 1) of up to ``ChunkOutcome/notFoundExampleLimit`` chunk keys that have no row; binds the key arrays.
     var notFoundLookup: String {
         let keyCount = self.plan.keyColumns.count
         let arrays = self.plan.keyColumns.enumerated().map { "$\($0.offset + 1)::\($0.element.type.sqlName)[]" }
@@ -72,7 +70,7 @@ struct PostgresStatements: Sendable {
         return "SELECT u.\(ordinal)::int8 FROM unnest(\(arrays.joined(separator: ", "))) WITH ORDINALITY"
             + " AS u(\(names), \(ordinal))"
             + " WHERE NOT EXISTS (SELECT 1 FROM \(self.sql.table) AS t WHERE \(self.sql.match))"
-            + " ORDER BY u.\(ordinal) LIMIT \(Self.notFoundExampleLimit)"
+            + " ORDER BY u.\(ordinal) LIMIT \(ChunkOutcome.notFoundExampleLimit)"
     }
 
     /// Rows per statement for strategies with one parameter per value.

@@ -12,8 +12,6 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         parameter: { number, _ in "?\(number)" },
         differs: { lhs, rhs, _ in "\(lhs) IS NOT \(rhs)" }
     )
-    /// How many keys a not-found lookup reports per chunk.
-    static let notFoundExampleLimit = 10
     /// The temporary table of the `tempTable` strategy, private to the connection.
     static let stageTable = "temp." + SQLIdentifier.quote("bulk_update_stage")
 
@@ -173,12 +171,13 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     private func notFound(_ chunk: Chunk) async throws -> [String] {
         var examples: [String] = []
         let keyCount = chunk.keyColumnCount
-        for rows in self.batches(chunk.count, width: keyCount + 1) where examples.count < Self.notFoundExampleLimit {
+        for rows in self.batches(chunk.count, width: keyCount + 1)
+        where examples.count < ChunkOutcome.notFoundExampleLimit {
             let source = self.sql.keyValuesSource(rows: rows.count, ordinal: true)
             let found = try await self.connection.query(
                 "SELECT u.\(UpdateSQL.ordinalName) FROM \(source)"
                     + " WHERE NOT EXISTS (SELECT 1 FROM \(self.sql.table) AS t WHERE \(self.sql.match))"
-                    + " ORDER BY u.\(UpdateSQL.ordinalName) LIMIT \(Self.notFoundExampleLimit - examples.count)",
+                    + " ORDER BY u.\(UpdateSQL.ordinalName) LIMIT \(ChunkOutcome.notFoundExampleLimit - examples.count)",
                 self.keyBinds(chunk, rows: rows, ordinal: true)
             )
             for row in found {
@@ -225,31 +224,6 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         case .uuid(let array): array[row].map { .text($0.uuidString.lowercased()) } ?? .null
         case .date(let array): array[row].map { .text(ValueParsing.formatDate($0)) } ?? .null
         case .timestamp(let array): array[row].map { .text(ValueParsing.formatTimestamp($0)) } ?? .null
-        }
-    }
-}
-
-/// Turns SQLite errors into ``BulkUpdateError`` with SQLite's own words.
-enum SQLiteErrors {
-    static func map(_ error: any Error, doing action: String) -> any Error {
-        // Only SQLite's own errors are translated; anything else (the caller's, cancellation) passes unchanged.
-        guard let error = error as? SQLiteError else { return error }
-        switch error.reason {
-        case .busy, .busyTimeout, .locked, .busyInRecovery, .busyInSnapshot:
-            return BulkUpdateError(
-                .conflict,
-                "\(action) failed: the database file is locked by another connection or process and stayed locked"
-                    + " for the whole busy timeout (\(error.message))",
-                underlying: error
-            )
-        case .constraint, .constraintCheckFailed, .constraintForeignKeyFailed, .constraintNotNullFailed,
-            .constraintPrimaryKeyFailed, .constraintUniqueFailed, .constraintTriggerFailed,
-            .constraintUniqueRowIDFailed, .constraintStrictDataTypeFailed:
-            return BulkUpdateError(.constraint, "SQLite rejected \(action): \(error.message)", underlying: error)
-        case .readOnly, .cantOpen, .ioError, .full, .corrupt, .notADatabase:
-            return BulkUpdateError(.connection, "\(action) failed: \(error.message)", underlying: error)
-        default:
-            return BulkUpdateError(.server, "SQLite rejected \(action): \(error.message)", underlying: error)
         }
     }
 }

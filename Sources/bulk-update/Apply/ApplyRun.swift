@@ -10,7 +10,7 @@ struct ApplyRun {
 
     let command: ApplyCommand
     let reportFile: ReportFile?
-    let logger = Logger(label: "bulk-update", factory: { _ in SwiftLogNoOpLogHandler() })
+    let logger = Logger.silent
 
     func run<Backend: BulkUpdateBackend>(backend: Backend) async throws {
         let command = self.command

@@ -45,14 +45,14 @@ final class ByteSource {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             let reason = String(cString: strerror(errno))
-            throw BulkUpdateError(.configuration, "cannot open input file '\(path)': \(reason)")
+            throw BulkUpdateError(.unreadableInput, "cannot open input file '\(path)': \(reason)")
         }
         var status = stat()
         let described = fstat(descriptor, &status) == 0
         if described, (status.st_mode & S_IFMT) == S_IFDIR {
             close(descriptor)
             throw BulkUpdateError(
-                .configuration,
+                .unreadableInput,
                 "cannot open input file '\(path)': it is a directory"
             )
         }
@@ -91,7 +91,7 @@ final class ByteSource {
             let number = errno
             if number == EINTR { continue }
             let reason = String(cString: strerror(number))
-            return .failure(BulkUpdateError(.input, "cannot read \(self.describedName): \(reason)"))
+            return .failure(BulkUpdateError(.unreadableInput, "cannot read \(self.describedName): \(reason)"))
         }
     }
 
