@@ -73,13 +73,11 @@ public struct SQLiteBulkUpdater: Sendable {
         options: BulkUpdateOptions = .init(),
         logger: Logger? = nil
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
-        try await BulkUpdateEngine.run(
+        let request = BulkUpdateEngine.Request(table: table, keyColumns: key, setColumns: columns, options: options)
+        return try await BulkUpdateEngine.run(
             backend: self.backend,
-            table: table,
-            keyColumns: key,
-            setColumns: columns,
-            rows: rows,
-            options: options,
+            request,
+            stream: rows,
             logger: logger ?? Logger.silent
         )
     }

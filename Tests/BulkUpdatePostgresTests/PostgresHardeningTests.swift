@@ -48,14 +48,14 @@ struct PostgresHardeningTests {
                 "INSERT INTO \(table) SELECT g, 'user_' || g FROM generate_series(1, 100000) g ORDER BY random()"
             )
             try await client.run("ANALYZE \(table)")
-            let plan = try await BulkUpdateEngine.plan(
+            let plan = try await PreparedUpdate.prepare(
                 backend: PostgresBackend(client: client),
                 table: table,
                 keyColumns: nil,
-                setColumns: ["username"],
+                setColumns: { _ in ["username"] },
                 options: .init(workers: 1, chunkSize: 10_000, strategy: .unnest),
                 logger: Logger(label: "test")
-            )
+            ).plan
             var chunk = Chunk(plan: plan, worker: 0, number: 0, capacity: 10_000)
             for id in stride(from: 1, through: 100_000, by: 10) {
                 chunk.append([.int(Int64(id)), .text("USER_\(id)")], line: id, hash: 0)

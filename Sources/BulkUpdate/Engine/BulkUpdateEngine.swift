@@ -5,45 +5,8 @@ import Synchronization
 /// Runs one bulk update: checks the request against the catalog, routes rows to workers by key hash through
 /// bounded channels, and collects what every worker committed.
 package enum BulkUpdateEngine {
-    /// Updates `table` from `rows`.
-    ///
-    /// - Parameters:
-    ///   - validateFirst: Checks every row once before anything is written (for inputs that can be read twice),
-    ///     so a bad value fails the run with the table untouched.
-    package static func run<Backend: BulkUpdateBackend, Rows: AsyncSequence>(
-        backend: Backend,
-        table: String,
-        keyColumns: [String]?,
-        setColumns: [String],
-        rows: Rows,
-        validateFirst: (@Sendable (UpdatePlan, (any ServerValueChecker)?) async throws -> String)? = nil,
-        options: BulkUpdateOptions,
-        logger: Logger
-    ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
-        let started = ContinuousClock.now
-        var plan = try await Self.plan(
-            backend: backend,
-            table: table,
-            keyColumns: keyColumns,
-            setColumns: setColumns,
-            options: options,
-            logger: logger
-        )
-        do {
-            if let validateFirst {
-                plan.options.inputDigest = try await validateFirst(
-                    plan,
-                    backend.valueChecker(for: plan, logger: logger)
-                )
-            }
-        } catch var error as BulkUpdateError {
-            error.partialReport = Self.emptyReport(plan.table.name.description, plan: plan, since: started)
-            throw error
-        }
-        return try await Self.run(backend: backend, plan: plan, rows: rows, started: started, logger: logger)
-    }
-
-    /// What a caller asks for: the table, the key and set columns, the options; checked by ``plan(backend:table:keyColumns:setColumns:options:logger:)``.
+    /// What a caller asks for: the table, the key and set columns, the options; checked by
+    /// ``PreparedUpdate/prepare(backend:table:keyColumns:setColumns:options:logger:)``.
     package struct Request: Sendable {
         package var table: String
         package var keyColumns: [String]?
@@ -56,6 +19,21 @@ package enum BulkUpdateEngine {
             self.setColumns = setColumns
             self.options = options
         }
+
+        /// Checks the request against the catalog; see ``PreparedUpdate``.
+        package func prepare<Backend: BulkUpdateBackend>(
+            on backend: Backend,
+            logger: Logger
+        ) async throws -> PreparedUpdate<Backend> {
+            try await PreparedUpdate.prepare(
+                backend: backend,
+                table: self.table,
+                keyColumns: self.keyColumns,
+                setColumns: { _ in self.setColumns },
+                options: self.options,
+                logger: logger
+            )
+        }
     }
 
     /// Carries out `request` from a collection, every row of which is checked before anything is written.
@@ -65,51 +43,19 @@ package enum BulkUpdateEngine {
         collection rows: some Collection<BulkUpdateRow> & Sendable,
         logger: Logger
     ) async throws -> BulkUpdateReport {
-        try await Self.run(
-            backend: backend,
-            table: request.table,
-            keyColumns: request.keyColumns,
-            setColumns: request.setColumns,
-            rows: SequenceRows(rows),
-            validateFirst: { plan, checker in
-                try await Self.validate(rows, plan: plan, checker: checker, logger: logger)
-            },
-            options: request.options,
-            logger: logger
-        )
+        let update = try await request.prepare(on: backend, logger: logger)
+        let digest = try await update.validate(rows, logger: logger)
+        return try await update.run(SequenceRows(rows), inputDigest: digest, logger: logger)
     }
 
-    /// Checks a request against the catalog: the table, the key and set columns, the options. Writes nothing.
-    package static func plan<Backend: BulkUpdateBackend>(
+    /// Carries out `request` from an asynchronous sequence, read once and checked as it streams.
+    package static func run<Backend: BulkUpdateBackend, Rows: AsyncSequence>(
         backend: Backend,
-        table: String,
-        keyColumns: [String]?,
-        setColumns: [String],
-        options: BulkUpdateOptions,
+        _ request: Request,
+        stream rows: Rows,
         logger: Logger
-    ) async throws -> UpdatePlan {
-        let started = ContinuousClock.now
-        var options = options
-        do {
-            try options.validate()
-            options = try backend.resolve(options, logger: logger)
-            let name = try BulkUpdateTableName(parsing: table)
-            let schema = try await backend.describe(name, options: options, logger: logger)
-            let plan = try UpdatePlan(table: schema, keyColumns: keyColumns, setColumns: setColumns, options: options)
-            try await backend.preflight(plan, logger: logger)
-            return plan
-        } catch var error as BulkUpdateError {
-            var nothing = BulkUpdateReport(
-                table: table,
-                keyColumns: keyColumns ?? [],
-                setColumns: setColumns,
-                strategy: options.strategy.description,
-                workers: options.workers
-            )
-            nothing.elapsedSeconds = Self.seconds(ContinuousClock.now - started)
-            error.partialReport = nothing
-            throw error
-        }
+    ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
+        try await request.prepare(on: backend, logger: logger).run(rows, logger: logger)
     }
 
     /// Writes `rows` according to a checked plan.

@@ -35,26 +35,33 @@ struct ApplyRun {
             options.runID = command.resume ?? command.runID ?? Self.newRunID()
             options.resume = command.resume != nil
         }
-        try options.validate()
-        options = try backend.resolve(options, logger: self.logger)
-        let tableName = try BulkUpdateTableName(parsing: command.table)
-        let schema = try await backend.describe(tableName, options: options, logger: self.logger)
-
-        var stream = try RecordStream(path: command.input, format: command.inputFormat, nullString: command.nullString)
-        let keys = command.keyColumns ?? schema.primaryKey
-        let plan = try UpdatePlan(
-            table: schema,
+        // The input is opened once the table is known (its columns decide the set columns by default).
+        var opened: RecordStream?
+        let update = try await PreparedUpdate.prepare(
+            backend: backend,
+            table: command.table,
             keyColumns: command.keyColumns,
-            setColumns: command.setColumns ?? Self.tableOrder(stream.columns.filter { !keys.contains($0) }, schema),
-            options: options
+            setColumns: { schema in
+                let stream = try RecordStream(
+                    path: command.input,
+                    format: command.inputFormat,
+                    nullString: command.nullString
+                )
+                opened = stream
+                let keys = command.keyColumns ?? schema.primaryKey
+                return command.setColumns ?? Self.tableOrder(stream.columns.filter { !keys.contains($0) }, schema)
+            },
+            options: options,
+            logger: self.logger
         )
+        guard var stream = opened else { preconditionFailure("prepare asks for the set columns once it has the table") }
+        let plan = update.plan
         let mapping = try RowMapping(
             plan: plan,
             inputColumns: stream.columns,
             ignoreOthers: command.setColumns != nil,
             inputName: stream.name
         )
-        try await backend.preflight(plan, logger: self.logger)
 
         // Only a regular file can be read twice; a pipe, a FIFO or /dev/stdin is streamed once, like `-`.
         let isFile = stream.isRegularFile
@@ -65,10 +72,10 @@ struct ApplyRun {
                 &stream,
                 mapping: mapping,
                 plan: plan,
-                checker: backend.valueChecker(for: plan, logger: self.logger)
+                checker: update.valueChecker(logger: self.logger)
             )
             do {
-                try options.checkRowCount(total ?? 0)
+                try plan.options.checkRowCount(total ?? 0)
             } catch {
                 throw ApplyFailure.from(error)
             }
@@ -81,8 +88,8 @@ struct ApplyRun {
             }
         }
         if command.dryRun {
-            self.printPlan(plan, backend: backend, rows: total ?? 0, input: stream.name)
-            var report = BulkUpdateEngine.emptyReport(plan.table.name.description, plan: plan, since: .now)
+            self.printPlan(update, rows: total ?? 0, input: stream.name)
+            var report = update.nothingWritten()
             report.rowsRead = total ?? 0
             report.runID = nil
             try self.finishReport(report, dryRun: true)
@@ -90,21 +97,18 @@ struct ApplyRun {
         }
 
         // The id is how a killed run is found and resumed: printed even with --quiet unless the user chose it.
-        if let runID = options.runID, !command.quiet || generatedRunID {
-            let verb = options.resume ? "resuming run" : "run"
+        if let runID = plan.options.runID, !command.quiet || generatedRunID {
+            let verb = plan.options.resume ? "resuming run" : "run"
             FileHandle.standardError.write(Data("\(verb) \(runID)\n".utf8))
         }
         let progress = ProgressLine(mode: ProgressLine.mode(quiet: command.quiet), total: total)
-        var runPlan = plan
-        runPlan.options.onProgress = { progress.update($0) }
-        // A file was read in full: its digest goes into the journal, and a resumed run must read the same file.
-        runPlan.options.inputDigest = isFile ? digest : nil
         let report: BulkUpdateReport
         do {
-            report = try await BulkUpdateEngine.run(
-                backend: backend,
-                plan: runPlan,
-                rows: InputRows(stream: stream, mapping: mapping),
+            // A file was read in full: its digest goes into the journal, and a resumed run must read the same file.
+            report = try await update.run(
+                InputRows(stream: stream, mapping: mapping),
+                inputDigest: isFile ? digest : nil,
+                onProgress: { progress.update($0) },
                 logger: self.logger
             )
             progress.finish()
@@ -166,7 +170,8 @@ struct ApplyRun {
         return (pass.rows, pass.digest)
     }
 
-    private func printPlan<Backend: BulkUpdateBackend>(_ plan: UpdatePlan, backend: Backend, rows: Int, input: String) {
+    private func printPlan<Backend: BulkUpdateBackend>(_ update: PreparedUpdate<Backend>, rows: Int, input: String) {
+        let plan = update.plan
         let options = plan.options
         func describe(_ columns: [ColumnSchema]) -> String {
             columns.map { "\($0.name) \($0.type.displayName)\($0.isNullable ? "" : " NOT NULL")" }
@@ -174,7 +179,7 @@ struct ApplyRun {
         }
         let chunks = Int((Double(rows) / Double(options.chunkSize)).rounded(.up))
         print("dry run: nothing was written")
-        print("target    \(plan.table.name) (\(backend.databaseName))")
+        print("target    \(plan.table.name) (\(update.backend.databaseName))")
         print("key       \(describe(plan.keyColumns))")
         print("set       \(describe(plan.setColumns))")
         print("input     \(input): \(rows) rows, all valid")
@@ -186,7 +191,7 @@ struct ApplyRun {
                 + ", duplicate keys: \(options.duplicateKeys)"
         )
         print("SQL of one chunk (shown for 2 rows):")
-        print("  " + backend.statementText(plan, rows: 2))
+        print("  " + update.statementText(rows: 2))
     }
 
     /// Writes the report of a run that succeeded; a report that cannot be written (a full disk) makes the exit

@@ -1,0 +1,118 @@
+package import Logging
+
+/// A bulk update checked against the catalog, nothing written yet: the first of two phases every caller goes
+/// through (the updaters, Fluent models, the command line).
+///
+/// ``prepare(backend:table:keyColumns:setColumns:options:logger:)`` validates the options, resolves them for the
+/// backend, describes the table, checks the key and set columns and the role's privileges. What it learned is here to
+/// show or to act on: ``schema``, ``options`` as resolved, ``statementText(rows:)``. Then ``validate(_:logger:)``
+/// checks rows without writing (as often as wanted) and ``run(_:inputDigest:logger:)`` writes them.
+package struct PreparedUpdate<Backend: BulkUpdateBackend>: Sendable {
+    package let backend: Backend
+    /// The checked plan: table, key and set columns, resolved options.
+    package let plan: UpdatePlan
+    /// When the update was asked for: a run's elapsed time counts from here.
+    package let started: ContinuousClock.Instant
+
+    /// The table as the catalog describes it.
+    package var schema: TableSchema { self.plan.table }
+
+    /// The options as the backend resolved them (`auto` replaced by a strategy, workers limited to what runs).
+    package var options: BulkUpdateOptions { self.plan.options }
+
+    /// Checks a request against the catalog: the options, the table, the key columns (by default the primary key),
+    /// the set columns (which may depend on the table: `setColumns` is given its schema) and the privileges the run
+    /// needs. Writes nothing.
+    ///
+    /// - Throws: ``BulkUpdateError`` whose ``BulkUpdateError/partialReport`` says nothing was written.
+    package static func prepare(
+        backend: Backend,
+        table: String,
+        keyColumns: [String]?,
+        setColumns: (TableSchema) throws -> [String],
+        options: BulkUpdateOptions,
+        logger: Logger
+    ) async throws -> Self {
+        let started = ContinuousClock.now
+        var options = options
+        var columns: [String] = []
+        do {
+            try options.validate()
+            options = try backend.resolve(options, logger: logger)
+            let name = try BulkUpdateTableName(parsing: table)
+            let schema = try await backend.describe(name, options: options, logger: logger)
+            columns = try setColumns(schema)
+            let plan = try UpdatePlan(table: schema, keyColumns: keyColumns, setColumns: columns, options: options)
+            try await backend.preflight(plan, logger: logger)
+            return PreparedUpdate(backend: backend, plan: plan, started: started)
+        } catch var error as BulkUpdateError {
+            var nothing = BulkUpdateReport(
+                table: table,
+                keyColumns: keyColumns ?? [],
+                setColumns: columns,
+                strategy: options.strategy.description,
+                workers: options.workers
+            )
+            nothing.elapsedSeconds = BulkUpdateEngine.seconds(ContinuousClock.now - started)
+            error.partialReport = nothing
+            throw error
+        }
+    }
+
+    /// The statement a chunk of `rows` rows sends, for showing (a dry run, logs).
+    package func statementText(rows: Int) -> String {
+        self.backend.statementText(self.plan, rows: rows)
+    }
+
+    /// What checks values only the database can judge, if any column has such values.
+    package func valueChecker(logger: Logger) -> (any ServerValueChecker)? {
+        self.backend.valueChecker(for: self.plan, logger: logger)
+    }
+
+    /// Checks every row without writing (see ``BulkUpdateEngine/validate(_:plan:checker:logger:)``).
+    ///
+    /// - Returns: The input's digest, for ``run(_:inputDigest:logger:)``.
+    /// - Throws: The first invalid row's ``BulkUpdateError``, whose report says nothing was written.
+    package func validate(_ rows: some Sequence<BulkUpdateRow>, logger: Logger) async throws -> String {
+        do {
+            return try await BulkUpdateEngine.validate(
+                rows,
+                plan: self.plan,
+                checker: self.valueChecker(logger: logger),
+                logger: logger
+            )
+        } catch var error as BulkUpdateError {
+            error.partialReport = self.nothingWritten()
+            throw error
+        }
+    }
+
+    /// Writes `rows`.
+    ///
+    /// - Parameter inputDigest: The digest ``validate(_:logger:)`` returned for the same rows, when they were read in
+    ///   full first: a journaled run records it, and a resumed run must read the same input.
+    /// - Parameter onProgress: Where progress goes, instead of the options' ``BulkUpdateOptions/onProgress``
+    ///   (for a caller that learns only after preparing how to show it, such as a total to show it against).
+    package func run<Rows: AsyncSequence>(
+        _ rows: Rows,
+        inputDigest: String? = nil,
+        onProgress: (@Sendable (BulkUpdateProgress) -> Void)? = nil,
+        logger: Logger
+    ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
+        var plan = self.plan
+        plan.options.inputDigest = inputDigest
+        if let onProgress { plan.options.onProgress = onProgress }
+        return try await BulkUpdateEngine.run(
+            backend: self.backend,
+            plan: plan,
+            rows: rows,
+            started: self.started,
+            logger: logger
+        )
+    }
+
+    /// The report of a run that wrote nothing.
+    package func nothingWritten() -> BulkUpdateReport {
+        BulkUpdateEngine.emptyReport(self.plan.table.name.description, plan: self.plan, since: self.started)
+    }
+}
