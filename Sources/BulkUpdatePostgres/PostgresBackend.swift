@@ -7,9 +7,6 @@ package import PostgresNIO
 package struct PostgresBackend: BulkUpdateBackend {
     let connections: PostgresConnections
 
-    /// How PostgreSQL statements write parameters, for SQL built elsewhere (the run journal).
-    package static var dialect: UpdateSQL.Dialect { PostgresStatements.dialect }
-
     package init(client: PostgresClient) {
         self.connections = PostgresConnections(client: client)
     }
@@ -24,14 +21,17 @@ package struct PostgresBackend: BulkUpdateBackend {
     package func statementText(_ plan: UpdatePlan, rows: Int) -> String {
         let statements = PostgresStatements(plan: plan)
         let rows = min(rows, statements.rowsPerStatement)
+        let sql: SQL
         switch plan.options.strategy {
-        case .values: return statements.update(from: statements.sql.valuesSource(rows: rows))
-        case .caseWhen: return statements.caseWhen(rows: rows)
+        case .values: sql = statements.update(from: statements.sql.valuesSource(rows: rows))
+        case .caseWhen: sql = statements.caseWhen(rows: rows)
         case .copy:
-            let stage = plan.options.atomic ? "<staging table>" : StageTable.temporary(for: plan).qualified
-            return "COPY \(stage) FROM STDIN; " + statements.update(from: "\(stage) AS u")
-        default: return statements.update(from: statements.unnestSource)
+            // An atomic run's stage gets its random name when the run starts.
+            let stage: SQL = plan.options.atomic ? "<staging table>" : StageTable.temporary(for: plan).qualified
+            sql = "COPY \(stage) FROM STDIN; " + statements.update(from: "\(stage) AS u")
+        default: sql = statements.update(from: statements.unnestSource)
         }
+        return PostgresStatement(sql).text
     }
 
     // See `BulkUpdateBackend.resolve(_:logger:)`.
@@ -145,28 +145,22 @@ package struct PostgresBackend: BulkUpdateBackend {
         logger: Logger,
         _ body: (PostgresChunkExecutor) async throws -> BulkUpdateReport
     ) async throws -> BulkUpdateReport {
-        let journal = RunJournal(
-            runID: runID,
-            schema: PostgresPrivileges.journalSchema(plan),
-            dialect: PostgresStatements.dialect
-        )
+        let journal = RunJournal(runID: runID, schema: PostgresPrivileges.journalSchema(plan))
         let timeout = plan.options.statementTimeout
         var journaled: [RunJournal.Entry: String] = [:]
         do {
             try await self.connections.withDeadlineConnection(statementTimeout: timeout, logger: logger) { db in
                 // Existing tables are used as they are: a role that may only read and write them needs no DDL.
                 if try await !PostgresPrivileges.journalExists(plan, on: db) {
-                    for statement in journal.createStatements {
-                        _ = try await db.query(PostgresQuery(unsafeSQL: statement))
-                    }
+                    for statement in journal.createStatements { _ = try await db.query(statement) }
                 }
                 var binds = PostgresBindings()
                 binds.append(runID)
                 if plan.options.resume {
-                    let run = try await db.query(PostgresQuery(unsafeSQL: journal.selectRun, binds: binds))
+                    let run = try await db.query(journal.selectRun, binds)
                     let stored = try run.rows.first.map { try $0.decode((String, String, String?).self) }
                     try journal.checkResume(stored: stored.map { ($0.0, $0.1, $0.2) }, plan: plan)
-                    for row in try await db.query(PostgresQuery(unsafeSQL: journal.selectChunks, binds: binds)).rows {
+                    for row in try await db.query(journal.selectChunks, binds).rows {
                         let (worker, chunk, fingerprint) = try row.decode((Int64, Int64, String).self)
                         journaled[RunJournal.Entry(worker: Int(worker), chunk: Int(chunk))] = fingerprint
                     }
@@ -175,7 +169,7 @@ package struct PostgresBackend: BulkUpdateBackend {
                     binds.append(RunJournal.fingerprint(of: plan))
                     binds.append(RunJournal.now())
                     do {
-                        _ = try await db.query(PostgresQuery(unsafeSQL: journal.insertRun, binds: binds))
+                        _ = try await db.query(journal.insertRun, binds)
                     } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
                         throw BulkUpdateError(
                             .configuration,
@@ -202,7 +196,7 @@ package struct PostgresBackend: BulkUpdateBackend {
                 var binds = PostgresBindings()
                 binds.append(RunJournal.now())
                 binds.append(runID)
-                _ = try await db.query(PostgresQuery(unsafeSQL: journal.finishRun, binds: binds))
+                _ = try await db.query(journal.finishRun, binds)
             }
         } catch {
             throw PostgresErrors.map(error, doing: "closing the run journal")

@@ -15,17 +15,18 @@ package struct SQLiteBackend: BulkUpdateBackend {
     package var databaseName: String { "SQLite" }
 
     /// How SQLite statements write parameters, for SQL built elsewhere (the run journal).
-    package static var dialect: UpdateSQL.Dialect { SQLiteChunkExecutor.dialect }
 
     // See `BulkUpdateBackend.statementText(_:rows:)`.
     package func statementText(_ plan: UpdatePlan, rows: Int) -> String {
         let sql = UpdateSQL(plan: plan, dialect: SQLiteChunkExecutor.dialect)
         let skip = plan.options.skipUnchanged
+        let statement: SQL
         switch plan.options.strategy {
-        case .caseWhen: return sql.caseWhen(rows: rows, onlyChanged: skip).statement
-        case .tempTable: return sql.update(from: "\(SQLiteChunkExecutor.stageTable) AS u", onlyChanged: skip)
-        default: return sql.update(from: sql.valuesSource(rows: rows), onlyChanged: skip)
+        case .caseWhen: statement = sql.caseWhen(rows: rows, onlyChanged: skip).statement
+        case .tempTable: statement = sql.update(from: "\(SQLiteChunkExecutor.stageTable) AS u", onlyChanged: skip)
+        default: statement = sql.update(from: sql.valuesSource(rows: rows), onlyChanged: skip)
         }
+        return SQLiteStatement(statement).text
     }
 
     // See `BulkUpdateBackend.resolve(_:logger:)`.
@@ -86,14 +87,12 @@ package struct SQLiteBackend: BulkUpdateBackend {
         var journal: RunJournal?
         do {
             // PRAGMA takes no parameters; the number comes from a Duration, never from input text.
-            _ = try await self.connection.query("PRAGMA busy_timeout = \(self.busyMilliseconds(plan.options))")
+            try await self.connection.execute(
+                "PRAGMA busy_timeout = \(integer: Int(self.busyMilliseconds(plan.options)))"
+            )
             var journaled: [RunJournal.Entry: String] = [:]
             if let runID = plan.options.runID {
-                journal = RunJournal(
-                    runID: runID,
-                    schema: plan.journalSchema,
-                    dialect: SQLiteChunkExecutor.dialect
-                )
+                journal = RunJournal(runID: runID, schema: plan.journalSchema)
                 journaled = try await self.openJournal(journal!, plan: plan)
             }
             executor = SQLiteChunkExecutor(
@@ -119,7 +118,10 @@ package struct SQLiteBackend: BulkUpdateBackend {
             report.runID = journal.runID
             do {
                 _ = try await self.lock.withLock {
-                    try await self.connection.query(journal.finishRun, [.text(RunJournal.now()), .text(journal.runID)])
+                    try await self.connection.execute(
+                        journal.finishRun,
+                        [.text(RunJournal.now()), .text(journal.runID)]
+                    )
                 }
             } catch {
                 throw SQLiteErrors.map(error, doing: "closing the run journal")
@@ -130,16 +132,16 @@ package struct SQLiteBackend: BulkUpdateBackend {
         // All or nothing: the whole run is one transaction, held for its length.
         return try await self.lock.withLock {
             do {
-                _ = try await self.connection.query("BEGIN IMMEDIATE")
+                try await self.connection.execute("BEGIN IMMEDIATE")
             } catch {
                 throw SQLiteErrors.map(error, doing: "starting the transaction")
             }
             do {
                 let report = try await body(executor)
-                _ = try await self.connection.query("COMMIT")
+                try await self.connection.execute("COMMIT")
                 return report
             } catch {
-                _ = try? await self.connection.query("ROLLBACK")
+                _ = try? await self.connection.execute("ROLLBACK")
                 guard var failure = SQLiteErrors.map(error, doing: "the update") as? BulkUpdateError else {
                     throw error
                 }
@@ -169,7 +171,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
         let schema = plan.table.name.schema ?? "main"
         let files: [SQLiteRow]
         do {
-            files = try await self.connection.query("SELECT name, file FROM pragma_database_list")
+            files = try await self.connection.execute("SELECT name, file FROM pragma_database_list")
         } catch {
             throw SQLiteErrors.map(error, doing: "reading the database list")
         }
@@ -202,16 +204,16 @@ package struct SQLiteBackend: BulkUpdateBackend {
     /// the chunks its journal holds.
     private func openJournal(_ journal: RunJournal, plan: UpdatePlan) async throws -> [RunJournal.Entry: String] {
         try await self.lock.withLock {
-            for statement in journal.createStatements { _ = try await self.connection.query(statement) }
+            for statement in journal.createStatements { try await self.connection.execute(statement) }
             guard plan.options.resume else {
-                let existing = try await self.connection.query(journal.selectRun, [.text(journal.runID)])
+                let existing = try await self.connection.execute(journal.selectRun, [.text(journal.runID)])
                 guard existing.isEmpty else {
                     throw BulkUpdateError(
                         .configuration,
                         "run \(SQLText.literal(journal.runID)) exists already; resume it, or choose another run id"
                     )
                 }
-                _ = try await self.connection.query(
+                try await self.connection.execute(
                     journal.insertRun,
                     [
                         .text(journal.runID), .text(plan.table.name.description),
@@ -220,7 +222,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 )
                 return [:]
             }
-            let run = try await self.connection.query(journal.selectRun, [.text(journal.runID)]).first
+            let run = try await self.connection.execute(journal.selectRun, [.text(journal.runID)]).first
             try journal.checkResume(
                 stored: run.map {
                     (
@@ -231,7 +233,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 plan: plan
             )
             var journaled: [RunJournal.Entry: String] = [:]
-            for row in try await self.connection.query(journal.selectChunks, [.text(journal.runID)]) {
+            for row in try await self.connection.execute(journal.selectChunks, [.text(journal.runID)]) {
                 let entry = RunJournal.Entry(
                     worker: Int(row.column("worker")?.integer ?? -1),
                     chunk: Int(row.column("chunk")?.integer ?? -1)
@@ -246,7 +248,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
     /// prepare a parameter past it (sqlite-nio builds SQLite with 250,000; SQLite's default is 32,766).
     static func maximumParameters(on connection: SQLiteConnection) async throws -> Int {
         do {
-            _ = try await connection.query("SELECT ?2147483647", [])
+            try await connection.execute("SELECT \(parameter: 2_147_483_647)")
         } catch let error as SQLiteError {
             // "variable number must be between ?1 and ?250000"
             if let range = error.message.range(of: "and ?"),

@@ -141,11 +141,11 @@ public struct SQLiteBulkUpdater: Sendable {
         }
         do {
             if created {
-                _ = try await connection.query("PRAGMA journal_mode = WAL")
+                try await connection.execute("PRAGMA journal_mode = WAL")
             }
-            let mode = try await connection.query("PRAGMA journal_mode").first?.columns.first?.data.string
+            let mode = try await connection.execute("PRAGMA journal_mode").first?.columns.first?.data.string
             if mode?.lowercased() == "wal" {
-                _ = try await connection.query("PRAGMA synchronous = NORMAL")
+                try await connection.execute("PRAGMA synchronous = NORMAL")
             }
             let result = try await body(SQLiteBulkUpdater(connection: connection, busyTimeout: busyTimeout))
             try await connection.close()

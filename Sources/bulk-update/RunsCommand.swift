@@ -57,7 +57,7 @@ struct RunsCommand: AsyncParsableCommand {
         switch location {
         case .postgres(let url):
             let schema = self.journalSchema ?? "public"
-            let journal = RunJournal(runID: "", schema: schema, dialect: PostgresBackend.dialect)
+            let journal = RunJournal(runID: "", schema: schema)
             rows = try await DatabaseLocation.withPostgresClient(url, connections: 2) { client in
                 do {
                     guard try await self.postgresHasJournal(client, schema: schema) else { return [] }
@@ -65,7 +65,7 @@ struct RunsCommand: AsyncParsableCommand {
                         for statement in journal.cleanFinished { try await client.run(statement) }
                     }
                     var rows: [[String?]] = []
-                    for try await row in try await client.query(PostgresQuery(unsafeSQL: journal.listRuns)) {
+                    for try await row in try await client.query(PostgresStatement(journal.listRuns).query()) {
                         let (id, target, started, finished, chunks, committed) =
                             try row.decode((String, String, String, String?, Int64, Int64).self)
                         rows.append([id, target, started, finished, String(chunks), String(committed)])
@@ -76,18 +76,18 @@ struct RunsCommand: AsyncParsableCommand {
                 }
             }
         case .sqlite(let url):
-            let journal = RunJournal(runID: "", schema: self.journalSchema ?? "main", dialect: SQLiteBackend.dialect)
+            let journal = RunJournal(runID: "", schema: self.journalSchema ?? "main")
             rows = try await SQLiteBulkUpdater.withUpdater(url: url.path ?? ":memory:") { updater in
                 let connection = updater.connection
-                let exists = try await connection.query(
-                    "SELECT 1 FROM \(SQLIdentifier.quote(self.journalSchema ?? "main")).sqlite_schema"
+                let exists = try await connection.execute(
+                    "SELECT 1 FROM \(identifier: self.journalSchema ?? "main").sqlite_schema"
                         + " WHERE type = 'table' AND name = 'bulk_update_runs'"
                 )
                 guard !exists.isEmpty else { return [] }
                 if self.clean {
-                    for statement in journal.cleanFinished { _ = try await connection.query(statement) }
+                    for statement in journal.cleanFinished { try await connection.execute(statement) }
                 }
-                return try await connection.query(journal.listRuns).map { row in
+                return try await connection.execute(journal.listRuns).map { row in
                     row.columns.map { $0.data.isNull ? nil : $0.data.string }
                 }
             }
@@ -106,20 +106,21 @@ struct RunsCommand: AsyncParsableCommand {
     /// The journal's DDL for PostgreSQL, and the grants a run needs on it.
     private func printCreateSQL() {
         let schema = self.journalSchema ?? "public"
-        let journal = RunJournal(runID: "", schema: schema, dialect: PostgresBackend.dialect)
+        let journal = RunJournal(runID: "", schema: schema)
         print(
             "-- The run journal of bulk-update apply, in schema \(schema). Run as a role that may create tables there."
         )
-        for statement in journal.createStatements { print(statement + ";") }
+        var statements = journal.createStatements
         if let role = self.grantTo {
-            let quotedRole = SQLIdentifier.quote(role)
-            print("GRANT USAGE ON SCHEMA \(SQLIdentifier.quote(schema)) TO \(quotedRole);")
-            print("GRANT SELECT, INSERT, UPDATE ON \(journal.runsTable) TO \(quotedRole);")
-            print("GRANT SELECT, INSERT ON \(journal.journalTable) TO \(quotedRole);")
-            print(
-                "-- runs --clean also needs: GRANT DELETE ON \(journal.runsTable), \(journal.journalTable) TO \(quotedRole);"
-            )
+            let role = SQL.identifier(role)
+            statements += [
+                "GRANT USAGE ON SCHEMA \(identifier: schema) TO \(role)",
+                "GRANT SELECT, INSERT, UPDATE ON \(journal.runsTable) TO \(role)",
+                "GRANT SELECT, INSERT ON \(journal.journalTable) TO \(role)",
+                "-- runs --clean also needs: GRANT DELETE ON \(journal.runsTable), \(journal.journalTable) TO \(role)",
+            ]
         }
+        for statement in statements { print(PostgresStatement(statement).text + ";") }
     }
 
     private func postgresHasJournal(_ client: PostgresClient, schema: String) async throws -> Bool {

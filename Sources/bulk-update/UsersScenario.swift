@@ -57,8 +57,11 @@ enum UsersScenario {
         (try? BulkUpdateTableName(parsing: table)) ?? BulkUpdateTableName(schema: nil, name: table)
     }
 
-    /// `--table`, quoted for SQL.
+    /// `--table`, quoted, for messages.
     static func quoted(_ table: String) -> String { Self.name(table).quoted }
+
+    /// `--table` as SQL.
+    static func sql(_ table: String) -> SQL { Self.name(table).sql }
 
     /// Opens `location`, runs `body` with it, and closes it.
     ///
@@ -115,11 +118,11 @@ enum UsersScenario {
             }
             return try await SQLiteBulkUpdater.withUpdater(url: path ?? ":memory:", creating: true) { updater in
                 // ANALYZE creates sqlite_stat1; a database that had none is left without one.
-                let statistics = "SELECT 1 FROM main.sqlite_schema WHERE name = 'sqlite_stat1'"
-                let hadStatistics = try await !updater.connection.query(statistics).isEmpty
+                let statistics: SQL = "SELECT 1 FROM main.sqlite_schema WHERE name = 'sqlite_stat1'"
+                let hadStatistics = try await !updater.connection.execute(statistics).isEmpty
                 func restore() async {
-                    if !hadStatistics, (try? await !updater.connection.query(statistics).isEmpty) == true {
-                        _ = try? await updater.connection.query("DROP TABLE main.sqlite_stat1")
+                    if !hadStatistics, (try? await !updater.connection.execute(statistics).isEmpty) == true {
+                        _ = try? await updater.connection.execute("DROP TABLE main.sqlite_stat1")
                     }
                 }
                 do {
@@ -134,7 +137,7 @@ enum UsersScenario {
         }
     }
 
-    static func columns(boolean: String, timestamp: String, now: String) -> String {
+    static func columns(boolean: SQL, timestamp: SQL, now: SQL) -> SQL {
         """
         id integer PRIMARY KEY, password varchar(128) NOT NULL DEFAULT '', last_login \(timestamp) NULL,
         is_superuser \(boolean) NOT NULL DEFAULT false, username varchar(150) NOT NULL UNIQUE,
@@ -165,10 +168,10 @@ struct PostgresUsers: UsersDatabase {
     }
 
     func create(_ table: String, rows: Int, shuffled: Bool) async throws {
-        let quoted = UsersScenario.quoted(table)
+        let quoted = UsersScenario.sql(table)
         try await self.dropLeftover(table)
         let columns = UsersScenario.columns(boolean: "boolean", timestamp: "timestamptz", now: "now()")
-        let order = shuffled ? " ORDER BY random()" : ""
+        let order: SQL = shuffled ? " ORDER BY random()" : ""
         try await self.client.withConnection { connection in
             let logger = Logger.silent
             try await connection.query("BEGIN", logger: logger)
@@ -176,22 +179,25 @@ struct PostgresUsers: UsersDatabase {
                 // Without IF NOT EXISTS: a table created by someone else in the meantime makes this fail, and nothing
                 // of theirs is touched.
                 try await connection.query(
-                    PostgresQuery(unsafeSQL: "CREATE TABLE \(quoted) (\(columns))"),
+                    PostgresStatement("CREATE TABLE \(quoted) (\(columns))").query(),
                     logger: logger
                 )
                 try await connection.query(
-                    PostgresQuery(unsafeSQL: "COMMENT ON TABLE \(quoted) IS '\(UsersScenario.mark)'"),
+                    PostgresStatement("COMMENT ON TABLE \(quoted) IS \(literal: UsersScenario.mark)").query(),
                     logger: logger
                 )
                 // Django adds this index for LIKE lookups on username; PostgreSQL picks a name that is free.
                 try await connection.query(
-                    PostgresQuery(unsafeSQL: "CREATE INDEX ON \(quoted) (username varchar_pattern_ops)"),
+                    PostgresStatement("CREATE INDEX ON \(quoted) (username varchar_pattern_ops)").query(),
                     logger: logger
                 )
-                try await connection.query(
-                    "INSERT INTO \(unescaped: quoted) (id, username, email) SELECT g, 'user_' || g, 'user_' || g || '@example.com' FROM generate_series(1, \(Int64(rows))) g\(unescaped: order)",
-                    logger: logger
-                )
+                var count = PostgresBindings(capacity: 1)
+                count.append(Int64(rows))
+                let insert: SQL =
+                    "INSERT INTO \(quoted) (id, username, email)"
+                    + " SELECT g, 'user_' || g, 'user_' || g || '@example.com'"
+                    + " FROM generate_series(1, \(parameter: 1, type: "int8")) g\(order)"
+                try await connection.query(PostgresStatement(insert).query(count), logger: logger)
                 try await connection.query("COMMIT", logger: logger)
             } catch {
                 _ = try? await connection.query("ROLLBACK", logger: logger)
@@ -213,7 +219,7 @@ struct PostgresUsers: UsersDatabase {
 
     func upperCasedRows(_ table: String) async throws -> [BulkUpdateRow] {
         var pairs: [(Int64, String)] = []
-        let query = PostgresQuery(unsafeSQL: "SELECT id::int8, username FROM \(UsersScenario.quoted(table))")
+        let query = PostgresStatement("SELECT id::int8, username FROM \(UsersScenario.sql(table))").query()
         for try await pair in try await self.client.query(query).decode((Int64, String).self) {
             pairs.append(pair)
         }
@@ -232,18 +238,18 @@ struct PostgresUsers: UsersDatabase {
     func wrongUsernames(_ table: String) async throws -> Int {
         Int(
             try await self.scalar(
-                "SELECT count(*)::text FROM \(UsersScenario.quoted(table)) WHERE username <> 'USER_' || id"
+                "SELECT count(*)::text FROM \(UsersScenario.sql(table)) WHERE username <> 'USER_' || id"
             )
         ) ?? -1
     }
 
     func drop(_ table: String) async throws {
         guard try await self.ownership(table) == .ours else { return }
-        try await self.client.run("DROP TABLE IF EXISTS \(UsersScenario.quoted(table))")
+        try await self.client.run("DROP TABLE IF EXISTS \(UsersScenario.sql(table))")
     }
 
-    func scalar(_ sql: String) async throws -> String {
-        for try await row in try await self.client.query(PostgresQuery(unsafeSQL: sql)) {
+    func scalar(_ sql: SQL) async throws -> String {
+        for try await row in try await self.client.query(PostgresStatement(sql).query()) {
             return try row.decode(String.self)
         }
         return ""
@@ -265,17 +271,17 @@ struct PostgresUsers: UsersDatabase {
     var hasConcurrentWriters: Bool { true }
 
     func reset(_ table: String) async throws {
-        let quoted = UsersScenario.quoted(table)
+        let quoted = UsersScenario.sql(table)
         try await self.client.run("UPDATE \(quoted) SET username = 'user_' || id")
         try await self.client.run("VACUUM ANALYZE \(quoted)")
     }
 
     func floor(_ table: String) async throws {
-        try await self.client.run("UPDATE \(UsersScenario.quoted(table)) SET username = upper(username)")
+        try await self.client.run("UPDATE \(UsersScenario.sql(table)) SET username = upper(username)")
     }
 
     func parallelFloor(_ table: String, rows: Int, workers: Int) async throws {
-        let quoted = UsersScenario.quoted(table)
+        let quoted = UsersScenario.sql(table)
         let size = (rows + workers - 1) / workers
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<workers {
@@ -284,7 +290,8 @@ struct PostgresUsers: UsersDatabase {
                 guard low <= high else { continue }
                 group.addTask {
                     try await self.client.run(
-                        "UPDATE \(quoted) SET username = upper(username) WHERE id BETWEEN \(low) AND \(high)"
+                        "UPDATE \(quoted) SET username = upper(username)"
+                            + " WHERE id BETWEEN \(integer: low) AND \(integer: high)"
                     )
                 }
             }
@@ -305,32 +312,35 @@ struct SQLiteUsers: UsersDatabase {
     }
 
     func create(_ table: String, rows: Int) async throws {
-        let quoted = UsersScenario.quoted(table)
+        let quoted = UsersScenario.sql(table)
         let connection = self.updater.connection
         try await self.dropLeftover(table)
         let columns = UsersScenario.columns(boolean: "bool", timestamp: "datetime", now: "CURRENT_TIMESTAMP")
-        _ = try await connection.query("BEGIN IMMEDIATE")
+        try await connection.execute("BEGIN IMMEDIATE")
         do {
-            // SQLite keeps the text of CREATE TABLE, comment included: that is the mark.
-            _ = try await connection.query("CREATE TABLE \(quoted) (/* \(UsersScenario.mark) */ \(columns))")
-            _ = try await connection.query(
-                "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?1) "
-                    + "INSERT INTO \(quoted) (id, username, email) SELECT i, 'user_' || i, 'user_' || i || '@example.com' FROM g",
+            // SQLite keeps the text of CREATE TABLE, comment included: that is the mark. The escape takes a constant
+            // of this file, which holds no `*/`.
+            let mark = SQL.unsafeRaw("/* \(UsersScenario.mark) */")
+            try await connection.execute("CREATE TABLE \(quoted) (\(mark) \(columns))")
+            try await connection.execute(
+                "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < \(parameter: 1)) "
+                    + "INSERT INTO \(quoted) (id, username, email)"
+                    + " SELECT i, 'user_' || i, 'user_' || i || '@example.com' FROM g",
                 [.integer(SQLiteInt64(rows))]
             )
-            _ = try await connection.query("COMMIT")
+            try await connection.execute("COMMIT")
         } catch {
-            _ = try? await connection.query("ROLLBACK")
+            _ = try? await connection.execute("ROLLBACK")
             throw error
         }
-        _ = try await connection.query("ANALYZE \(quoted)")
+        try await connection.execute("ANALYZE \(quoted)")
     }
 
     /// Whether `table` exists in the main database, and whether it carries the scenario mark.
     func ownership(_ table: String) async throws -> ScenarioTableOwnership {
         let name = UsersScenario.name(table)
-        let rows = try await self.updater.connection.query(
-            "SELECT sql FROM \(SQLIdentifier.quote(name.schema ?? "main")).sqlite_schema WHERE name = ?1 COLLATE NOCASE",
+        let rows = try await self.updater.connection.execute(
+            "SELECT sql FROM \(identifier: name.schema ?? "main").sqlite_schema WHERE name = \(parameter: 1) COLLATE NOCASE",
             [.text(name.name)]
         )
         guard let row = rows.first else { return .absent }
@@ -339,7 +349,7 @@ struct SQLiteUsers: UsersDatabase {
     }
 
     func upperCasedRows(_ table: String) async throws -> [BulkUpdateRow] {
-        let rows = try await self.updater.connection.query("SELECT id, username FROM \(UsersScenario.quoted(table))")
+        let rows = try await self.updater.connection.execute("SELECT id, username FROM \(UsersScenario.sql(table))")
         return UsersScenario.rows(
             from: rows.map { (Int64($0.column("id")?.integer ?? 0), $0.column("username")?.string ?? "") }
         )
@@ -350,15 +360,15 @@ struct SQLiteUsers: UsersDatabase {
     }
 
     func wrongUsernames(_ table: String) async throws -> Int {
-        let rows = try await self.updater.connection.query(
-            "SELECT count(*) FROM \(UsersScenario.quoted(table)) WHERE username <> 'USER_' || id"
+        let rows = try await self.updater.connection.execute(
+            "SELECT count(*) FROM \(UsersScenario.sql(table)) WHERE username <> 'USER_' || id"
         )
         return Int(rows.first?.columns.first?.data.integer ?? -1)
     }
 
     func drop(_ table: String) async throws {
         guard try await self.ownership(table) == .ours else { return }
-        _ = try await self.updater.connection.query("DROP TABLE IF EXISTS \(UsersScenario.quoted(table))")
+        try await self.updater.connection.execute("DROP TABLE IF EXISTS \(UsersScenario.sql(table))")
     }
 
     var product: String { "SQLite" }
@@ -374,19 +384,17 @@ struct SQLiteUsers: UsersDatabase {
     var hasConcurrentWriters: Bool { false }
 
     func reset(_ table: String) async throws {
-        let quoted = UsersScenario.quoted(table)
+        let quoted = UsersScenario.sql(table)
         let connection = self.updater.connection
-        _ = try await connection.query("UPDATE \(quoted) SET username = 'user_' || id")
-        _ = try await connection.query("ANALYZE \(quoted)")
+        try await connection.execute("UPDATE \(quoted) SET username = 'user_' || id")
+        try await connection.execute("ANALYZE \(quoted)")
         // An empty write-ahead log for every run (a no-op for databases not in WAL mode).
-        _ = try await connection.query("PRAGMA wal_checkpoint(TRUNCATE)")
+        try await connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
 
     func floor(_ table: String) async throws {
         // One statement outside an explicit transaction is one transaction.
-        _ = try await self.updater.connection.query(
-            "UPDATE \(UsersScenario.quoted(table)) SET username = upper(username)"
-        )
+        try await self.updater.connection.execute("UPDATE \(UsersScenario.sql(table)) SET username = upper(username)")
     }
 
     func parallelFloor(_ table: String, rows: Int, workers: Int) async throws {
@@ -425,7 +433,7 @@ extension UsersDatabase {
 
 extension PostgresClient {
     /// Runs a statement and discards its rows.
-    func run(_ sql: String) async throws {
-        for try await _ in try await self.query(PostgresQuery(unsafeSQL: sql)) {}
+    func run(_ sql: SQL) async throws {
+        for try await _ in try await self.query(PostgresStatement(sql).query()) {}
     }
 }

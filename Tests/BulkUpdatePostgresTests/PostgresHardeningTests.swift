@@ -15,7 +15,7 @@ import Testing
 struct PostgresHardeningTests {
     /// The plan of one chunk's statement, as the chunk's transaction would run it.
     static func plan(
-        of sql: String,
+        of sql: SQL,
         binds: PostgresBindings,
         options: BulkUpdateOptions,
         indexJoins: Bool,
@@ -24,13 +24,14 @@ struct PostgresHardeningTests {
         try await client.withConnection { connection in
             let logger = Logger(label: "test")
             try await connection.query("BEGIN", logger: logger)
+            let (settings, settingBinds) = PostgresChunkExecutor.transactionSettings(options, indexJoins: indexJoins)
             for try await _ in try await connection.query(
-                PostgresChunkExecutor.transactionSettings(options, indexJoins: indexJoins),
+                PostgresStatement(settings).query(settingBinds),
                 logger: logger
             ) {}
             var lines: [String] = []
             for try await line in try await connection.query(
-                PostgresQuery(unsafeSQL: "EXPLAIN " + sql, binds: binds),
+                PostgresStatement("EXPLAIN \(sql)").query(binds),
                 logger: logger
             ).decode(String.self) {
                 lines.append(line)

@@ -32,16 +32,19 @@ struct SQLTextTests {
         return PostgresStatements(plan: plan)
     }
 
+    /// The text PostgreSQL is sent for `sql`.
+    static func text(_ sql: SQL) -> String { PostgresStatement(sql).text }
+
     // MARK: unnest
 
     @Test func unnestUpdate() throws {
         let statements = try Self.statements()
         #expect(
-            statements.unnestSource
+            Self.text(statements.unnestSource)
                 == #"unnest($1::integer[], $2::character varying[]) AS u("id", "username")"#
         )
         #expect(
-            statements.update(from: statements.unnestSource)
+            Self.text(statements.update(from: statements.unnestSource))
                 == #"UPDATE "public"."users" AS t SET "username" = u."username" FROM "#
                 + #"unnest($1::integer[], $2::character varying[]) AS u("id", "username") WHERE t."id" = u."id""#
         )
@@ -50,7 +53,7 @@ struct SQLTextTests {
     @Test func unnestUpdateSkippingUnchangedRows() throws {
         let statements = try Self.statements(skipUnchanged: true)
         #expect(
-            statements.update(from: statements.unnestSource)
+            Self.text(statements.update(from: statements.unnestSource))
                 == #"WITH u AS (SELECT * FROM unnest($1::integer[], $2::character varying[]) AS u("id", "username")), "#
                 + #"w AS (UPDATE "public"."users" AS t SET "username" = u."username" FROM u WHERE t."id" = u."id""#
                 + #" AND (t."username" IS DISTINCT FROM u."username") RETURNING 1) "#
@@ -70,7 +73,7 @@ struct SQLTextTests {
             skipUnchanged: true
         )
         #expect(
-            statements.sql.changed
+            Self.text(statements.sql.changed)
                 == #"t."doc"::text IS DISTINCT FROM u."doc"::text OR t."tags" IS DISTINCT FROM u."tags""#
         )
     }
@@ -87,9 +90,9 @@ struct SQLTextTests {
             key: [#"line "id""#],
             set: [#"say "hi""#]
         )
-        #expect(statements.sql.table == #""My Schema"."Order ""Lines""""#)
+        #expect(Self.text(statements.sql.table) == #""My Schema"."Order ""Lines""""#)
         #expect(
-            statements.update(from: statements.unnestSource)
+            Self.text(statements.update(from: statements.unnestSource))
                 == #"UPDATE "My Schema"."Order ""Lines""" AS t SET "say ""hi""" = u."say ""hi""" FROM "#
                 + #"unnest($1::integer[], $2::text[]) AS u("line ""id""", "say ""hi""") "#
                 + #"WHERE t."line ""id""" = u."line ""id""""#
@@ -108,12 +111,12 @@ struct SQLTextTests {
     @Test func valuesSourceForTwoRows() throws {
         let statements = try Self.statements()
         #expect(
-            statements.sql.valuesSource(rows: 2)
+            Self.text(statements.sql.valuesSource(rows: 2))
                 == #"(SELECT column1 AS "id", column2 AS "username" FROM "#
                 + #"(VALUES ($1::integer, $2::character varying), ($3::integer, $4::character varying)) AS v) AS u"#
         )
         #expect(
-            statements.update(from: statements.sql.valuesSource(rows: 1))
+            Self.text(statements.update(from: statements.sql.valuesSource(rows: 1)))
                 == #"UPDATE "public"."users" AS t SET "username" = u."username" FROM "#
                 + #"(SELECT column1 AS "id", column2 AS "username" FROM "#
                 + #"(VALUES ($1::integer, $2::character varying)) AS v) AS u WHERE t."id" = u."id""#
@@ -130,7 +133,7 @@ struct SQLTextTests {
     @Test func caseWhenForTwoRows() throws {
         let statements = try Self.statements()
         #expect(
-            statements.caseWhen(rows: 2)
+            Self.text(statements.caseWhen(rows: 2))
                 == #"UPDATE "public"."users" SET "username" = CASE"#
                 + #" WHEN ("id" = $1::integer) THEN $2::character varying"#
                 + #" WHEN ("id" = $3::integer) THEN $4::character varying"#
@@ -153,7 +156,7 @@ struct SQLTextTests {
         let first = #"("org" = $1::integer AND "code" = $2::text)"#
         let second = #"("org" = $5::integer AND "code" = $6::text)"#
         #expect(
-            statements.caseWhen(rows: 2)
+            Self.text(statements.caseWhen(rows: 2))
                 == #"UPDATE "public"."users" SET "#
                 + #""a" = CASE WHEN \#(first) THEN $3::text WHEN \#(second) THEN $7::text ELSE "a" END, "#
                 + #""b" = CASE WHEN \#(first) THEN $4::integer WHEN \#(second) THEN $8::integer ELSE "b" END "#
@@ -165,7 +168,7 @@ struct SQLTextTests {
         let statements = try Self.statements(skipUnchanged: true)
         let value = #"CASE WHEN ("id" = $1::integer) THEN $2::character varying ELSE "username" END"#
         #expect(
-            statements.caseWhen(rows: 1)
+            Self.text(statements.caseWhen(rows: 1))
                 == #"WITH w AS (UPDATE "public"."users" SET "username" = \#(value) WHERE "id" IN ($1::integer)"#
                 + #" AND ("username" IS DISTINCT FROM (\#(value))) RETURNING 1) "#
                 + #"SELECT (SELECT count(*) FROM w)::int8, "#
@@ -178,7 +181,7 @@ struct SQLTextTests {
     @Test func notFoundLookupBindsOnlyTheKeyArrays() throws {
         let statements = try Self.statements()
         #expect(
-            statements.notFoundLookup
+            Self.text(statements.notFoundLookup)
                 == #"SELECT u."bulk_update ordinal"::int8 FROM unnest($1::integer[]) WITH ORDINALITY"#
                 + #" AS u("id", "bulk_update ordinal") WHERE NOT EXISTS"#
                 + #" (SELECT 1 FROM "public"."users" AS t WHERE t."id" = u."id")"#

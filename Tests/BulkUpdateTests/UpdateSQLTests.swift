@@ -6,9 +6,14 @@ import Testing
 @Suite("UpdateSQL")
 struct UpdateSQLTests {
     private static let dialect = UpdateSQL.Dialect(
-        parameter: { number, _ in "?\(number)" },
+        parameter: { number, _ in .parameter(number) },
         differs: { lhs, rhs, _ in "\(lhs) IS NOT \(rhs)" }
     )
+
+    /// The text of `sql` with `?N` parameters.
+    private static func text(_ sql: SQL) -> String {
+        sql.rendered { number, _ in "?\(number)" }
+    }
 
     private static func sql(key: [String] = ["id"], set: [String] = ["name"]) throws -> UpdateSQL {
         let integer = ColumnType(kind: .int64, sqlName: "INTEGER")
@@ -30,21 +35,21 @@ struct UpdateSQLTests {
 
     @Test func partsAreQuoted() throws {
         let sql = try Self.sql(set: ["name", #"od"d"#])
-        #expect(sql.table == #""items""#)
-        #expect(sql.allNames == [#""id""#, #""name""#, #""od""d""#])
-        #expect(sql.match == #"t."id" = u."id""#)
-        #expect(sql.assignments == #""name" = u."name", "od""d" = u."od""d""#)
-        #expect(sql.changed == #"t."name" IS NOT u."name" OR t."od""d" IS NOT u."od""d""#)
+        #expect(Self.text(sql.table) == #""items""#)
+        #expect(sql.allNames.map(Self.text) == [#""id""#, #""name""#, #""od""d""#])
+        #expect(Self.text(sql.match) == #"t."id" = u."id""#)
+        #expect(Self.text(sql.assignments) == #""name" = u."name", "od""d" = u."od""d""#)
+        #expect(Self.text(sql.changed) == #"t."name" IS NOT u."name" OR t."od""d" IS NOT u."od""d""#)
     }
 
     @Test func update() throws {
         let sql = try Self.sql()
         #expect(
-            sql.update(from: "src", onlyChanged: false)
+            Self.text(sql.update(from: "src", onlyChanged: false))
                 == #"UPDATE "items" AS t SET "name" = u."name" FROM src WHERE t."id" = u."id""#
         )
         #expect(
-            sql.update(from: "src", onlyChanged: true)
+            Self.text(sql.update(from: "src", onlyChanged: true))
                 == #"UPDATE "items" AS t SET "name" = u."name" FROM src WHERE t."id" = u."id""#
                 + #" AND (t."name" IS NOT u."name")"#
         )
@@ -53,14 +58,15 @@ struct UpdateSQLTests {
     @Test func valuesSourceNumbersParametersRowByRow() throws {
         let sql = try Self.sql()
         #expect(
-            sql.valuesSource(rows: 3)
+            Self.text(sql.valuesSource(rows: 3))
                 == #"(SELECT column1 AS "id", column2 AS "name" FROM (VALUES (?1, ?2), (?3, ?4), (?5, ?6)) AS v) AS u"#
         )
     }
 
     @Test func caseWhenWithCompositeKey() throws {
         let sql = try Self.sql(key: ["org", "name"], set: [#"od"d"#])
-        let (statement, filter) = sql.caseWhen(rows: 2, onlyChanged: true)
+        let (statementSQL, filterSQL) = sql.caseWhen(rows: 2, onlyChanged: true)
+        let (statement, filter) = (Self.text(statementSQL), Self.text(filterSQL))
         let value =
             #"CASE WHEN ("org" = ?1 AND "name" = ?2) THEN ?3 WHEN ("org" = ?4 AND "name" = ?5) THEN ?6"#
             + #" ELSE "od""d" END"#

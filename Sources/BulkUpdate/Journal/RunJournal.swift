@@ -15,32 +15,22 @@ package struct RunJournal: Sendable {
     }
 
     package let runID: String
-    package let runsTable: String
-    package let journalTable: String
-    private let dialect: UpdateSQL.Dialect
-    private static let text = ColumnSchema(
-        name: "text",
-        type: ColumnType(kind: .text, sqlName: "text"),
-        isNullable: true
-    )
-    private static let integer = ColumnSchema(
-        name: "integer",
-        type: ColumnType(kind: .int64, sqlName: "int8"),
-        isNullable: true
-    )
+    package let runsTable: SQL
+    package let journalTable: SQL
 
-    package init(runID: String, schema: String?, dialect: UpdateSQL.Dialect) {
+    package init(runID: String, schema: String?) {
         self.runID = runID
-        let prefix = schema.map { SQLIdentifier.quote($0) + "." } ?? ""
-        self.runsTable = prefix + SQLIdentifier.quote("bulk_update_runs")
-        self.journalTable = prefix + SQLIdentifier.quote("bulk_update_journal")
-        self.dialect = dialect
+        let prefix: SQL = schema.map { "\(identifier: $0)." } ?? ""
+        self.runsTable = prefix + .identifier("bulk_update_runs")
+        self.journalTable = prefix + .identifier("bulk_update_journal")
     }
 
-    private func text(_ number: Int) -> String { self.dialect.parameter(number, Self.text) }
-    private func integer(_ number: Int) -> String { self.dialect.parameter(number, Self.integer) }
+    /// Parameter `number`, a text value.
+    private func text(_ number: Int) -> SQL { .parameter(number, type: "text") }
+    /// Parameter `number`, a 64-bit integer.
+    private func integer(_ number: Int) -> SQL { .parameter(number, type: "int8") }
 
-    package var createStatements: [String] {
+    package var createStatements: [SQL] {
         [
             "CREATE TABLE IF NOT EXISTS \(self.runsTable) (run_id text PRIMARY KEY, target text NOT NULL,"
                 + " fingerprint text NOT NULL, started_at text NOT NULL, finished_at text,"
@@ -52,40 +42,41 @@ package struct RunJournal: Sendable {
     }
 
     /// Parameters: run id, target, options fingerprint, start time.
-    package var insertRun: String {
+    package var insertRun: SQL {
         "INSERT INTO \(self.runsTable) (run_id, target, fingerprint, started_at)"
             + " VALUES (\(self.text(1)), \(self.text(2)), \(self.text(3)), \(self.text(4)))"
     }
 
     /// One row (target, fingerprint, finished_at) for the run id parameter.
-    package var selectRun: String {
+    package var selectRun: SQL {
         "SELECT target, fingerprint, finished_at FROM \(self.runsTable) WHERE run_id = \(self.text(1))"
     }
 
     /// Rows (worker, chunk, fingerprint) of the run id parameter.
-    package var selectChunks: String {
+    package var selectChunks: SQL {
         "SELECT worker, chunk, fingerprint FROM \(self.journalTable) WHERE run_id = \(self.text(1))"
     }
 
     /// Parameters: run id, worker, chunk, first key, last key, rows, fingerprint, commit time.
-    package var insertChunk: String {
-        "INSERT INTO \(self.journalTable)"
+    package var insertChunk: SQL {
+        let values = [
+            self.text(1), self.integer(2), self.integer(3), self.text(4), self.text(5), self.integer(6),
+            self.text(7), self.text(8),
+        ]
+        return "INSERT INTO \(self.journalTable)"
             + " (run_id, worker, chunk, first_key, last_key, rows, fingerprint, committed_at) VALUES ("
-            + [
-                self.text(1), self.integer(2), self.integer(3), self.text(4), self.text(5), self.integer(6),
-                self.text(7), self.text(8),
-            ].joined(separator: ", ") + ")"
+            + SQL.list(values) + ")"
     }
 
     /// Parameters: finish time, run id. Counts the rows from the journal.
-    package var finishRun: String {
+    package var finishRun: SQL {
         "UPDATE \(self.runsTable) SET finished_at = \(self.text(1)), rows_committed ="
             + " (SELECT coalesce(sum(rows), 0) FROM \(self.journalTable) WHERE run_id = \(self.text(2)))"
             + " WHERE run_id = \(self.text(2))"
     }
 
     /// Every run with its progress: run id, target, started, finished, chunks, rows (both 64-bit integers).
-    package var listRuns: String {
+    package var listRuns: SQL {
         "SELECT r.run_id, r.target, r.started_at, r.finished_at, CAST(count(j.chunk) AS BIGINT),"
             + " CAST(coalesce(sum(j.rows), 0) AS BIGINT)"
             + " FROM \(self.runsTable) AS r LEFT JOIN \(self.journalTable) AS j ON j.run_id = r.run_id"
@@ -93,7 +84,7 @@ package struct RunJournal: Sendable {
     }
 
     /// Removes the journal of finished runs.
-    package var cleanFinished: [String] {
+    package var cleanFinished: [SQL] {
         [
             "DELETE FROM \(self.journalTable) WHERE run_id IN"
                 + " (SELECT run_id FROM \(self.runsTable) WHERE finished_at IS NOT NULL)",

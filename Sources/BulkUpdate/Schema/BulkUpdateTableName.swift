@@ -77,6 +77,12 @@ public struct BulkUpdateTableName: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The name as SQL: each part an identifier.
+    package var sql: SQL {
+        guard let schema = self.schema else { return .identifier(self.name) }
+        return "\(identifier: schema).\(identifier: self.name)"
+    }
+
     /// The name in SQL, each part quoted: `"public"."users"`.
     public var quoted: String {
         if let schema { return SQLIdentifier.quote(schema) + "." + SQLIdentifier.quote(self.name) }

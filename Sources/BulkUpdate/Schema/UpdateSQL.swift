@@ -1,18 +1,18 @@
 /// The parts of an update statement every SQL backend shares, built once per run from the checked plan.
 ///
-/// Identifiers come only from the catalog and pass ``SQLIdentifier/quote(_:)``; every value is a parameter
-/// written by the backend's ``Dialect``. The target is aliased `t`, the new values `u`.
+/// Identifiers come only from the catalog; every value is a parameter written by the backend's ``Dialect``. The
+/// target is aliased `t`, the new values `u`.
 package struct UpdateSQL: Sendable {
     /// How a backend writes what differs between SQL dialects.
     package struct Dialect: Sendable {
         /// The parameter for value number `number` (from 1) of `column`: `$3::integer`, `?3`.
-        package var parameter: @Sendable (_ number: Int, _ column: ColumnSchema) -> String
+        package var parameter: @Sendable (_ number: Int, _ column: ColumnSchema) -> SQL
         /// A null-safe "differs" test between two expressions of `column`'s type.
-        package var differs: @Sendable (_ lhs: String, _ rhs: String, _ column: ColumnSchema) -> String
+        package var differs: @Sendable (_ lhs: SQL, _ rhs: SQL, _ column: ColumnSchema) -> SQL
 
         package init(
-            parameter: @escaping @Sendable (Int, ColumnSchema) -> String,
-            differs: @escaping @Sendable (String, String, ColumnSchema) -> String
+            parameter: @escaping @Sendable (Int, ColumnSchema) -> SQL,
+            differs: @escaping @Sendable (SQL, SQL, ColumnSchema) -> SQL
         ) {
             self.parameter = parameter
             self.differs = differs
@@ -21,53 +21,55 @@ package struct UpdateSQL: Sendable {
 
     package let plan: UpdatePlan
     package let dialect: Dialect
-    /// The target table, quoted and schema-qualified.
-    package let table: String
-    package let keyNames: [String]
-    package let setNames: [String]
-    /// Key names then set names, quoted: the column order of every chunk.
-    package let allNames: [String]
+    /// The target table, schema-qualified.
+    package let table: SQL
+    package let keyNames: [SQL]
+    package let setNames: [SQL]
+    /// Key names then set names: the column order of every chunk.
+    package let allNames: [SQL]
     /// `t."id" = u."id" AND …`
-    package let match: String
+    package let match: SQL
     /// `"username" = u."username", …`
-    package let assignments: String
+    package let assignments: SQL
     /// `t."username" IS DISTINCT FROM u."username" OR …`
-    package let changed: String
+    package let changed: SQL
 
     package init(plan: UpdatePlan, dialect: Dialect) {
         self.plan = plan
         self.dialect = dialect
-        self.table = plan.table.name.quoted
-        self.keyNames = plan.keyColumns.map { SQLIdentifier.quote($0.name) }
-        self.setNames = plan.setColumns.map { SQLIdentifier.quote($0.name) }
+        self.table = plan.table.name.sql
+        self.keyNames = plan.keyColumns.map { .identifier($0.name) }
+        self.setNames = plan.setColumns.map { .identifier($0.name) }
         self.allNames = self.keyNames + self.setNames
-        self.match = self.keyNames.map { "t.\($0) = u.\($0)" }.joined(separator: " AND ")
-        self.assignments = self.setNames.map { "\($0) = u.\($0)" }.joined(separator: ", ")
-        self.changed = zip(plan.setColumns, self.setNames).map { column, name in
-            dialect.differs("t.\(name)", "u.\(name)", column)
-        }.joined(separator: " OR ")
+        self.match = .list(self.keyNames.map { "t.\($0) = u.\($0)" }, separator: " AND ")
+        self.assignments = .list(self.setNames.map { "\($0) = u.\($0)" })
+        self.changed = .list(
+            zip(plan.setColumns, self.setNames).map { column, name in dialect.differs("t.\(name)", "u.\(name)", column)
+            },
+            separator: " OR "
+        )
     }
 
     /// `UPDATE <table> AS t SET … FROM <source> WHERE <match>`, plus `AND (<changed>)` when
     /// `onlyChanged`.
-    package func update(from source: String, onlyChanged: Bool) -> String {
-        var text = "UPDATE \(self.table) AS t SET \(self.assignments) FROM \(source) WHERE \(self.match)"
-        if onlyChanged { text += " AND (\(self.changed))" }
-        return text
+    package func update(from source: SQL, onlyChanged: Bool) -> SQL {
+        var sql: SQL = "UPDATE \(self.table) AS t SET \(self.assignments) FROM \(source) WHERE \(self.match)"
+        if onlyChanged { sql += " AND (\(self.changed))" }
+        return sql
     }
 
     /// A relation `u` of `rows` rows of parameters, numbered row by row, key values first:
     /// `(SELECT column1 AS "id", column2 AS "username" FROM (VALUES (p1, p2), …) AS v) AS u`.
-    package func valuesSource(rows: Int) -> String {
+    package func valuesSource(rows: Int) -> SQL {
         Self.relation(names: self.allNames, columns: self.plan.columns, rows: rows, dialect: self.dialect)
     }
 
     /// A relation `u` of `rows` keys, numbered row by row, each followed by its position when `ordinal` is set
     /// (named `"bulk_update ordinal"`): `(SELECT column1 AS "id", column2 AS "bulk_update ordinal" FROM (VALUES
     /// (p1, p2), …) AS v) AS u`.
-    package func keyValuesSource(rows: Int, ordinal: Bool) -> String {
+    package func keyValuesSource(rows: Int, ordinal: Bool) -> SQL {
         let ordinalColumn = ColumnSchema(
-            name: "bulk_update ordinal",
+            name: Self.ordinalColumn,
             type: ColumnType(kind: .int64, sqlName: "int8"),
             isNullable: false
         )
@@ -81,65 +83,61 @@ package struct UpdateSQL: Sendable {
 
     /// `(SELECT column1 AS name1, … FROM (VALUES (p1, …), …) AS v) AS u`: PostgreSQL and SQLite both name VALUES
     /// columns `column1…`, and SQLite takes no column list after an alias, so the names come from the SELECT.
-    private static func relation(names: [String], columns: [ColumnSchema], rows: Int, dialect: Dialect) -> String {
-        var text = "(SELECT "
-        text += names.enumerated().map { "column\($0.offset + 1) AS \($0.element)" }.joined(separator: ", ")
-        text += " FROM (VALUES "
-        text.reserveCapacity(rows * columns.count * 16 + 128)
+    private static func relation(names: [SQL], columns: [ColumnSchema], rows: Int, dialect: Dialect) -> SQL {
+        let projection = SQL.list(names.enumerated().map { "column\(integer: $0.offset + 1) AS \($0.element)" })
+        var tuples = SQL(parts: [])
         for row in 0..<rows {
-            if row > 0 { text += ", " }
-            text += "("
-            for (index, column) in columns.enumerated() {
-                if index > 0 { text += ", " }
-                text += dialect.parameter(row * columns.count + index + 1, column)
+            if row > 0 { tuples += ", " }
+            let values = columns.enumerated().map { index, column in
+                dialect.parameter(row * columns.count + index + 1, column)
             }
-            text += ")"
+            tuples += "(\(SQL.list(values)))"
         }
-        return text + ") AS v) AS u"
+        return "(SELECT \(projection) FROM (VALUES \(tuples)) AS v) AS u"
     }
 
-    /// The quoted name of the position column of ``keyValuesSource(rows:ordinal:)``.
-    package static let ordinalName = SQLIdentifier.quote("bulk_update ordinal")
+    /// The position column of ``keyValuesSource(rows:ordinal:)``, and of the not-found lookups.
+    package static let ordinalColumn = "bulk_update ordinal"
+    package static let ordinalName = SQL.identifier(Self.ordinalColumn)
 
     /// The statement Django's `bulk_update` sends, for `rows` rows of parameters numbered row by row (key values
     /// first): `UPDATE <table> SET c = CASE WHEN ("id" = p1) THEN p2 … ELSE c END WHERE "id" IN (p1, …)`.
     ///
     /// - Returns: The statement, and its `WHERE` condition (for counting matched rows).
-    package func caseWhen(rows: Int, onlyChanged: Bool) -> (statement: String, filter: String) {
+    package func caseWhen(rows: Int, onlyChanged: Bool) -> (statement: SQL, filter: SQL) {
         let columns = self.plan.columns
         let width = columns.count
         let keyCount = self.keyNames.count
-        func parameter(_ row: Int, _ column: Int) -> String {
+        func parameter(_ row: Int, _ column: Int) -> SQL {
             self.dialect.parameter(row * width + column + 1, columns[column])
         }
-        var conditions: [String] = []
-        var keyTuples: [String] = []
+        var conditions: [SQL] = []
+        var keyTuples: [SQL] = []
         conditions.reserveCapacity(rows)
         keyTuples.reserveCapacity(rows)
         for row in 0..<rows {
-            let comparisons = (0..<keyCount).map { "\(self.keyNames[$0]) = \(parameter(row, $0))" }
-            conditions.append("(" + comparisons.joined(separator: " AND ") + ")")
+            let comparisons = (0..<keyCount).map { "\(self.keyNames[$0]) = \(parameter(row, $0))" as SQL }
+            conditions.append("(\(SQL.list(comparisons, separator: " AND ")))")
             let keys = (0..<keyCount).map { parameter(row, $0) }
-            keyTuples.append(keyCount == 1 ? keys[0] : "(" + keys.joined(separator: ", ") + ")")
+            keyTuples.append(keyCount == 1 ? keys[0] : "(\(SQL.list(keys)))")
         }
-        var cases: [String] = []
+        var cases: [SQL] = []
         for (offset, name) in self.setNames.enumerated() {
-            var text = "CASE"
-            text.reserveCapacity(rows * 40)
+            var sql: SQL = "CASE"
             for row in 0..<rows {
-                text += " WHEN \(conditions[row]) THEN \(parameter(row, keyCount + offset))"
+                sql += " WHEN \(conditions[row]) THEN \(parameter(row, keyCount + offset))"
             }
-            cases.append(text + " ELSE \(name) END")
+            cases.append(sql + " ELSE \(name) END")
         }
-        let keyList = keyCount == 1 ? self.keyNames[0] : "(" + self.keyNames.joined(separator: ", ") + ")"
-        let filter = "\(keyList) IN (\(keyTuples.joined(separator: ", ")))"
-        let assignments = zip(self.setNames, cases).map { "\($0) = \($1)" }.joined(separator: ", ")
-        var statement = "UPDATE \(self.table) SET \(assignments) WHERE \(filter)"
+        let keyList: SQL = keyCount == 1 ? self.keyNames[0] : "(\(SQL.list(self.keyNames)))"
+        let filter: SQL = "\(keyList) IN (\(SQL.list(keyTuples)))"
+        let assignments = SQL.list(zip(self.setNames, cases).map { "\($0) = \($1)" as SQL })
+        var statement: SQL = "UPDATE \(self.table) SET \(assignments) WHERE \(filter)"
         if onlyChanged {
             let changed = self.plan.setColumns.indices.map { index in
                 self.dialect.differs(self.setNames[index], "(\(cases[index]))", self.plan.setColumns[index])
-            }.joined(separator: " OR ")
-            statement += " AND (\(changed))"
+            }
+            statement += " AND (\(SQL.list(changed, separator: " OR ")))"
         }
         return (statement, filter)
     }

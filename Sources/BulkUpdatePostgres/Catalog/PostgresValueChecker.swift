@@ -16,7 +16,9 @@ struct PostgresValueChecker: ServerValueChecker {
     {
         let type = self.plan.columns[column].type
         // The parameter's own type (the column family's array) needs no cast in the statement.
-        let sql = "SELECT count(CAST(u.v AS \(type.sqlName)))::int8 FROM unnest($1) AS u(v)"
+        let sql = PostgresStatement(
+            "SELECT count(CAST(u.v AS \(type: type.sqlName)))::int8 FROM unnest(\(parameter: 1)) AS u(v)"
+        )
         do {
             return try await self.connections.withDeadlineConnection(
                 statementTimeout: self.plan.options.statementTimeout,
@@ -45,7 +47,7 @@ struct PostgresValueChecker: ServerValueChecker {
         _ rows: [Int],
         in values: ColumnValues,
         kind: ColumnType.Kind,
-        sql: String,
+        sql: PostgresStatement,
         limit: Int,
         on db: DeadlineConnection,
         into refused: inout [(row: Int, reason: String)]
@@ -55,7 +57,7 @@ struct PostgresValueChecker: ServerValueChecker {
         binds.append(PostgresArrayBind(values: values.gathered(rows), kind: kind))
         do {
             _ = try await self.connections.isolated(on: db, savepoint: "bulk_update_check") {
-                try await db.query(PostgresQuery(unsafeSQL: sql, binds: binds))
+                try await db.query(sql, binds)
             }
             return
         } catch let error as PSQLError {

@@ -96,23 +96,24 @@ package struct PostgresConnections: Sendable {
         savepoint name: String = "bulk_update_chunk",
         _ body: () async throws -> Result
     ) async throws -> Result {
-        let (begin, commit, rollback) =
+        let savepoint = SQL.identifier(name)
+        let (begin, commit, rollback): ([SQL], [SQL], [SQL]) =
             switch self.transactions {
             case .own: (["BEGIN"], ["COMMIT"], ["ROLLBACK"])
             case .nested:
                 (
-                    ["SAVEPOINT \(name)"], ["RELEASE SAVEPOINT \(name)"],
-                    ["ROLLBACK TO SAVEPOINT \(name)", "RELEASE SAVEPOINT \(name)"]
+                    ["SAVEPOINT \(savepoint)"], ["RELEASE SAVEPOINT \(savepoint)"],
+                    ["ROLLBACK TO SAVEPOINT \(savepoint)", "RELEASE SAVEPOINT \(savepoint)"]
                 )
             }
-        for statement in begin { _ = try await db.query(PostgresQuery(unsafeSQL: statement)) }
+        for statement in begin { _ = try await db.query(statement) }
         do {
             let result = try await body()
-            for statement in commit { _ = try await db.query(PostgresQuery(unsafeSQL: statement)) }
+            for statement in commit { _ = try await db.query(statement) }
             return result
         } catch {
             if !db.connection.isClosed {
-                for statement in rollback { _ = try? await db.query(PostgresQuery(unsafeSQL: statement)) }
+                for statement in rollback { _ = try? await db.query(statement) }
             }
             throw error
         }
@@ -142,25 +143,25 @@ package struct PostgresConnections: Sendable {
         guard self.transactions == .nested else { return try await body() }
         let names = ["statement_timeout", "lock_timeout", "enable_hashjoin", "enable_mergejoin"]
         let saved = try await self.withDeadlineConnection(statementTimeout: statementTimeout, logger: logger) { db in
-            let select = names.indices.map { "current_setting($\($0 + 1))" }.joined(separator: ", ")
+            let select = SQL.list(names.indices.map { "current_setting(\(parameter: $0 + 1))" })
             var binds = PostgresBindings(capacity: names.count)
             for name in names { binds.append(name) }
-            let result = try await db.query(PostgresQuery(unsafeSQL: "SELECT \(select)", binds: binds))
+            let result = try await db.query("SELECT \(select)", binds)
             guard let row = result.rows.first else { return [String]() }
             return try row.map { try $0.decode(String.self) }
         }
         func restore() async throws {
             guard saved.count == names.count else { return }
             try await self.withDeadlineConnection(statementTimeout: statementTimeout, logger: logger) { db in
-                let calls = names.indices.map { "set_config($\(2 * $0 + 1), $\(2 * $0 + 2), true)" }
+                let calls = SQL.list(
+                    names.indices.map { "set_config(\(parameter: 2 * $0 + 1), \(parameter: 2 * $0 + 2), true)" }
+                )
                 var binds = PostgresBindings(capacity: 2 * names.count)
                 for (name, value) in zip(names, saved) {
                     binds.append(name)
                     binds.append(value)
                 }
-                _ = try await db.query(
-                    PostgresQuery(unsafeSQL: "SELECT " + calls.joined(separator: ", "), binds: binds)
-                )
+                _ = try await db.query("SELECT \(calls)", binds)
             }
         }
         do {

@@ -102,7 +102,6 @@ enum CopyText {
     /// quotes: quotes inside each part are doubled, and parts are joined with `"."`, so `["s", "t"]` becomes
     /// `s"."t` and the statement reads `COPY "s"."t"`. The one place the name goes through PostgresNIO unquoted.
     static func name(_ parts: [String]) -> String {
-        parts.map { $0.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") }
-            .joined(separator: "\".\"")
+        parts.map { String(SQLIdentifier.quote($0).dropFirst().dropLast()) }.joined(separator: "\".\"")
     }
 }

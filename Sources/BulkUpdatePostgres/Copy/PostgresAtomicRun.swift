@@ -30,7 +30,7 @@ struct PostgresAtomicRun {
                 db in
                 // In the caller's transaction, one savepoint around the run: a failure rolls back the stage with it.
                 try await self.connections.isolated(on: db, savepoint: "bulk_update_run") {
-                    _ = try await db.query(PostgresQuery(unsafeSQL: table.createAtomicSQL))
+                    _ = try await db.query(table.createAtomic)
                     self.logger.debug("atomic stage created", metadata: [LogKey.stage: "\(table.name)"])
                     do {
                         let stage = Stage(table: table, connection: db, lock: AsyncLock())
@@ -41,7 +41,7 @@ struct PostgresAtomicRun {
                         return report
                     } catch {
                         if self.connections.transactions == .own, !db.connection.isClosed {
-                            _ = try? await db.query(PostgresQuery(unsafeSQL: "DROP TABLE IF EXISTS \(table.qualified)"))
+                            _ = try? await db.query(table.dropIfExists)
                         }
                         throw error
                     }
@@ -68,19 +68,19 @@ struct PostgresAtomicRun {
     private func apply(_ stage: StageTable, to report: inout BulkUpdateReport, on db: DeadlineConnection) async throws {
         let started = ContinuousClock.now
         let statements = PostgresStatements(plan: self.plan)
-        let keys = statements.sql.keyNames.joined(separator: ", ")
+        let keys = SQL.list(statements.sql.keyNames)
         let repeated = report.duplicateKeysAcrossChunks > 0
-        let source =
+        let source: SQL =
             repeated
-            ? "(SELECT DISTINCT ON (\(keys)) * FROM \(stage.qualified) ORDER BY \(keys),"
-                + " \(SQLIdentifier.quote(stage.extraColumn)) DESC) AS u"
+            ? "(SELECT DISTINCT ON (\(keys)) * FROM \(stage.qualified) ORDER BY \(keys), \(stage.extra) DESC) AS u"
             : "\(stage.qualified) AS u"
         // The stage's size and key distribution, for the planner: a whole file is often best applied with a hash
         // join, unlike a chunk.
-        _ = try await db.query(PostgresQuery(unsafeSQL: "ANALYZE \(stage.qualified)"))
+        _ = try await db.query(stage.analyze)
         try await self.connections.transaction(on: db) {
-            _ = try await db.query(PostgresChunkExecutor.transactionSettings(self.plan.options, indexJoins: false))
-            let result = try await db.query(PostgresQuery(unsafeSQL: statements.update(from: source)))
+            let (settings, binds) = PostgresChunkExecutor.transactionSettings(self.plan.options, indexJoins: false)
+            _ = try await db.query(settings, binds)
+            let result = try await db.query(statements.update(from: source))
             var matched: Int
             var changed: Int
             if self.plan.options.skipUnchanged, let row = result.rows.first {
@@ -94,21 +94,17 @@ struct PostgresAtomicRun {
             var distinctKeys = staged
             if repeated {
                 let count = try await db.query(
-                    PostgresQuery(
-                        unsafeSQL: "SELECT count(*) FROM (SELECT DISTINCT \(keys) FROM \(stage.qualified)) AS k"
-                    )
+                    "SELECT count(*) FROM (SELECT DISTINCT \(keys) FROM \(stage.qualified)) AS k"
                 )
                 distinctKeys = Int(try count.rows.first?.decode(Int64.self) ?? Int64(staged))
             }
             var examples: [String] = []
             if matched < distinctKeys {
-                let texts = statements.sql.keyNames.map { "u.\($0)::text" }.joined(separator: ", ")
+                let texts = SQL.list(statements.sql.keyNames.map { "u.\($0)::text" })
                 let missing = try await db.query(
-                    PostgresQuery(
-                        unsafeSQL: "SELECT DISTINCT \(texts) FROM \(stage.qualified) AS u WHERE NOT EXISTS"
-                            + " (SELECT 1 FROM \(statements.sql.table) AS t WHERE \(statements.sql.match))"
-                            + " LIMIT \(ChunkOutcome.notFoundExampleLimit)"
-                    )
+                    "SELECT DISTINCT \(texts) FROM \(stage.qualified) AS u WHERE NOT EXISTS"
+                        + " (SELECT 1 FROM \(statements.sql.table) AS t WHERE \(statements.sql.match))"
+                        + " LIMIT \(integer: ChunkOutcome.notFoundExampleLimit)"
                 )
                 for row in missing.rows {
                     examples.append(self.plan.renderKey(text: try row.map { try $0.decode(String?.self) }))
@@ -117,7 +113,7 @@ struct PostgresAtomicRun {
             if self.plan.options.failOnMissingKeys && matched < distinctKeys {
                 throw BulkUpdateError.missingKeys(distinctKeys - matched, examples: examples)
             }
-            _ = try await db.query(PostgresQuery(unsafeSQL: "DROP TABLE \(stage.qualified)"))
+            _ = try await db.query(stage.drop)
             report.rowsMatched = matched
             report.rowsChanged = changed
             report.rowsUnchanged = matched - changed

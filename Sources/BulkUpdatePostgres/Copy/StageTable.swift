@@ -20,7 +20,7 @@ struct StageTable: Sendable {
     /// Every plan column, then the extra column.
     let columnNames: [String]
     let extraColumn: String
-    private let definitions: [String]
+    private let definitions: [SQL]
 
     /// The connection's temporary stage for `plan`, named after its columns and types so that different plans
     /// never share one.
@@ -29,7 +29,7 @@ struct StageTable: Sendable {
         return StageTable(
             name: "bulk_update_stage_" + String(KeyHash.hash(.text(signature)), radix: 16),
             plan: plan,
-            extraColumn: "bulk_update ordinal"
+            extraColumn: UpdateSQL.ordinalColumn
         )
     }
 
@@ -44,12 +44,15 @@ struct StageTable: Sendable {
         self.extraColumn = extraColumn
         self.columnNames = plan.columns.map(\.name) + [extraColumn]
         self.definitions =
-            plan.columns.map { "\(SQLIdentifier.quote($0.name)) \($0.type.sqlName)" }
-            + ["\(SQLIdentifier.quote(extraColumn)) int8 NOT NULL"]
+            plan.columns.map { "\(identifier: $0.name) \(type: $0.type.sqlName)" }
+            + ["\(identifier: extraColumn) int8 NOT NULL"]
     }
 
     /// `pg_temp."name"`.
-    var qualified: String { "pg_temp." + SQLIdentifier.quote(self.name) }
+    var qualified: SQL { "pg_temp.\(identifier: self.name)" }
+
+    /// The extra column.
+    var extra: SQL { .identifier(self.extraColumn) }
 
     /// The table argument for PostgresNIO's `copyFrom`.
     var copyTable: String { CopyText.name(["pg_temp", self.name]) }
@@ -58,13 +61,19 @@ struct StageTable: Sendable {
     var copyColumns: [String] { self.columnNames.map { CopyText.name([$0]) } }
 
     /// The per-chunk stage, emptied by every commit.
-    var createSQL: String {
-        let columns = self.definitions.joined(separator: ", ")
-        return "CREATE TEMP TABLE IF NOT EXISTS \(SQLIdentifier.quote(self.name)) (\(columns)) ON COMMIT DELETE ROWS"
+    var create: SQL {
+        "CREATE TEMP TABLE IF NOT EXISTS \(identifier: self.name) (\(SQL.list(self.definitions))) ON COMMIT DELETE ROWS"
     }
 
     /// The atomic stage, which keeps its rows until the run drops it.
-    var createAtomicSQL: String {
-        "CREATE TEMP TABLE \(SQLIdentifier.quote(self.name)) (\(self.definitions.joined(separator: ", ")))"
+    var createAtomic: SQL {
+        "CREATE TEMP TABLE \(identifier: self.name) (\(SQL.list(self.definitions)))"
     }
+
+    /// Empties the stage (inside a caller's transaction, where no commit does).
+    var clear: SQL { "DELETE FROM \(self.qualified)" }
+
+    var drop: SQL { "DROP TABLE \(self.qualified)" }
+    var dropIfExists: SQL { "DROP TABLE IF EXISTS \(self.qualified)" }
+    var analyze: SQL { "ANALYZE \(self.qualified)" }
 }

@@ -8,7 +8,7 @@ struct PostgresStatements: Sendable {
 
     /// `$3::integer`: every parameter carries its column's type, since text-like values travel as `text`.
     static let dialect = UpdateSQL.Dialect(
-        parameter: { number, column in "$\(number)::\(column.type.sqlName)" },
+        parameter: { number, column in .parameter(number, type: column.type.sqlName) },
         differs: { lhs, rhs, column in
             // json (and xml, point, …) has no equality operator; compare the text, which is what would be stored.
             column.type.kind == .json || column.type.comparesAsText
@@ -23,28 +23,31 @@ struct PostgresStatements: Sendable {
         self.sql = UpdateSQL(plan: plan, dialect: Self.dialect)
     }
 
+    /// `$1::integer[]`: the array parameter of column `index`; an array-typed column travels as `text[]`.
+    private func arrayParameter(_ index: Int) -> SQL {
+        let type = self.plan.columns[index].type
+        return "\(parameter: index + 1, type: (type.isArray ? "text" : type.sqlName) + "[]")"
+    }
+
     /// `unnest($1::integer[], $2::character varying[]) AS u("id", "username")`.
     ///
     /// An array-typed column travels as `text[]` of its values' text forms (`{1,2}`), because `unnest` would flatten
     /// an array of arrays; a projection around the `unnest` casts it back:
     /// `(SELECT "id", "tags"::integer[] AS "tags" FROM unnest($1::integer[], $2::text[]) AS u("id", "tags")) AS u`.
-    var unnestSource: String {
+    var unnestSource: SQL {
         let columns = self.plan.columns
-        let arrays = columns.enumerated().map { index, column in
-            "$\(index + 1)::\(column.type.isArray ? "text" : column.type.sqlName)[]"
-        }
-        let names = self.sql.allNames.joined(separator: ", ")
-        let source = "unnest(\(arrays.joined(separator: ", "))) AS u(\(names))"
+        let arrays = SQL.list(columns.indices.map(self.arrayParameter))
+        let source: SQL = "unnest(\(arrays)) AS u(\(SQL.list(self.sql.allNames)))"
         guard columns.contains(where: \.type.isArray) else { return source }
-        let projection = zip(columns, self.sql.allNames).map { column, name in
-            column.type.isArray ? "\(name)::\(column.type.sqlName) AS \(name)" : name
+        let projection = zip(columns, self.sql.allNames).map { column, name -> SQL in
+            column.type.isArray ? "\(name)::\(type: column.type.sqlName) AS \(name)" : name
         }
-        return "(SELECT \(projection.joined(separator: ", ")) FROM \(source)) AS u"
+        return "(SELECT \(SQL.list(projection)) FROM \(source)) AS u"
     }
 
     /// The UPDATE over a source relation `u`. Plain: its command tag counts matched rows. With `skipUnchanged`:
     /// one row (changed, matched) from a single statement.
-    func update(from source: String) -> String {
+    func update(from source: SQL) -> SQL {
         guard self.plan.options.skipUnchanged else { return self.sql.update(from: source, onlyChanged: false) }
         let update = self.sql.update(from: "u", onlyChanged: true)
         return "WITH u AS (SELECT * FROM \(source)), w AS (\(update) RETURNING 1) "
@@ -53,7 +56,7 @@ struct PostgresStatements: Sendable {
     }
 
     /// Django's statement; with `skipUnchanged`, one row (changed, matched).
-    func caseWhen(rows: Int) -> String {
+    func caseWhen(rows: Int) -> SQL {
         let skip = self.plan.options.skipUnchanged
         let (statement, filter) = self.sql.caseWhen(rows: rows, onlyChanged: skip)
         guard skip else { return statement }
@@ -61,16 +64,16 @@ struct PostgresStatements: Sendable {
             + "(SELECT count(*) FROM \(self.sql.table) WHERE \(filter))::int8"
     }
 
-    /// Positions (from 1) of up to ``ChunkOutcome/notFoundExampleLimit`` chunk keys that have no row; binds the key arrays.
-    var notFoundLookup: String {
+    /// Positions (from 1) of up to ``ChunkOutcome/notFoundExampleLimit`` chunk keys that have no row; binds the key
+    /// arrays.
+    var notFoundLookup: SQL {
         let keyCount = self.plan.keyColumns.count
-        let arrays = self.plan.keyColumns.enumerated().map { "$\($0.offset + 1)::\($0.element.type.sqlName)[]" }
-        let ordinal = SQLIdentifier.quote("bulk_update ordinal")
-        let names = self.sql.allNames.prefix(keyCount).joined(separator: ", ")
-        return "SELECT u.\(ordinal)::int8 FROM unnest(\(arrays.joined(separator: ", "))) WITH ORDINALITY"
-            + " AS u(\(names), \(ordinal))"
+        let arrays = SQL.list((0..<keyCount).map(self.arrayParameter))
+        let ordinal = UpdateSQL.ordinalName
+        let names = SQL.list(self.sql.allNames.prefix(keyCount))
+        return "SELECT u.\(ordinal)::int8 FROM unnest(\(arrays)) WITH ORDINALITY AS u(\(names), \(ordinal))"
             + " WHERE NOT EXISTS (SELECT 1 FROM \(self.sql.table) AS t WHERE \(self.sql.match))"
-            + " ORDER BY u.\(ordinal) LIMIT \(ChunkOutcome.notFoundExampleLimit)"
+            + " ORDER BY u.\(ordinal) LIMIT \(integer: ChunkOutcome.notFoundExampleLimit)"
     }
 
     /// Rows per statement for strategies with one parameter per value.

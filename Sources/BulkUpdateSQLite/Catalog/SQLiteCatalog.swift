@@ -8,9 +8,9 @@ enum SQLiteCatalog {
         let schemas = name.schema.map { [$0] } ?? ["temp", "main"]
         var found: (schema: String, table: String, type: String)?
         for schema in schemas {
-            let rows = try await connection.query(
-                "SELECT name, type FROM \(SQLIdentifier.quote(schema)).sqlite_schema"
-                    + " WHERE type IN ('table', 'view') AND name = ?1 COLLATE NOCASE",
+            let rows = try await connection.execute(
+                "SELECT name, type FROM \(identifier: schema).sqlite_schema"
+                    + " WHERE type IN ('table', 'view') AND name = \(parameter: 1) COLLATE NOCASE",
                 [.text(name.name)]
             )
             if let row = rows.first {
@@ -29,8 +29,9 @@ enum SQLiteCatalog {
 
         var columns: [ColumnSchema] = []
         var primaryKey: [(position: Int, name: String)] = []
-        let columnRows = try await connection.query(
-            "SELECT name, type, \"notnull\", pk, hidden FROM pragma_table_xinfo(?1, ?2) ORDER BY cid",
+        let columnRows = try await connection.execute(
+            "SELECT name, type, \"notnull\", pk, hidden FROM pragma_table_xinfo(\(parameter: 1), \(parameter: 2))"
+                + " ORDER BY cid",
             binds
         )
         for row in columnRows {
@@ -55,15 +56,15 @@ enum SQLiteCatalog {
         }
         let primary = primaryKey.sorted { $0.position < $1.position }.map(\.name)
         var uniqueKeys: [[String]] = primary.isEmpty ? [] : [primary]
-        for index in try await connection.query(
-            "SELECT name, \"unique\", partial FROM pragma_index_list(?1, ?2)",
+        for index in try await connection.execute(
+            "SELECT name, \"unique\", partial FROM pragma_index_list(\(parameter: 1), \(parameter: 2))",
             binds
         ) {
             guard index.column("unique")?.integer == 1, index.column("partial")?.integer == 0,
                 let indexName = index.column("name")?.string
             else { continue }
-            let parts = try await connection.query(
-                "SELECT name FROM pragma_index_info(?1, ?2) ORDER BY seqno",
+            let parts = try await connection.execute(
+                "SELECT name FROM pragma_index_info(\(parameter: 1), \(parameter: 2)) ORDER BY seqno",
                 [.text(indexName), .text(found.schema)]
             )
             let names = parts.map { $0.column("name")?.string }

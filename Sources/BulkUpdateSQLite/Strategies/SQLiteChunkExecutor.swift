@@ -9,16 +9,21 @@ import SQLiteNIO
 package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     /// `?3`: SQLite is dynamically typed, values are bound as they are stored.
     static let dialect = UpdateSQL.Dialect(
-        parameter: { number, _ in "?\(number)" },
+        parameter: { number, _ in .parameter(number) },
         differs: { lhs, rhs, _ in "\(lhs) IS NOT \(rhs)" }
     )
     /// The temporary table of the `tempTable` strategy, private to the connection.
-    static let stageTable = "temp." + SQLIdentifier.quote("bulk_update_stage")
+    static let stageName = "bulk_update_stage"
+    static let stageTable: SQL = "temp.\(identifier: Self.stageName)"
 
     let connection: SQLiteConnection
     let lock: AsyncLock
     let sql: UpdateSQL
     let maximumParameters: Int
+    /// The `values` and `caseWhen` statements, by rows per statement (all but a chunk's last batch are full).
+    let batchStatements = StatementCache<SQLiteStatement>()
+    /// The `tempTable` strategy's inserts into its stage, by rows per statement.
+    let stageInserts = StatementCache<SQLiteStatement>()
     /// Whether each chunk is its own transaction; `false` in an atomic run, whose one transaction (and the writer
     /// lock) the backend holds.
     let ownsTransactions: Bool
@@ -61,7 +66,7 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         }
         do {
             return try await self.lock.withLock {
-                _ = try await self.connection.query("BEGIN IMMEDIATE")
+                try await self.connection.execute("BEGIN IMMEDIATE")
                 do {
                     var outcome = try await self.apply(chunk)
                     if outcome.matched < chunk.count {
@@ -76,7 +81,7 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
                     if let journal = self.journal {
                         // In the chunk's own transaction: the chunk and its entry commit together or not at all.
                         let record = chunk.record()
-                        _ = try await self.connection.query(
+                        try await self.connection.execute(
                             journal.insertChunk,
                             [
                                 .text(journal.runID), .integer(SQLiteInt64(record.worker)),
@@ -85,10 +90,10 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
                             ]
                         )
                     }
-                    _ = try await self.connection.query("COMMIT")
+                    try await self.connection.execute("COMMIT")
                     return outcome
                 } catch {
-                    _ = try? await self.connection.query("ROLLBACK")
+                    _ = try? await self.connection.execute("ROLLBACK")
                     throw error
                 }
             }
@@ -103,44 +108,46 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         var outcome = ChunkOutcome(matched: 0, changed: 0)
         switch plan.options.strategy {
         case .tempTable:
-            let names = self.sql.allNames.joined(separator: ", ")
+            let names = SQL.list(self.sql.allNames)
             // Created and dropped inside the chunk's transaction (or the atomic run's), so nothing is left behind.
-            _ = try await self.connection.query("DROP TABLE IF EXISTS \(Self.stageTable)")
-            _ = try await self.connection.query(
-                "CREATE TEMP TABLE \(SQLIdentifier.quote("bulk_update_stage")) (\(names))"
-            )
-            for rows in self.batches(chunk.count, width: chunk.columns.count) {
-                let placeholders = (0..<rows.count).map { row in
-                    "("
-                        + (0..<chunk.columns.count).map { "?\(row * chunk.columns.count + $0 + 1)" }.joined(
-                            separator: ", "
-                        )
-                        + ")"
+            try await self.connection.execute("DROP TABLE IF EXISTS \(Self.stageTable)")
+            try await self.connection.execute("CREATE TEMP TABLE \(identifier: Self.stageName) (\(names))")
+            let width = chunk.columns.count
+            for rows in self.batches(chunk.count, width: width) {
+                let statement = self.stageInserts.statement(rows: rows.count) { count in
+                    let tuples = (0..<count).map { row -> SQL in
+                        "(\(SQL.list((0..<width).map { SQL.parameter(row * width + $0 + 1) })))"
+                    }
+                    return SQLiteStatement("INSERT INTO \(Self.stageTable) (\(names)) VALUES \(SQL.list(tuples))")
                 }
-                _ = try await self.connection.query(
-                    "INSERT INTO \(Self.stageTable) (\(names)) VALUES \(placeholders.joined(separator: ", "))",
-                    self.binds(chunk, rows: rows)
-                )
+                try await self.connection.execute(statement, self.binds(chunk, rows: rows))
             }
-            let source = "\(Self.stageTable) AS u"
+            let source: SQL = "\(Self.stageTable) AS u"
             if skip {
                 outcome.matched = try await self.count(
                     "SELECT count(*) FROM \(self.sql.table) AS t JOIN \(source) ON \(self.sql.match)",
                     []
                 )
             }
-            outcome.changed = try await self.update(self.sql.update(from: source, onlyChanged: skip), [])
-            _ = try await self.connection.query("DROP TABLE \(Self.stageTable)")
+            outcome.changed = try await self.update(
+                SQLiteStatement(self.sql.update(from: source, onlyChanged: skip)),
+                []
+            )
+            try await self.connection.execute("DROP TABLE \(Self.stageTable)")
         case .caseWhen:
             for rows in self.batches(chunk.count, width: chunk.columns.count) {
                 if skip { outcome.matched += try await self.countMatched(chunk, rows: rows) }
-                let statement = self.sql.caseWhen(rows: rows.count, onlyChanged: skip).statement
+                let statement = self.batchStatements.statement(rows: rows.count) {
+                    SQLiteStatement(self.sql.caseWhen(rows: $0, onlyChanged: skip).statement)
+                }
                 outcome.changed += try await self.update(statement, self.binds(chunk, rows: rows))
             }
         default:
             for rows in self.batches(chunk.count, width: chunk.columns.count) {
                 if skip { outcome.matched += try await self.countMatched(chunk, rows: rows) }
-                let statement = self.sql.update(from: self.sql.valuesSource(rows: rows.count), onlyChanged: skip)
+                let statement = self.batchStatements.statement(rows: rows.count) {
+                    SQLiteStatement(self.sql.update(from: self.sql.valuesSource(rows: $0), onlyChanged: skip))
+                }
                 outcome.changed += try await self.update(statement, self.binds(chunk, rows: rows))
             }
         }
@@ -149,13 +156,13 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     }
 
     /// Runs an UPDATE and returns the rows it changed.
-    private func update(_ statement: String, _ binds: [SQLiteData]) async throws -> Int {
-        _ = try await self.connection.query(statement, binds)
+    private func update(_ statement: SQLiteStatement, _ binds: [SQLiteData]) async throws -> Int {
+        try await self.connection.execute(statement, binds)
         return try await self.count("SELECT changes()", [])
     }
 
-    private func count(_ query: String, _ binds: [SQLiteData]) async throws -> Int {
-        let rows = try await self.connection.query(query, binds)
+    private func count(_ query: SQL, _ binds: [SQLiteData]) async throws -> Int {
+        let rows = try await self.connection.execute(query, binds)
         return Int(rows.first?.columns.first?.data.integer ?? 0)
     }
 
@@ -174,10 +181,11 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         for rows in self.batches(chunk.count, width: keyCount + 1)
         where examples.count < ChunkOutcome.notFoundExampleLimit {
             let source = self.sql.keyValuesSource(rows: rows.count, ordinal: true)
-            let found = try await self.connection.query(
+            let found = try await self.connection.execute(
                 "SELECT u.\(UpdateSQL.ordinalName) FROM \(source)"
                     + " WHERE NOT EXISTS (SELECT 1 FROM \(self.sql.table) AS t WHERE \(self.sql.match))"
-                    + " ORDER BY u.\(UpdateSQL.ordinalName) LIMIT \(ChunkOutcome.notFoundExampleLimit - examples.count)",
+                    + " ORDER BY u.\(UpdateSQL.ordinalName)"
+                    + " LIMIT \(integer: ChunkOutcome.notFoundExampleLimit - examples.count)",
                 self.keyBinds(chunk, rows: rows, ordinal: true)
             )
             for row in found {
