@@ -124,9 +124,14 @@ struct RunsCommand: AsyncParsableCommand {
     }
 
     private func postgresHasJournal(_ client: PostgresClient, schema: String) async throws -> Bool {
-        let query: PostgresQuery =
-            "SELECT count(*)::int8 FROM pg_catalog.pg_tables WHERE schemaname = \(schema) AND tablename = 'bulk_update_runs'"
-        for try await count in try await client.query(query).decode(Int64.self) { return count > 0 }
+        let query: SQL =
+            "SELECT count(*)::int8 FROM pg_catalog.pg_tables"
+            + " WHERE schemaname = \(parameter: 1) AND tablename = 'bulk_update_runs'"
+        var binds = PostgresBindings(capacity: 1)
+        binds.append(schema)
+        for try await count in try await client.query(PostgresStatement(query).query(binds)).decode(Int64.self) {
+            return count > 0
+        }
         return false
     }
 }

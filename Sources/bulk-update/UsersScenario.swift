@@ -80,7 +80,12 @@ enum UsersScenario {
                     return try await client.withConnection { holder in
                         let logger = Logger.silent
                         let key = Self.name(table).description
-                        let lock: PostgresQuery = "SELECT pg_try_advisory_lock(\(Self.lockSpace), hashtext(\(key)))"
+                        var binds = PostgresBindings(capacity: 2)
+                        binds.append(Self.lockSpace)
+                        binds.append(key)
+                        let lock = PostgresStatement(
+                            "SELECT pg_try_advisory_lock(\(parameter: 1), hashtext(\(parameter: 2)))"
+                        ).query(binds)
                         var acquired = false
                         for try await granted in try await holder.query(lock, logger: logger).decode(Bool.self) {
                             acquired = granted
@@ -91,7 +96,9 @@ enum UsersScenario {
                                     + " or choose another --table"
                             )
                         }
-                        let unlock: PostgresQuery = "SELECT pg_advisory_unlock(\(Self.lockSpace), hashtext(\(key)))"
+                        let unlock = PostgresStatement(
+                            "SELECT pg_advisory_unlock(\(parameter: 1), hashtext(\(parameter: 2)))"
+                        ).query(binds)
                         do {
                             let result = try await body(PostgresUsers(client: client))
                             _ = try? await holder.query(unlock, logger: logger).collect()
@@ -174,7 +181,7 @@ struct PostgresUsers: UsersDatabase {
         let order: SQL = shuffled ? " ORDER BY random()" : ""
         try await self.client.withConnection { connection in
             let logger = Logger.silent
-            try await connection.query("BEGIN", logger: logger)
+            try await connection.query(PostgresStatement("BEGIN").query(), logger: logger)
             do {
                 // Without IF NOT EXISTS: a table created by someone else in the meantime makes this fail, and nothing
                 // of theirs is touched.
@@ -198,9 +205,9 @@ struct PostgresUsers: UsersDatabase {
                     + " SELECT g, 'user_' || g, 'user_' || g || '@example.com'"
                     + " FROM generate_series(1, \(parameter: 1, type: "int8")) g\(order)"
                 try await connection.query(PostgresStatement(insert).query(count), logger: logger)
-                try await connection.query("COMMIT", logger: logger)
+                try await connection.query(PostgresStatement("COMMIT").query(), logger: logger)
             } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
+                _ = try? await connection.query(PostgresStatement("ROLLBACK").query(), logger: logger)
                 throw error
             }
         }
@@ -209,8 +216,12 @@ struct PostgresUsers: UsersDatabase {
 
     /// Whether `table` exists, and whether it carries the scenario mark.
     func ownership(_ table: String) async throws -> ScenarioTableOwnership {
-        let query: PostgresQuery =
-            "SELECT pg_catalog.obj_description(c.oid, 'pg_class') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(\(UsersScenario.quoted(table)))"
+        var binds = PostgresBindings(capacity: 1)
+        binds.append(UsersScenario.quoted(table))
+        let query = PostgresStatement(
+            "SELECT pg_catalog.obj_description(c.oid, 'pg_class') FROM pg_catalog.pg_class c"
+                + " WHERE c.oid = pg_catalog.to_regclass(\(parameter: 1))"
+        ).query(binds)
         for try await comment in try await self.client.query(query).decode(String?.self) {
             return comment == UsersScenario.mark ? .ours : .someoneElses
         }

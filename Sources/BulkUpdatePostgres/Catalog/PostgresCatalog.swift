@@ -4,12 +4,14 @@ import PostgresNIO
 /// Reads a table's description from pg_catalog: columns, types, nullability, primary and unique keys.
 package enum PostgresCatalog {
     static func describe(_ name: BulkUpdateTableName, on db: DeadlineConnection) async throws -> TableSchema {
-        let resolve: PostgresQuery = """
+        let resolve: SQL = """
             SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relkind::text
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.oid = pg_catalog.to_regclass(\(name.quoted))
+            WHERE c.oid = pg_catalog.to_regclass(\(parameter: 1))
             """
-        guard let tableRow = try await db.query(resolve).rows.first else {
+        var resolveBinds = PostgresBindings(capacity: 1)
+        resolveBinds.append(name.quoted)
+        guard let tableRow = try await db.query(resolve, resolveBinds).rows.first else {
             let place = name.schema == nil ? " (looked up in the search_path)" : ""
             throw BulkUpdateError(.schema, "table \(name) does not exist\(place)")
         }
@@ -20,7 +22,7 @@ package enum PostgresCatalog {
         }
 
         // Identity columns GENERATED ALWAYS refuse new values like generated columns do. One level of domain is resolved to its base type (a domain over a domain is left to the server to check).
-        let columnsQuery: PostgresQuery = """
+        let columnsQuery: SQL = """
             SELECT a.attname::text, a.attnotnull OR t.typnotnull, a.attgenerated::text <> '' OR a.attidentity = 'a',
                    COALESCE(bt.typname, t.typname)::text, COALESCE(bt.typtype, t.typtype)::text,
                    COALESCE(bt.typcategory, t.typcategory)::text,
@@ -45,11 +47,13 @@ package enum PostgresCatalog {
             LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
             LEFT JOIN pg_catalog.pg_type et ON et.oid = COALESCE(bt.typelem, t.typelem)
                 AND COALESCE(bt.typcategory, t.typcategory) = 'A'
-            WHERE a.attrelid = \(oid)::oid AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE a.attrelid = \(parameter: 1)::oid AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY a.attnum
             """
+        var columnsQueryBinds = PostgresBindings(capacity: 1)
+        columnsQueryBinds.append(oid)
         var columns: [ColumnSchema] = []
-        for row in try await db.query(columnsQuery).rows {
+        for row in try await db.query(columnsQuery, columnsQueryBinds).rows {
             let (
                 column, notNull, generated, baseType, typeType, category, sqlName, displayName, typmod, isDomain,
                 checkedDomain, labels, elementName, elementType, hasEquality
@@ -91,7 +95,7 @@ package enum PostgresCatalog {
             columns.append(ColumnSchema(name: column, type: type, isNullable: !notNull, isGenerated: generated))
         }
 
-        let keysQuery: PostgresQuery = """
+        let keysQuery: SQL = """
             SELECT i.indisprimary,
                    ARRAY(SELECT a.attname::text
                          FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
@@ -99,13 +103,15 @@ package enum PostgresCatalog {
                          WHERE k.ord <= i.indnkeyatts
                          ORDER BY k.ord)
             FROM pg_catalog.pg_index i
-            WHERE i.indrelid = \(oid)::oid AND i.indisunique AND i.indisvalid
+            WHERE i.indrelid = \(parameter: 1)::oid AND i.indisunique AND i.indisvalid
               AND i.indpred IS NULL AND i.indexprs IS NULL
             ORDER BY i.indisprimary DESC, i.indexrelid
             """
+        var keysQueryBinds = PostgresBindings(capacity: 1)
+        keysQueryBinds.append(oid)
         var primaryKey: [String] = []
         var uniqueKeys: [[String]] = []
-        for row in try await db.query(keysQuery).rows {
+        for row in try await db.query(keysQuery, keysQueryBinds).rows {
             let (isPrimary, keyColumns) = try row.decode((Bool, [String]).self)
             if isPrimary { primaryKey = keyColumns }
             uniqueKeys.append(keyColumns)

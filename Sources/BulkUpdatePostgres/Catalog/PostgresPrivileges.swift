@@ -23,7 +23,7 @@ enum PostgresPrivileges {
         let table = plan.table.name
         var missing: [String] = []
         var role = "the current role"
-        for row in try await db.query("SELECT current_user::text").rows {
+        for row in try await db.query("SELECT current_user::text" as SQL).rows {
             role = SQLIdentifier.quote(try row.decode(String.self))
         }
 
@@ -32,14 +32,18 @@ enum PostgresPrivileges {
         let readsSetColumns = plan.options.skipUnchanged || plan.options.strategy == .caseWhen
         let readColumns = plan.keyColumns + (readsSetColumns ? plan.setColumns : [])
         let names = plan.columns.map(\.name)
-        let columnQuery: PostgresQuery = """
-            SELECT c, pg_catalog.has_column_privilege(\(table.quoted), c, 'SELECT'),
-                   pg_catalog.has_column_privilege(\(table.quoted), c, 'UPDATE')
-            FROM unnest(\(names)::text[]) AS c
+        let columnQuery: SQL = """
+            SELECT c, pg_catalog.has_column_privilege(\(parameter: 1), c, 'SELECT'),
+                   pg_catalog.has_column_privilege(\(parameter: 2), c, 'UPDATE')
+            FROM unnest(\(parameter: 3)::text[]) AS c
             """
+        var columnQueryBinds = PostgresBindings(capacity: 3)
+        columnQueryBinds.append(table.quoted)
+        columnQueryBinds.append(table.quoted)
+        columnQueryBinds.append(names)
         var mayRead: Set<String> = []
         var mayUpdate: Set<String> = []
-        for row in try await db.query(columnQuery).rows {
+        for row in try await db.query(columnQuery, columnQueryBinds).rows {
             let (name, read, update) = try row.decode((String, Bool, Bool).self)
             if read { mayRead.insert(name) }
             if update { mayUpdate.insert(name) }
@@ -92,11 +96,14 @@ enum PostgresPrivileges {
     static func journalExists(_ plan: UpdatePlan, on db: DeadlineConnection) async throws -> Bool {
         let schema = Self.journalSchema(plan)
         let tables = Self.journalTables.map(\.name)
-        let query: PostgresQuery = """
+        let query: SQL = """
             SELECT count(*)::int8 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = \(schema) AND c.relname = ANY(\(tables)::text[]) AND c.relkind IN ('r', 'p')
+            WHERE n.nspname = \(parameter: 1) AND c.relname = ANY(\(parameter: 2)::text[]) AND c.relkind IN ('r', 'p')
             """
-        let count = try await db.query(query).rows.first?.decode(Int64.self) ?? 0
+        var queryBinds = PostgresBindings(capacity: 2)
+        queryBinds.append(schema)
+        queryBinds.append(tables)
+        let count = try await db.query(query, queryBinds).rows.first?.decode(Int64.self) ?? 0
         return count == Int64(tables.count)
     }
 
@@ -120,11 +127,13 @@ enum PostgresPrivileges {
         let wayOut =
             "or keep the journal elsewhere (journalSchema, apply --journal-schema SCHEMA), or run without one: all or"
             + " nothing (atomic, apply --atomic), or without resume (apply --no-journal)"
-        let exists: PostgresQuery = """
+        let exists: SQL = """
             SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE'), pg_catalog.has_schema_privilege(n.oid, 'CREATE')
-            FROM pg_catalog.pg_namespace n WHERE n.nspname = \(schema)
+            FROM pg_catalog.pg_namespace n WHERE n.nspname = \(parameter: 1)
             """
-        guard let row = try await db.query(exists).rows.first else {
+        var existsBinds = PostgresBindings(capacity: 1)
+        existsBinds.append(schema)
+        guard let row = try await db.query(exists, existsBinds).rows.first else {
             return .configuration("the journal schema \(quotedSchema) does not exist: create it, \(wayOut)")
         }
         let (usage, create) = try row.decode((Bool, Bool).self)
@@ -135,16 +144,19 @@ enum PostgresPrivileges {
             )
         }
         let tables = Self.journalTables.map(\.name)
-        let privileges: PostgresQuery = """
+        let privileges: SQL = """
             SELECT c.relname::text, pg_catalog.has_table_privilege(c.oid, 'SELECT'),
                    pg_catalog.has_table_privilege(c.oid, 'INSERT'), pg_catalog.has_table_privilege(c.oid, 'UPDATE'),
                    ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = \(schema) AND c.relname = ANY(\(tables)::text[])
+            WHERE n.nspname = \(parameter: 1) AND c.relname = ANY(\(parameter: 2)::text[])
             """
+        var privilegesBinds = PostgresBindings(capacity: 2)
+        privilegesBinds.append(schema)
+        privilegesBinds.append(tables)
         var found: [String: Set<String>] = [:]
-        for row in try await db.query(privileges).rows {
+        for row in try await db.query(privileges, privilegesBinds).rows {
             let (name, select, insert, update, columns) = try row.decode((String, Bool, Bool, Bool, [String]).self)
             var granted: Set<String> = []
             if select { granted.insert("SELECT") }

@@ -67,11 +67,11 @@ package struct PostgresConnections: Sendable {
     /// transaction that has already failed (25P02) is reported as the error it is.
     package static func isInTransactionBlock(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
         do {
-            _ = try await connection.query("SAVEPOINT bulk_update_probe", logger: logger)
+            _ = try await connection.query(PostgresStatement("SAVEPOINT bulk_update_probe").query(), logger: logger)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "25P01" {
             return false
         }
-        _ = try await connection.query("RELEASE SAVEPOINT bulk_update_probe", logger: logger)
+        _ = try await connection.query(PostgresStatement("RELEASE SAVEPOINT bulk_update_probe").query(), logger: logger)
         return true
     }
 
