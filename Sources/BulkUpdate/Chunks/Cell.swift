@@ -103,7 +103,7 @@ extension ColumnType {
             }
             return .text(trimmed)
         case .textual:
-            if text.utf8.contains(0) { throw CellError("text cannot contain a NUL character") }
+            if ValueParsing.containsNUL(text) { throw CellError("text cannot contain a NUL character") }
             if let bits = self.bitLength {
                 guard let count = ValueParsing.bitCount(text) else {
                     throw self.expected("a bit string of 0s and 1s (or X followed by hex digits)")
@@ -117,7 +117,7 @@ extension ColumnType {
             }
             return .text(text)
         case .json, .jsonb:
-            guard !text.utf8.contains(0) else { throw CellError("JSON text cannot contain a NUL character") }
+            guard !ValueParsing.containsNUL(text) else { throw CellError("JSON text cannot contain a NUL character") }
             guard ValueParsing.isJSON(text) else { throw self.expected("a JSON document") }
             return .text(text)
         case .bytea:
@@ -138,7 +138,7 @@ extension ColumnType {
     }
 
     private func checkedText(_ text: String) throws(CellError) -> Cell {
-        if text.utf8.contains(0) { throw CellError("text cannot contain a NUL character") }
+        if ValueParsing.containsNUL(text) { throw CellError("text cannot contain a NUL character") }
         if let maximumLength, text.utf8.count > maximumLength, text.unicodeScalars.count > maximumLength {
             // As PostgreSQL does on assignment: the excess may only be spaces, which are cut.
             let excess = text.unicodeScalars.dropFirst(maximumLength)

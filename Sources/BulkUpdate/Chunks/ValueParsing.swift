@@ -5,6 +5,16 @@ package import Foundation
 /// Dates are counted in days and timestamps in microseconds since 2000-01-01 00:00 UTC, PostgreSQL's own epoch,
 /// so both backends can store them without another conversion.
 package enum ValueParsing {
+    /// Whether `text` holds a NUL character, which PostgreSQL cannot store in text: one `memchr` over the string's
+    /// UTF-8 bytes (a byte-by-byte `contains` on `utf8` cost more than parsing the row).
+    package static func containsNUL(_ text: String) -> Bool {
+        let found = text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard let base = bytes.baseAddress else { return false }
+            return memchr(base, 0, bytes.count) != nil
+        }
+        return found ?? text.utf8.contains(0)
+    }
+
     /// Seconds from 1970-01-01 to 2000-01-01.
     package static let postgresEpochOffset: Int64 = 946_684_800
     /// Days from 1970-01-01 to 2000-01-01.

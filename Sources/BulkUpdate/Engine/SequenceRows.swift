@@ -7,8 +7,10 @@ package struct SequenceRows<Base: Sequence>: AsyncSequence where Base.Element ==
 
     package init(_ base: Base) { self.base = base }
 
-    package struct AsyncIterator: AsyncIteratorProtocol {
+    package struct AsyncIterator: AsyncIteratorProtocol, SynchronousRows {
         var base: Base.Iterator
+
+        package mutating func nextRow() -> BulkUpdateRow? { self.base.next() }
 
         package mutating func next() async -> BulkUpdateRow? { self.base.next() }
 
@@ -18,4 +20,10 @@ package struct SequenceRows<Base: Sequence>: AsyncSequence where Base.Element ==
     }
 
     package func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: self.base.makeIterator()) }
+}
+
+/// An iterator of rows that never waits: the router reads it in a plain loop instead of one asynchronous call per
+/// row (whose frame and executor check cost as much as checking the row). Files and collections are read so.
+package protocol SynchronousRows {
+    mutating func nextRow() throws -> BulkUpdateRow?
 }

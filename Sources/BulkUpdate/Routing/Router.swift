@@ -22,21 +22,33 @@ struct Router {
         var cells: [Cell] = []
         cells.reserveCapacity(self.plan.columns.count)
         position = 0
-        let expected = self.plan.options.expectedRows
-        for try await row in rows {
+        // Read once: `self.plan` inside the loop was copied (and released) for every row.
+        let plan = self.plan
+        let expected = plan.options.expectedRows
+        /// Puts one row in its worker's chunk; the full chunk, if this row filled one.
+        func add(_ row: BulkUpdateRow) throws -> Chunk? {
             if let expected, position == expected {
                 throw BulkUpdateError.tooManyRows(expected: expected)
             }
             position += 1
-            try RowChecker.check(row, line: row.line ?? position, plan: self.plan, into: &cells)
+            try RowChecker.check(row, line: row.line ?? position, plan: plan, into: &cells)
             let hash = KeyHash.hash(cells[0..<keyCount])
             let worker = Int(hash % UInt64(workers))
             builders[worker].append(cells, line: row.line ?? position, hash: hash)
-            if builders[worker].count >= chunkSize {
-                numbers[worker] += 1
-                let full = builders[worker]
-                builders[worker] = Chunk(plan: self.plan, worker: worker, number: numbers[worker], capacity: chunkSize)
-                guard try await self.send(full) else { return }
+            guard builders[worker].count >= chunkSize else { return nil }
+            numbers[worker] += 1
+            let full = builders[worker]
+            builders[worker] = Chunk(plan: plan, worker: worker, number: numbers[worker], capacity: chunkSize)
+            return full
+        }
+        var iterator = rows.makeAsyncIterator()
+        if var synchronous = iterator as? any SynchronousRows {
+            while let row = try synchronous.nextRow() {
+                if let full = try add(row) { guard try await self.send(full) else { return } }
+            }
+        } else {
+            while let row = try await iterator.next() {
+                if let full = try add(row) { guard try await self.send(full) else { return } }
             }
         }
         for chunk in builders where chunk.count > 0 {

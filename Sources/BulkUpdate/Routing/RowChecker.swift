@@ -17,12 +17,15 @@ enum RowChecker {
         }
         cells.removeAll(keepingCapacity: true)
         let keyCount = plan.keyColumns.count
-        for (index, column) in columns.enumerated() {
+        // By index: binding each ColumnSchema to a local copies its strings and arrays, a retain and release each,
+        // for every value of every row.
+        for index in columns.indices {
             let value = row.values[index]
             let cell: Cell
             do {
-                cell = try column.type.cell(for: value)
+                cell = try columns[index].type.cell(for: value)
             } catch {
+                let column = columns[index]
                 throw BulkUpdateError(
                     .input,
                     "value \(value) does not fit column \"\(column.name)\" (\(column.type.displayName)): \(error.reason)",
@@ -31,6 +34,7 @@ enum RowChecker {
                 )
             }
             if case .null = cell {
+                let column = columns[index]
                 if index < keyCount {
                     throw BulkUpdateError(
                         .input,

@@ -17,13 +17,18 @@ package struct RowValidator {
 
     /// Checks one row and returns its values as the chunk will store them.
     package mutating func checkedCells(_ row: BulkUpdateRow, line: Int) throws(BulkUpdateError) -> [Cell] {
-        try RowChecker.check(row, line: line, plan: self.plan, into: &self.cells)
+        // The buffer is taken out of `self` while it is filled: passing `&self.cells` beside `self.plan` made every
+        // call copy the plan (and retain and release each column's type).
+        var cells = self.cells
+        self.cells = []
+        defer { self.cells = cells }
+        try RowChecker.check(row, line: line, plan: self.plan, into: &cells)
         if self.plan.options.duplicateKeys == .error {
-            let hash = KeyHash.hash(self.cells[0..<self.plan.keyColumns.count])
+            let hash = KeyHash.hash(cells[0..<self.plan.keyColumns.count])
             if let earlier = self.seen.updateValue(line, forKey: hash) {
-                throw RowChecker.duplicate(cells: self.cells, plan: self.plan, earlierLine: earlier, line: line)
+                throw RowChecker.duplicate(cells: cells, plan: self.plan, earlierLine: earlier, line: line)
             }
         }
-        return self.cells
+        return cells
     }
 }

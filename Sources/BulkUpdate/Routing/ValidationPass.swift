@@ -56,22 +56,39 @@ package struct ValidationPass {
 
     /// Checks one row; a row that does not fit is recorded, not thrown.
     package mutating func check(_ row: BulkUpdateRow, line: Int) async throws {
+        if self.checkOnClient(row, line: line) { try await self.flushFull() }
+    }
+
+    /// The part of ``check(_:line:)`` that never waits, for loops that read rows without waiting: checks the row on
+    /// the client and queues its values for the database.
+    ///
+    /// - Returns: Whether a batch is full; then call ``flushFull()`` before the next row.
+    package mutating func checkOnClient(_ row: BulkUpdateRow, line: Int) -> Bool {
         self.rows += 1
         let cells: [Cell]
         do {
             cells = try self.validator.checkedCells(row, line: line)
         } catch {
             self.record(error)
-            return
+            return false
         }
         var rowHash = UInt64(cells.count)
         for cell in cells { rowHash = KeyHash.mix(rowHash ^ KeyHash.hash(cell)) }
         self.contentHash = KeyHash.mix(self.contentHash ^ rowHash)
+        var full = false
         for (index, column) in self.checkedColumns.enumerated() where cells[column] != .null {
             // Appended in place: a copy taken out of the array and put back would copy the whole batch each row.
             self.batches[index].values.append(cells[column])
             self.batches[index].lines.append(line)
-            if self.batches[index].lines.count >= Self.batchSize { try await self.flush(index) }
+            if self.batches[index].lines.count >= Self.batchSize { full = true }
+        }
+        return full
+    }
+
+    /// Sends every full batch to the database.
+    package mutating func flushFull() async throws {
+        for index in self.checkedColumns.indices where self.batches[index].lines.count >= Self.batchSize {
+            try await self.flush(index)
         }
     }
 

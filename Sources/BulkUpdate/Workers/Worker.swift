@@ -24,7 +24,7 @@ struct Worker: Sendable {
         var logger = self.logger
         logger[metadataKey: LogKey.worker] = "\(self.index)"
         let failOnDuplicate = self.plan.options.duplicateKeys == .error
-        var seen = Set<UInt64>()
+        var seen = SeenKeys()
         var seenLines: [UInt64: Int] = [:]
         do {
             for await var chunk in channel {
@@ -36,12 +36,14 @@ struct Worker: Sendable {
                     throw Self.duplicateError(chunk: chunk, row: row, earlierLine: first.dropped)
                 }
                 report.duplicateKeys += dropped.count
+                let integerKeys: [Int64?]? =
+                    if chunk.keyColumnCount == 1, case .int(let keys) = chunk.columns[0] { keys } else { nil }
                 for row in 0..<chunk.count {
                     if failOnDuplicate {
                         if let earlier = seenLines.updateValue(chunk.lines[row], forKey: chunk.hashes[row]) {
                             throw Self.duplicateError(chunk: chunk, row: row, earlierLine: earlier)
                         }
-                    } else if !seen.insert(chunk.hashes[row]).inserted {
+                    } else if !seen.insert(integer: integerKeys?[row], hash: chunk.hashes[row]) {
                         report.duplicateKeysAcrossChunks += 1
                     }
                 }

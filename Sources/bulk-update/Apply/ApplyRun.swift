@@ -151,7 +151,7 @@ struct ApplyRun {
                 unreadable.append(error)
                 continue
             }
-            try await pass.check(row, line: line)
+            if pass.checkOnClient(row, line: line) { try await pass.flushFull() }
         }
         try await pass.finish()
         let invalid = pass.invalid + unreadable.count

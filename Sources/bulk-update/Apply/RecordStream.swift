@@ -117,6 +117,10 @@ struct RowMapping {
     func row(_ fields: RecordStream.Fields, line: Int) throws(BulkUpdateError) -> BulkUpdateRow {
         switch fields {
         case .positional(let values):
+            // Input columns already in plan order (the usual file) are taken as they are, without a copy.
+            if self.positions.count == values.count && self.positions.elementsEqual(values.indices) {
+                return BulkUpdateRow(values, line: line)
+            }
             return BulkUpdateRow(self.positions.map { values[$0] }, line: line)
         case .named(let values):
             var row: [BulkUpdateValue] = []
@@ -150,11 +154,15 @@ struct InputRows: AsyncSequence {
     let stream: RecordStream
     let mapping: RowMapping
 
-    struct AsyncIterator: AsyncIteratorProtocol {
+    struct AsyncIterator: AsyncIteratorProtocol, SynchronousRows {
         var stream: RecordStream
         let mapping: RowMapping
 
         mutating func next() async throws -> BulkUpdateRow? {
+            try self.nextRow()
+        }
+
+        mutating func nextRow() throws -> BulkUpdateRow? {
             guard let (line, fields) = try self.stream.next() else { return nil }
             return try self.mapping.row(fields, line: line)
         }

@@ -375,7 +375,7 @@ struct DelimitedReader {
         let span = self.spans[field]
         if !span.doubledQuotes {
             let slice = UnsafeBufferPointer(rebasing: bytes[span.start..<span.end])
-            if let text = String(validating: slice, as: UTF8.self) { return text }
+            if let text = Self.text(slice) { return text }
             throw self.invalidUTF8(slice, line: span.line, field: field)
         }
         self.scratch.removeAll(keepingCapacity: true)
@@ -386,9 +386,18 @@ struct DelimitedReader {
             index += byte == Self.quote ? 2 : 1
         }
         return try self.scratch.withUnsafeBufferPointer { unescaped in
-            if let text = String(validating: unescaped, as: UTF8.self) { return text }
+            if let text = Self.text(unescaped) { return text }
             throw self.invalidUTF8(unescaped, line: span.line, field: field)
         }
+    }
+
+    /// `bytes` as a string, or `nil` when they are not valid UTF-8. ASCII, most fields, takes a fast path: the
+    /// generic validating initializer looked up type metadata for every field.
+    private static func text(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        var bits: UInt8 = 0
+        for byte in bytes { bits |= byte }
+        if bits < 0x80 { return String(decoding: bytes, as: UTF8.self) }
+        return String(validating: bytes, as: UTF8.self)
     }
 
     // MARK: - Errors
