@@ -14,8 +14,6 @@ package struct SQLiteBackend: BulkUpdateBackend {
 
     package var databaseName: String { "SQLite" }
 
-    /// How SQLite statements write parameters, for SQL built elsewhere (the run journal).
-
     // See `BulkUpdateBackend.statementText(_:rows:)`.
     package func statementText(_ plan: UpdatePlan, rows: Int) -> String {
         let sql = UpdateSQL(plan: plan, dialect: SQLiteChunkExecutor.dialect)

@@ -13,6 +13,27 @@ package enum Cell: Sendable, Hashable {
     case date(Int32)
     /// Microseconds since 2000-01-01 00:00 (UTC for `timestamptz`).
     case timestamp(Int64)
+
+    /// The value as SQL-like text, for reports and messages: `42`, `'it''s'`, `NULL`.
+    package var rendered: String {
+        switch self {
+        case .null: "NULL"
+        case .bool(let value): value ? "true" : "false"
+        case .int(let value): String(value)
+        case .double(let value): String(value)
+        case .text(let value): SQLText.literal(value)
+        case .bytes(let value): "'\\x" + value.map(SQLText.hex).joined() + "'"
+        case .uuid(let value): "'\(value.uuidString.lowercased())'"
+        case .date(let value): "'\(ValueParsing.formatDate(value))'"
+        case .timestamp(let value): "'\(ValueParsing.formatTimestamp(value))'"
+        }
+    }
+
+    /// A key's cells as reports show keys: `42`, `'abc'`, or `(1, 'a')` for a composite key.
+    package static func renderKey(_ cells: some Collection<Cell>) -> String {
+        if cells.count == 1, let only = cells.first { return only.rendered }
+        return "(" + cells.map(\.rendered).joined(separator: ", ") + ")"
+    }
 }
 
 extension ColumnType {

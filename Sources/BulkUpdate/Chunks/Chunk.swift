@@ -37,8 +37,7 @@ package struct Chunk: Sendable {
 
     /// The key of row `index` as SQL-like text: `42`, `'abc'` or `(1, 'a')` for composite keys.
     package func renderKey(_ index: Int) -> String {
-        if self.keyColumnCount == 1 { return self.columns[0].render(index) }
-        return "(" + (0..<self.keyColumnCount).map { self.columns[$0].render(index) }.joined(separator: ", ") + ")"
+        Cell.renderKey((0..<self.keyColumnCount).map { self.columns[$0].cell(at: index) })
     }
 
     /// Compares the keys of two rows.

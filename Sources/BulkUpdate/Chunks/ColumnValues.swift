@@ -157,18 +157,9 @@ package enum ColumnValues: Sendable {
         }
     }
 
-    /// The value at `index` as SQL-like text, for reports and messages.
+    /// The value at `index` as SQL-like text, for reports and messages (see ``Cell/rendered``).
     package func render(_ index: Int) -> String {
-        switch self {
-        case .bool(let values): values[index].map { $0 ? "true" : "false" } ?? "NULL"
-        case .int(let values): values[index].map { String($0) } ?? "NULL"
-        case .double(let values): values[index].map { String($0) } ?? "NULL"
-        case .text(let values): values[index].map(SQLText.literal) ?? "NULL"
-        case .bytes(let values): values[index].map { "'\\x" + $0.map(SQLText.hex).joined() + "'" } ?? "NULL"
-        case .uuid(let values): values[index].map { "'\($0.uuidString.lowercased())'" } ?? "NULL"
-        case .date(let values): values[index].map { "'\(ValueParsing.formatDate($0))'" } ?? "NULL"
-        case .timestamp(let values): values[index].map { "'\(ValueParsing.formatTimestamp($0))'" } ?? "NULL"
-        }
+        self.cell(at: index).rendered
     }
 
     package static func bytes(of uuid: UUID) -> [UInt8] {

@@ -190,3 +190,19 @@ package struct ChunkOutcome: Sendable {
         return outcome
     }()
 }
+
+extension ChunkOutcome {
+    /// The step every executor takes after a chunk's update, inside the chunk's transaction: when keys had no row,
+    /// asks `notFound` for a few of them and, with ``BulkUpdateOptions/failOnMissingKeys``, fails the chunk.
+    package mutating func checkMissingKeys(
+        of chunk: Chunk,
+        options: BulkUpdateOptions,
+        notFound: () async throws -> [String]
+    ) async throws {
+        guard self.matched < chunk.count else { return }
+        self.notFoundExamples = try await notFound()
+        if options.failOnMissingKeys {
+            throw BulkUpdateError.missingKeys(chunk.count - self.matched, examples: self.notFoundExamples)
+        }
+    }
+}

@@ -68,11 +68,7 @@ enum RowChecker {
     }
 
     static func renderKey(_ cells: [Cell], plan: UpdatePlan) -> String {
-        var chunk = Chunk(plan: plan, worker: 0, number: 0, capacity: 1)
-        var padded = Array(cells.prefix(plan.keyColumns.count))
-        while padded.count < plan.columns.count { padded.append(.null) }
-        chunk.append(padded, line: 0, hash: 0)
-        return chunk.renderKey(0)
+        Cell.renderKey(cells.prefix(plan.keyColumns.count))
     }
 }
 

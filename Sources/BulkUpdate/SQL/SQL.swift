@@ -10,7 +10,8 @@
 /// - parameters, numbered from 1, with the type the driver casts them to, if any: `\(parameter: 1, type: "int8")`;
 /// - numbers the program chose (a `LIMIT`): `\(integer: 10)`;
 /// - string constants the program chose, for statements that take no parameters (`COMMENT ON … IS`), quoted with
-///   their quotes doubled: `\(literal: mark)`;
+///   their quotes doubled: `\(literal: mark)` (standard SQL strings: a backslash is an ordinary character, as in
+///   PostgreSQL with `standard_conforming_strings`, its default, and in SQLite; never pass input text);
 /// - and, for text from anywhere else, the escape ``unsafeRaw(_:)``, named so that every use stands out.
 ///
 /// ```swift

@@ -66,12 +66,14 @@ package struct PostgresConnections: Sendable {
     /// refuses one outside a block (25P01), which ends nothing, and inside one it is released at once. A caller's
     /// transaction that has already failed (25P02) is reported as the error it is.
     package static func isInTransactionBlock(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        // Under a deadline like every other statement (a closed connection would otherwise hang the call).
+        let db = DeadlineConnection(connection: connection, statementTimeout: .seconds(25), logger: logger)
         do {
-            _ = try await connection.query(PostgresStatement("SAVEPOINT bulk_update_probe").query(), logger: logger)
+            _ = try await db.query("SAVEPOINT bulk_update_probe" as SQL)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "25P01" {
             return false
         }
-        _ = try await connection.query(PostgresStatement("RELEASE SAVEPOINT bulk_update_probe").query(), logger: logger)
+        _ = try await db.query("RELEASE SAVEPOINT bulk_update_probe" as SQL)
         return true
     }
 
@@ -134,21 +136,27 @@ package struct PostgresConnections: Sendable {
 
     /// Runs `body` and, in the caller's transaction, puts back the settings chunks change with `set_config(…, true)`
     /// (see ``PostgresChunkExecutor/transactionSettings(_:indexJoins:)``), which would otherwise last until the
-    /// caller's transaction ends.
-    func restoringSettings<Result>(
+    /// caller's transaction ends. A report `body` returned goes with an error in putting them back (as its
+    /// partial report: the chunks were released into the caller's transaction).
+    func restoringSettings(
         statementTimeout: Duration,
         logger: Logger,
-        _ body: () async throws -> Result
-    ) async throws -> Result {
+        _ body: () async throws -> BulkUpdateReport
+    ) async throws -> BulkUpdateReport {
         guard self.transactions == .nested else { return try await body() }
         let names = ["statement_timeout", "lock_timeout", "enable_hashjoin", "enable_mergejoin"]
-        let saved = try await self.withDeadlineConnection(statementTimeout: statementTimeout, logger: logger) { db in
-            let select = SQL.list(names.indices.map { "current_setting(\(parameter: $0 + 1))" })
-            var binds = PostgresBindings(capacity: names.count)
-            for name in names { binds.append(name) }
-            let result = try await db.query("SELECT \(select)", binds)
-            guard let row = result.rows.first else { return [String]() }
-            return try row.map { try $0.decode(String.self) }
+        let saved: [String]
+        do {
+            saved = try await self.withDeadlineConnection(statementTimeout: statementTimeout, logger: logger) { db in
+                let select = SQL.list(names.indices.map { "current_setting(\(parameter: $0 + 1))" })
+                var binds = PostgresBindings(capacity: names.count)
+                for name in names { binds.append(name) }
+                let result = try await db.query("SELECT \(select)", binds)
+                guard let row = result.rows.first else { return [String]() }
+                return try row.map { try $0.decode(String.self) }
+            }
+        } catch {
+            throw PostgresErrors.map(error, doing: "reading the settings of the caller's transaction")
         }
         func restore() async throws {
             guard saved.count == names.count else { return }
@@ -164,15 +172,25 @@ package struct PostgresConnections: Sendable {
                 _ = try await db.query("SELECT \(calls)", binds)
             }
         }
+        let report: BulkUpdateReport
         do {
-            let result = try await body()
-            try await restore()
-            return result
+            report = try await body()
         } catch {
             // An aborted transaction refuses every statement until the caller rolls it back, which resets them.
             try? await restore()
             throw error
         }
+        do {
+            try await restore()
+        } catch {
+            guard
+                var failure = PostgresErrors.map(error, doing: "putting back the settings of the caller's transaction")
+                    as? BulkUpdateError
+            else { throw error }
+            failure.partialReport = report
+            throw failure
+        }
+        return report
     }
 }
 

@@ -73,21 +73,19 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                 statementTimeout: options.statementTimeout,
                 logger: logger
             ) { db in
-                if options.strategy == .copy, self.preparedConnections.insert(db.connection.id) {
-                    _ = try await db.query(self.temporaryStage.create)
+                if options.strategy == .copy, !self.preparedConnections.contains(db.connection.id) {
+                    // In the caller's transaction, in a savepoint of its own: a failure leaves that transaction usable.
+                    try await self.connections.isolated(on: db, savepoint: "bulk_update_stage") {
+                        _ = try await db.query(self.temporaryStage.create)
+                    }
+                    self.preparedConnections.insert(db.connection.id)
                 }
                 return try await self.connections.transaction(on: db) {
                     let (settings, binds) = Self.transactionSettings(options, indexJoins: true)
                     _ = try await db.query(settings, binds)
                     var outcome = try await self.apply(chunk, on: db)
-                    if outcome.matched < chunk.count {
-                        outcome.notFoundExamples = try await self.notFound(chunk, on: db)
-                        if options.failOnMissingKeys {
-                            throw BulkUpdateError.missingKeys(
-                                chunk.count - outcome.matched,
-                                examples: outcome.notFoundExamples
-                            )
-                        }
+                    try await outcome.checkMissingKeys(of: chunk, options: options) {
+                        try await self.notFound(chunk, on: db)
                     }
                     if let journal = self.journal {
                         // In the chunk's own transaction: the chunk and its entry commit together or not at all.
@@ -238,8 +236,12 @@ extension ChunkOutcome {
 final class ConnectionSet: Sendable {
     private let ids = Mutex(Set<Int>())
 
-    /// Adds `id`; `true` when it was not there yet.
-    func insert(_ id: Int) -> Bool {
-        self.ids.withLock { $0.insert(id).inserted }
+    /// Adds `id`.
+    func insert(_ id: Int) {
+        self.ids.withLock { _ = $0.insert(id) }
+    }
+
+    func contains(_ id: Int) -> Bool {
+        self.ids.withLock { $0.contains(id) }
     }
 }

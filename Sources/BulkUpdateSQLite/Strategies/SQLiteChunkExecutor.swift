@@ -55,9 +55,8 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         guard self.ownsTransactions else {
             do {
                 var outcome = try await self.apply(chunk)
-                if outcome.matched < chunk.count { outcome.notFoundExamples = try await self.notFound(chunk) }
-                if outcome.matched < chunk.count && self.sql.plan.options.failOnMissingKeys {
-                    throw BulkUpdateError.missingKeys(chunk.count - outcome.matched, examples: outcome.notFoundExamples)
+                try await outcome.checkMissingKeys(of: chunk, options: self.sql.plan.options) {
+                    try await self.notFound(chunk)
                 }
                 return outcome
             } catch {
@@ -69,14 +68,8 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
                 try await self.connection.execute("BEGIN IMMEDIATE")
                 do {
                     var outcome = try await self.apply(chunk)
-                    if outcome.matched < chunk.count {
-                        outcome.notFoundExamples = try await self.notFound(chunk)
-                        if self.sql.plan.options.failOnMissingKeys {
-                            throw BulkUpdateError.missingKeys(
-                                chunk.count - outcome.matched,
-                                examples: outcome.notFoundExamples
-                            )
-                        }
+                    try await outcome.checkMissingKeys(of: chunk, options: self.sql.plan.options) {
+                        try await self.notFound(chunk)
                     }
                     if let journal = self.journal {
                         // In the chunk's own transaction: the chunk and its entry commit together or not at all.
