@@ -125,3 +125,17 @@ public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
         return text
     }
 }
+
+extension BulkUpdateError {
+    /// The error of a run that was rolled back whole (an atomic run): its report says nothing reached the table,
+    /// keeping only the rows read and the time spent from what had been staged.
+    package func rolledBack(_ plan: UpdatePlan) -> BulkUpdateError {
+        var error = self
+        let staged = self.partialReport
+        var report = BulkUpdateEngine.emptyReport(plan.table.name.description, plan: plan, since: .now)
+        report.rowsRead = staged?.rowsRead ?? 0
+        report.elapsedSeconds = staged?.elapsedSeconds ?? 0
+        error.partialReport = report
+        return error
+    }
+}

@@ -140,15 +140,11 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 return report
             } catch {
                 _ = try? await self.connection.execute("ROLLBACK")
-                guard var failure = SQLiteErrors.map(error, doing: "the update") as? BulkUpdateError else {
+                guard let failure = SQLiteErrors.map(error, doing: "the update") as? BulkUpdateError else {
                     throw error
                 }
-                if let partial = failure.partialReport {
-                    // Rolled back: nothing the chunks did stays.
-                    failure.partialReport = BulkUpdateEngine.emptyReport(partial.table, plan: plan, since: .now)
-                    failure.partialReport?.rowsRead = partial.rowsRead
-                }
-                throw failure
+                // Rolled back: nothing the chunks did stays.
+                throw failure.rolledBack(plan)
             }
         }
     }

@@ -15,12 +15,13 @@ extension FluentPostgresTests {
         _ db: any Database,
         on target: any Database,
         factor: Int,
-        options: BulkUpdateOptions
+        options: BulkUpdateOptions,
+        sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> BulkUpdateReport {
         let members = try await Member.query(on: db).sort(\.$id).all()
         for member in members { member.points = -member.id! * factor }
         let report = try await members.bulkUpdate(on: target, fields: \.$points, options: options)
-        #expect(report.rowsChanged + report.rowsAlreadyApplied == members.count)
+        #expect(report.rowsChanged + report.rowsAlreadyApplied == members.count, sourceLocation: sourceLocation)
         return report
     }
 

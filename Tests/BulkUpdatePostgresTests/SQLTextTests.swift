@@ -260,8 +260,11 @@ struct PostgresURLTests {
         try PostgresURL(text, environment: environment, socketDirectories: [])
     }
 
-    private static func failure(_ text: String) -> BulkUpdateError? {
-        #expect(throws: BulkUpdateError.self, "\(text)") {
+    private static func failure(
+        _ text: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> BulkUpdateError? {
+        #expect(throws: BulkUpdateError.self, "\(text)", sourceLocation: sourceLocation) {
             try Self.url(text)
         }
     }

@@ -28,8 +28,13 @@ struct CellTests {
     static let timestamptz = ColumnType(kind: .timestamptz, sqlName: "timestamp with time zone")
 
     /// The reason the conversion failed; records an issue when it did not fail.
-    private func reason(_ type: ColumnType, _ value: BulkUpdateValue) -> String? {
-        let error = #expect(throws: CellError.self, "\(value) into \(type.displayName)") {
+    private func reason(
+        _ type: ColumnType,
+        _ value: BulkUpdateValue,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> String? {
+        let error = #expect(throws: CellError.self, "\(value) into \(type.displayName)", sourceLocation: sourceLocation)
+        {
             try type.cell(for: value)
         }
         return error?.reason

@@ -29,9 +29,10 @@ struct UpdatePlanTests {
         table: TableSchema = users(),
         key: [String]?,
         set: [String],
-        options: BulkUpdateOptions = BulkUpdateOptions()
+        options: BulkUpdateOptions = BulkUpdateOptions(),
+        sourceLocation: SourceLocation = #_sourceLocation
     ) -> BulkUpdateError? {
-        #expect(throws: BulkUpdateError.self) {
+        #expect(throws: BulkUpdateError.self, sourceLocation: sourceLocation) {
             try UpdatePlan(table: table, keyColumns: key, setColumns: set, options: options)
         }
     }

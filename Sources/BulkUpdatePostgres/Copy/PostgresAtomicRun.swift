@@ -48,19 +48,11 @@ struct PostgresAtomicRun {
                 }
             }
         } catch {
-            guard var failure = PostgresErrors.map(error, doing: "the atomic update") as? BulkUpdateError else {
+            guard let failure = PostgresErrors.map(error, doing: "the atomic update") as? BulkUpdateError else {
                 throw error
             }
             // Nothing reached the target: say so, whatever had been staged.
-            let staged = failure.partialReport
-            failure.partialReport = BulkUpdateEngine.emptyReport(
-                staged?.table ?? self.plan.table.name.description,
-                plan: self.plan,
-                since: .now
-            )
-            failure.partialReport?.rowsRead = staged?.rowsRead ?? 0
-            failure.partialReport?.elapsedSeconds = staged?.elapsedSeconds ?? 0
-            throw failure
+            throw failure.rolledBack(self.plan)
         }
     }
 
