@@ -23,7 +23,11 @@ enum RowChecker {
             let value = row.values[index]
             let cell: Cell
             do {
-                cell = try columns[index].type.cell(for: value)
+                // Through the buffer: `columns[index].type` was still copied for the call (a retain and a release of
+                // each of its strings, per value).
+                cell = try columns.withUnsafeBufferPointer { buffer throws(CellError) in
+                    try buffer[index].type.cell(for: value)
+                }
             } catch {
                 let column = columns[index]
                 throw BulkUpdateError(
