@@ -24,12 +24,43 @@ struct DeadlineConnection: Sendable {
         self.logger = logger
     }
 
+    /// How long a statement that does no work of its own (`BEGIN`, `SAVEPOINT`, `ROLLBACK`, `set_config`) may take
+    /// before its connection is taken for dead. A connection the server has just closed can look open for a moment,
+    /// and a statement sent on it then never answers: waiting the whole statement timeout would stall the chunk.
+    static let controlDeadline: Duration = .seconds(10)
+
     /// Runs `query` and collects its rows and command tag.
     func query(_ query: PostgresQuery) async throws -> PostgresQueryResult {
+        try await self.query(query, within: self.timeout) { timeout in
+            BulkUpdateError(
+                .timeout,
+                "a PostgreSQL statement did not finish within \(timeout) (statementTimeout); the connection was closed"
+            )
+        }
+    }
+
+    /// Runs a statement that does no work of its own (see ``controlDeadline``); one that does not answer in time
+    /// means a dead connection, a transient ``BulkUpdateError/Code-swift.struct/connection`` failure that is retried
+    /// on a fresh connection.
+    func control(_ query: PostgresQuery) async throws -> PostgresQueryResult {
+        let limit = min(self.timeout ?? Self.controlDeadline, Self.controlDeadline)
+        return try await self.query(query, within: limit) { timeout in
+            BulkUpdateError(
+                .connection,
+                "PostgreSQL did not answer a transaction statement within \(timeout); the connection was closed"
+            )
+        }
+    }
+
+    private func query(
+        _ query: PostgresQuery,
+        within timeout: Duration?,
+        deadlineError: (Duration) -> BulkUpdateError
+    ) async throws -> PostgresQueryResult {
         guard !self.connection.isClosed else {
             throw BulkUpdateError(.connection, "the connection to PostgreSQL was closed")
         }
-        guard let timeout = self.timeout else {
+        guard let timeout else {
             return try await self.connection.query(query, logger: self.logger).get()
         }
         let eventLoop = self.connection.eventLoop
@@ -61,10 +92,7 @@ struct DeadlineConnection: Sendable {
         do {
             return try await promise.futureResult.get()
         } catch is DeadlineExceeded {
-            throw BulkUpdateError(
-                .timeout,
-                "a PostgreSQL statement did not finish within \(timeout) (statementTimeout); the connection was closed"
-            )
+            throw deadlineError(timeout)
         }
     }
 

@@ -108,14 +108,15 @@ package struct PostgresConnections: Sendable {
                     ["ROLLBACK TO SAVEPOINT \(savepoint)", "RELEASE SAVEPOINT \(savepoint)"]
                 )
             }
-        for statement in begin { _ = try await db.query(statement) }
+        for statement in begin { _ = try await db.control(statement) }
         do {
             let result = try await body()
+            // COMMIT may wait (for a synchronous standby): it has the whole statement deadline.
             for statement in commit { _ = try await db.query(statement) }
             return result
         } catch {
             if !db.connection.isClosed {
-                for statement in rollback { _ = try? await db.query(statement) }
+                for statement in rollback { _ = try? await db.control(statement) }
             }
             throw error
         }

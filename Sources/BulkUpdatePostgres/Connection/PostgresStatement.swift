@@ -24,6 +24,11 @@ extension DeadlineConnection {
         try await self.query(PostgresStatement(sql).query(binds))
     }
 
+    /// Runs a statement that does no work of its own under the short ``controlDeadline``.
+    func control(_ sql: SQL, _ binds: PostgresBindings = PostgresBindings()) async throws -> PostgresQueryResult {
+        try await self.control(PostgresStatement(sql).query(binds))
+    }
+
     /// Runs a statement rendered before.
     func query(_ statement: PostgresStatement, _ binds: PostgresBindings = PostgresBindings()) async throws
         -> PostgresQueryResult

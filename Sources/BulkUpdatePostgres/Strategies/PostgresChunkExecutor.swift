@@ -82,7 +82,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                 }
                 return try await self.connections.transaction(on: db) {
                     let (settings, binds) = Self.transactionSettings(options, indexJoins: true)
-                    _ = try await db.query(settings, binds)
+                    _ = try await db.control(settings, binds)
                     var outcome = try await self.apply(chunk, on: db)
                     try await outcome.checkMissingKeys(of: chunk, options: options) {
                         try await self.notFound(chunk, on: db)
