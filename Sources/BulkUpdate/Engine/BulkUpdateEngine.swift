@@ -177,7 +177,7 @@ package enum BulkUpdateEngine {
     ) async throws -> String {
         var pass = ValidationPass(plan: plan, checker: checker, listLimit: 1, logger: logger)
         for row in rows {
-            try await pass.check(row, line: row.line ?? pass.rows + 1)
+            if pass.checkOnClient(row, line: row.line ?? pass.rows + 1) { try await pass.flushFull() }
             if pass.hasErrors { break }  // the rows before it are still sent to the database by finish()
         }
         try await pass.finish()

@@ -54,13 +54,8 @@ package struct ValidationPass {
         }
     }
 
-    /// Checks one row; a row that does not fit is recorded, not thrown.
-    package mutating func check(_ row: BulkUpdateRow, line: Int) async throws {
-        if self.checkOnClient(row, line: line) { try await self.flushFull() }
-    }
-
-    /// The part of ``check(_:line:)`` that never waits, for loops that read rows without waiting: checks the row on
-    /// the client and queues its values for the database.
+    /// Checks one row on the client and queues its values for the database, without waiting; a row that does not
+    /// fit is recorded, not thrown.
     ///
     /// - Returns: Whether a batch is full; then call ``flushFull()`` before the next row.
     package mutating func checkOnClient(_ row: BulkUpdateRow, line: Int) -> Bool {

@@ -146,11 +146,6 @@ struct DeadlineConnection: Sendable {
             }
         }
     }
-
-    /// Runs `query` and returns the row count from its command tag (`UPDATE 1234`).
-    func execute(_ query: PostgresQuery) async throws -> Int {
-        try await self.query(query).metadata.rows ?? 0
-    }
 }
 
 struct DeadlineExceeded: Error {}

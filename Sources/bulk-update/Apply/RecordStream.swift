@@ -79,6 +79,8 @@ struct RowMapping {
     let columns: [String]
     /// For positional input: where each plan column is in a record.
     let positions: [Int]
+    /// Whether the input's columns are the plan's, in its order (the usual file): rows are then taken as they are.
+    let inPlanOrder: Bool
     /// For named input: whether names that are neither key nor set columns are ignored (`--columns` was given).
     let ignoresOthers: Bool
 
@@ -111,14 +113,14 @@ struct RowMapping {
             )
         }
         self.positions = positions
+        self.inPlanOrder = positions.elementsEqual(positions.indices)
         self.ignoresOthers = ignoreOthers
     }
 
     func row(_ fields: RecordStream.Fields, line: Int) throws(BulkUpdateError) -> BulkUpdateRow {
         switch fields {
         case .positional(let values):
-            // Input columns already in plan order (the usual file) are taken as they are, without a copy.
-            if self.positions.count == values.count && self.positions.elementsEqual(values.indices) {
+            if self.inPlanOrder && values.count == self.positions.count {
                 return BulkUpdateRow(values, line: line)
             }
             return BulkUpdateRow(self.positions.map { values[$0] }, line: line)
