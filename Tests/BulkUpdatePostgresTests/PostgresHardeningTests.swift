@@ -59,7 +59,7 @@ struct PostgresHardeningTests {
             ).plan
             var chunk = Chunk(plan: plan, worker: 0, number: 0, capacity: 10_000)
             for id in stride(from: 1, through: 100_000, by: 10) {
-                chunk.append([.int(Int64(id)), .text("USER_\(id)")], line: id, hash: 0)
+                try chunk.append([.int(Int64(id)), .string("USER_\(id)")], line: id, plan: plan)
             }
             let statements = PostgresStatements(plan: plan)
             let sql = statements.update(from: statements.unnestSource)

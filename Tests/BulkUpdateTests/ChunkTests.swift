@@ -28,19 +28,17 @@ struct ChunkTests {
     private static func chunk(_ plan: UpdatePlan, _ rows: [[Cell]], lines: [Int]) -> Chunk {
         var chunk = Chunk(plan: plan, worker: 1, number: 7, capacity: rows.count)
         for (cells, line) in zip(rows, lines) {
-            chunk.append(cells, line: line, hash: KeyHash.hash(cells[0..<plan.keyColumns.count]))
+            try! chunk.append(BulkUpdateRow(cells.map(\.value)), line: line, plan: plan)
         }
         return chunk
     }
 
-    private static func ints(_ values: ColumnValues) -> [Int64?]? {
-        if case .int(let array) = values { return array }
-        return nil
+    private static func ints(_ values: any ChunkColumn) -> [Int64?]? {
+        (values as? IntegerColumn)?.values
     }
 
-    private static func texts(_ values: ColumnValues) -> [String?]? {
-        if case .text(let array) = values { return array }
-        return nil
+    private static func texts(_ values: any ChunkColumn) -> [String?]? {
+        (values as? TextColumn)?.values
     }
 
     /// Each row's hash recomputed from its key cells, to check hashes moved with their rows.

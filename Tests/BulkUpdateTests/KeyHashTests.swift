@@ -70,6 +70,12 @@ struct KeyHashTests {
         let other = try #require(UUID(uuidString: "123e4567-e89b-12d3-a456-426614174001"))
         #expect(KeyHash.hash(Cell.uuid(uuid)) == KeyHash.hash(Cell.uuid(same)))
         #expect(KeyHash.hash(Cell.uuid(uuid)) != KeyHash.hash(Cell.uuid(other)))
-        #expect(KeyHash.hash(Cell.uuid(uuid)) == KeyHash.hash(Cell.bytes(ColumnValues.bytes(of: uuid))))
+        #expect(KeyHash.hash(Cell.uuid(uuid)) == KeyHash.hash(Cell.bytes(uuid.bytes)))
+    }
+
+    @Test func integerKeyHashIsTheOneColumnKeyHash() {
+        for key: Int64 in [0, 1, -1, 42, .min, .max] {
+            #expect(KeyHash.hash(integerKey: key) == KeyHash.hash([Cell.int(key)][...]))
+        }
     }
 }

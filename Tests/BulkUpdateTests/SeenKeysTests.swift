@@ -12,7 +12,7 @@ struct SeenKeysTests {
         var reference = Set<Int64>()
         var disagreements = 0
         for key in keys {
-            let hash = KeyHash.hash([Cell.int(key)][...])
+            let hash = KeyHash.hash(integerKey: key)
             if seen.insert(integer: key, hash: hash) != reference.insert(key).inserted { disagreements += 1 }
         }
         #expect(disagreements == 0, sourceLocation: sourceLocation)

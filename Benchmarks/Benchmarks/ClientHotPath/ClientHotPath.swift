@@ -3,7 +3,7 @@
 // routing the checked rows to workers by key hash, gathering them into columnar chunks and sorting each chunk, as the
 // engine's Router and Worker do before a chunk is handed to the database.
 //
-// The code measured is the library's own (`DelimitedReader`, `RowValidator`/`RowChecker`, `KeyHash`, `Chunk`),
+// The code measured is the library's own (`DelimitedReader`, `Chunk` and its typed columns, `KeyHash`),
 // compiled from this repository's sources; only the loop of the last benchmark is repeated here, because `Router`
 // and `Worker` also own channels and database calls. Not measured: the database driver's encoding of a chunk
 // (PostgresNIO binds, COPY text), the channels between router and workers, and the round trips.
@@ -64,25 +64,39 @@ let plan: UpdatePlan = {
     )
 }()
 
-/// The engine's per-row check, exactly: `RowValidator.check` runs `RowChecker.check`, which the Router runs on
-/// every row (count, type and length of every value, NULLs, conversion to cells). The default duplicate-key policy
-/// (last wins) adds nothing here. Returns the rows checked.
+/// The engine's per-row check, exactly as the validation pass and the Router run it: `Chunk.append` checks the
+/// number of values, every value's type and length against its column and NULLs, and puts each value straight into
+/// its typed column; the batch is emptied every 10,000 rows, as the validation pass empties its batch. Returns the
+/// rows checked.
 func check(_ rows: [BulkUpdateRow]) throws -> Int {
-    var validator = RowValidator(plan: plan)
-    for (position, row) in rows.enumerated() { try validator.check(row, line: row.line ?? position + 1) }
+    var batch = Chunk(plan: plan, worker: 0, number: 0, capacity: 10_000)
+    for (position, row) in rows.enumerated() {
+        try batch.append(row, line: row.line ?? position + 1, plan: plan)
+        if batch.count == 10_000 { batch.removeAll() }
+    }
     return rows.count
 }
 
-/// Every typed row's cells, converted once, for `chunk(_:)`.
-let typedCells: [[Cell]] = typedRows.map { row in
-    try! zip(plan.columns, row.values).map { column, value in try column.type.cell(for: value) }
-}
+/// The typed rows checked once into batches of 1,024 rows (as the Router checks them with several workers), for
+/// `chunk(_:)`.
+let checkedBatches: [Chunk] = {
+    var batches: [Chunk] = []
+    var batch = Chunk(plan: plan, worker: 0, number: 0, capacity: 1_024)
+    for (position, row) in typedRows.enumerated() {
+        try! batch.append(row, line: position + 1, plan: plan)
+        if batch.count == 1_024 {
+            batches.append(batch)
+            batch = Chunk(plan: plan, worker: 0, number: 0, capacity: 1_024)
+        }
+    }
+    if batch.count > 0 { batches.append(batch) }
+    return batches
+}()
 
-/// What the Router and the Workers do with a checked row before the database sees it: hash the key, append the
-/// row to its worker's columnar chunk; per full chunk, sort by key and de-duplicate, and remember every key's
-/// fingerprint (so keys repeated across chunks are counted). Returns the rows kept.
-func chunk(_ rows: [[Cell]]) -> Int {
-    let keyCount = plan.keyColumns.count
+/// What the Router and the Workers do with checked rows before the database sees them: move each batch's rows to
+/// their workers' columnar chunks by key hash, in input order; per full chunk, sort by key and de-duplicate, and
+/// remember every key's fingerprint (so keys repeated across chunks are counted). Returns the rows kept.
+func chunk(_ batches: [Chunk]) -> Int {
     var builders = (0..<workerCount).map { Chunk(plan: plan, worker: $0, number: 0, capacity: chunkSize) }
     var numbers = [Int](repeating: 0, count: workerCount)
     var seen = (0..<workerCount).map { _ in Set<UInt64>() }
@@ -92,15 +106,22 @@ func chunk(_ rows: [[Cell]]) -> Int {
         for row in 0..<chunk.count { seen[chunk.worker].insert(chunk.hashes[row]) }
         kept += chunk.count
     }
-    for (position, cells) in rows.enumerated() {
-        let hash = KeyHash.hash(cells[0..<keyCount])
-        let worker = Int(hash % UInt64(workerCount))
-        builders[worker].append(cells, line: position + 1, hash: hash)
-        if builders[worker].count >= chunkSize {
-            numbers[worker] += 1
-            var full = builders[worker]
-            builders[worker] = Chunk(plan: plan, worker: worker, number: numbers[worker], capacity: chunkSize)
-            finish(&full)
+    for batch in batches {
+        var rowsOf = [[Int]](repeating: [], count: workerCount)
+        for row in 0..<batch.count { rowsOf[Int(batch.hashes[row] % UInt64(workerCount))].append(row) }
+        for worker in 0..<workerCount {
+            var rest = rowsOf[worker][...]
+            while !rest.isEmpty {
+                let part = rest.prefix(chunkSize - builders[worker].count)
+                builders[worker].append(from: batch, rows: part)
+                rest = rest.dropFirst(part.count)
+                if builders[worker].count >= chunkSize {
+                    numbers[worker] += 1
+                    var full = builders[worker]
+                    builders[worker] = Chunk(plan: plan, worker: worker, number: numbers[worker], capacity: chunkSize)
+                    finish(&full)
+                }
+            }
         }
     }
     for index in builders.indices where builders[index].count > 0 { finish(&builders[index]) }
@@ -155,8 +176,8 @@ let benchmarks: @Sendable () -> Void = {
     )
 
     Benchmark(
-        "Chunk: hash, route, gather and sort 1,000,000 checked rows (2 workers, chunks of 10,000)",
-        closure: { benchmark in precondition(chunk(typedCells) == rowCount) },
-        setup: { _ = typedCells.count }
+        "Chunk: move 1,000,000 checked rows to 2 workers' chunks of 10,000 and sort each",
+        closure: { benchmark in precondition(chunk(checkedBatches) == rowCount) },
+        setup: { _ = checkedBatches.count }
     )
 }

@@ -1,7 +1,8 @@
-/// A batch of rows for one worker, held column by column: key columns first, then set columns.
+/// A batch of rows held column by column: key columns first, then set columns. Rows are checked on the way in
+/// (``append(_:line:plan:)``) and stay in their columns' typed form until they are sent.
 package struct Chunk: Sendable {
-    /// One typed array per column, all of length ``count``.
-    package var columns: [ColumnValues]
+    /// One typed column per plan column, all of length ``count``.
+    package var columns: [any ChunkColumn]
     /// Each row's input line (or 1-based position), for messages.
     package var lines: [Int]
     /// Each row's stable key hash.
@@ -16,7 +17,7 @@ package struct Chunk: Sendable {
     package var count: Int { self.lines.count }
 
     package init(plan: UpdatePlan, worker: Int, number: Int, capacity: Int) {
-        self.columns = plan.columns.map { ColumnValues(kind: $0.type.kind, capacity: capacity) }
+        self.columns = plan.columns.map { $0.type.makeColumn(capacity: capacity) }
         self.lines = []
         self.lines.reserveCapacity(capacity)
         self.hashes = []
@@ -26,18 +27,121 @@ package struct Chunk: Sendable {
         self.number = number
     }
 
-    /// Appends one checked row.
-    package mutating func append(_ cells: [Cell], line: Int, hash: UInt64) {
-        for index in cells.indices {
-            self.columns[index].append(cells[index])
+    /// Checks `row` against `plan` (the plan the chunk was made for) and appends it with its key hash.
+    ///
+    /// - Parameter hashingRow: Whether to hash every value of the row, not only the key.
+    /// - Returns: With `hashingRow`, a stable hash of all the row's values, in order (0 otherwise).
+    /// - Throws: ``BulkUpdateError/Code/input`` naming the line and column when a value does not fit its column, a
+    ///   key is NULL or a NOT NULL column is given NULL; nothing is appended then.
+    @discardableResult
+    package mutating func append(_ row: BulkUpdateRow, line: Int, plan: UpdatePlan, hashingRow: Bool = false)
+        throws(BulkUpdateError) -> UInt64
+    {
+        let columns = plan.columns
+        guard row.values.count == columns.count else {
+            throw BulkUpdateError(
+                .input,
+                "row has \(row.values.count) value(s), expected \(columns.count):"
+                    + " \(columns.map(\.name).joined(separator: ", "))",
+                inputLine: line
+            )
         }
+        let keyCount = self.keyColumnCount
+        var keyHash = KeyHash.seed
+        var rowHash = UInt64(columns.count)
+        for index in 0..<columns.count {
+            let value = row.values[index]
+            let appended: UInt64?
+            do throws(CellError) {
+                appended = try self.columns[index].append(value, hashing: hashingRow || index < keyCount)
+            } catch {
+                self.removeLast(index)
+                let column = columns[index]
+                throw BulkUpdateError(
+                    .input,
+                    "value \(value) does not fit column \"\(column.name)\" (\(column.type.displayName)): \(error.reason)",
+                    inputLine: line,
+                    column: column.name
+                )
+            }
+            let hash: UInt64
+            if let appended {
+                hash = appended
+            } else {
+                try self.checkNull(column: index, plan: plan, line: line)
+                hash = KeyHash.null
+            }
+            if index < keyCount { keyHash = KeyHash.mix(keyHash ^ hash) }
+            if hashingRow { rowHash = KeyHash.mix(rowHash ^ hash) }
+        }
+        self.hashes.append(keyHash)
         self.lines.append(line)
-        self.hashes.append(hash)
+        return hashingRow ? rowHash : 0
+    }
+
+    /// A NULL was just appended to column `index`: fine for a nullable set column, an error otherwise (and the
+    /// row's values are taken back).
+    private mutating func checkNull(column index: Int, plan: UpdatePlan, line: Int) throws(BulkUpdateError) {
+        let nullable = index >= self.keyColumnCount && plan.columns.withUnsafeBufferPointer { $0[index].isNullable }
+        guard !nullable else { return }
+        let name = plan.columns[index].name
+        if index < self.keyColumnCount {
+            self.removeLast(index + 1)
+            throw BulkUpdateError(
+                .input,
+                "key column \"\(name)\" is NULL; every row needs a key",
+                inputLine: line,
+                column: name
+            )
+        }
+        let key = self.renderKey(self.count)
+        self.removeLast(index + 1)
+        throw BulkUpdateError(
+            .input,
+            "NULL given for column \"\(name)\", which is NOT NULL",
+            inputLine: line,
+            column: name,
+            key: key
+        )
+    }
+
+    /// Takes back the values a refused row left in its first `columns` columns.
+    private mutating func removeLast(_ columns: Int) {
+        for index in 0..<columns { self.columns[index].removeLast() }
+    }
+
+    /// Appends the rows of `other` (a chunk of the same plan) at `rows`, in that order.
+    package mutating func append(from other: Chunk, rows: ArraySlice<Int>) {
+        for index in self.columns.indices { self.columns[index].append(from: other.columns[index], rows: rows) }
+        for row in rows {
+            self.lines.append(other.lines[row])
+            self.hashes.append(other.hashes[row])
+        }
+    }
+
+    /// Removes the last row.
+    package mutating func removeLast() {
+        self.removeLast(self.columns.count)
+        self.lines.removeLast()
+        self.hashes.removeLast()
+    }
+
+    /// Removes every row, keeping the storage.
+    package mutating func removeAll() {
+        for index in self.columns.indices { self.columns[index].removeAll() }
+        self.lines.removeAll(keepingCapacity: true)
+        self.hashes.removeAll(keepingCapacity: true)
+    }
+
+    /// The values of a single integer key column, the common case several fast paths take.
+    package var integerKeys: [Int64?]? {
+        self.keyColumnCount == 1 ? (self.columns[0] as? IntegerColumn)?.values : nil
     }
 
     /// The key of row `index` as SQL-like text: `42`, `'abc'` or `(1, 'a')` for composite keys.
     package func renderKey(_ index: Int) -> String {
-        Cell.renderKey((0..<self.keyColumnCount).map { self.columns[$0].cell(at: index) })
+        if self.keyColumnCount == 1 { return self.columns[0].render(at: index) }
+        return "(" + (0..<self.keyColumnCount).map { self.columns[$0].render(at: index) }.joined(separator: ", ") + ")"
     }
 
     /// Compares the keys of two rows.
@@ -56,7 +160,7 @@ package struct Chunk: Sendable {
         let count = self.count
         guard count > 0 else { return [] }
         var order: [Int]
-        if self.keyColumnCount == 1, case .int(let keys) = self.columns[0] {
+        if let keys = self.integerKeys {
             // Fast path for the common single integer key.
             var pairs = [(key: Int64, index: Int)]()
             pairs.reserveCapacity(count)
@@ -97,9 +201,9 @@ package struct Chunk: Sendable {
     /// a resumed run compares it with the journal to be sure it rebuilt the same chunk.
     package func fingerprint() -> String {
         var state: UInt64 = 0x2545_F491_4F6C_DD1D ^ UInt64(self.count)
-        for row in 0..<self.count {
-            for column in self.columns {
-                state = KeyHash.mix(state ^ KeyHash.hash(column.cell(at: row)))
+        self.columns.withUnsafeBufferPointer { columns in
+            for row in 0..<self.count {
+                for column in columns { state = KeyHash.mix(state ^ column.hash(at: row)) }
             }
         }
         let hex = String(state, radix: 16)
@@ -115,5 +219,26 @@ package struct Chunk: Sendable {
             firstKey: self.count > 0 ? self.renderKey(0) : "",
             lastKey: self.count > 0 ? self.renderKey(self.count - 1) : ""
         )
+    }
+
+    /// The error for a key that appears twice, at row `row` (the later line) and on `earlierLine`.
+    package func duplicate(row: Int, earlierLine: Int) -> BulkUpdateError {
+        let key = self.renderKey(row)
+        let lines = [earlierLine, self.lines[row]].sorted()
+        return BulkUpdateError(
+            .duplicateKey,
+            "key \(key) appears more than once in the input (input lines \(lines[0]) and \(lines[1]))",
+            inputLine: lines[1],
+            key: key
+        )
+    }
+}
+
+extension UpdatePlan {
+    /// Renders a key given as the text forms of its key columns (as the database prints them), the way reports
+    /// render keys: `42`, `'abc'`, `(1, 'a')`. A value that does not parse is shown as quoted text.
+    package func renderKey(text values: [String?]) -> String {
+        let shown = zip(self.keyColumns, values).map { column, text in column.type.render(text: text) }
+        return shown.count == 1 ? shown[0] : "(" + shown.joined(separator: ", ") + ")"
     }
 }

@@ -1,30 +1,23 @@
-import Foundation
-
-/// A stable 64-bit hash of a row's key cells: the same key gives the same hash in every process and run, so
-/// routing (and later, resuming) is deterministic. Swift's `Hasher` is seeded per process and is not used.
+/// Stable 64-bit hashes of keys and values: the same key gives the same hash in every process and run, so routing
+/// (and later, resuming) is deterministic. Swift's `Hasher` is seeded per process and is not used. Each value's own
+/// hash is its element's ``ColumnElement/stableHash``.
 package enum KeyHash {
-    package static func hash(_ cells: ArraySlice<Cell>) -> UInt64 {
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        for cell in cells {
-            state = mix(state ^ self.hash(cell))
-        }
+    /// The hash of a key, or of a whole row: the value hashes of its columns, in order.
+    package static let seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    /// The hash of NULL.
+    package static let null: UInt64 = 0x6A09_E667_F3BC_C908
+
+    /// The hash of row `row` of `columns`: each column's value hash, folded in order from ``seed``.
+    package static func hash(_ columns: ArraySlice<any ChunkColumn>, row: Int) -> UInt64 {
+        var state = Self.seed
+        for column in columns { state = Self.mix(state ^ column.hash(at: row)) }
         return state
     }
 
-    package static func hash(_ cell: Cell) -> UInt64 {
-        switch cell {
-        case .null: return 0x6A09_E667_F3BC_C908
-        case .bool(let value): return mix(value ? 1 : 2)
-        case .int(let value): return mix(UInt64(bitPattern: value))
-        case .double(let value): return mix(value == 0 ? 0 : value.bitPattern)
-        case .date(let value): return mix(UInt64(bitPattern: Int64(value)))
-        case .timestamp(let value): return mix(UInt64(bitPattern: value))
-        case .text(let value):
-            var text = value
-            return text.withUTF8 { fnv1a($0) }
-        case .bytes(let value): return value.withUnsafeBufferPointer { fnv1a($0) }
-        case .uuid(let value): return ColumnValues.bytes(of: value).withUnsafeBufferPointer { fnv1a($0) }
-        }
+    /// The hash of a single integer key, as ``hash(_:row:)`` computes it for a one-column integer key.
+    package static func hash(integerKey key: Int64) -> UInt64 {
+        Self.mix(Self.seed ^ key.stableHash)
     }
 
     /// The finalizer of SplitMix64: a fast, well-distributed bijection.
@@ -36,7 +29,8 @@ package enum KeyHash {
         return z ^ (z >> 31)
     }
 
-    private static func fnv1a(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+    /// FNV-1a over `bytes`, finalized with ``mix(_:)``: the hash of text, bytes and UUIDs.
+    package static func fnv1a(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in bytes {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3

@@ -5,14 +5,18 @@ package import Logging
 package protocol ServerValueChecker: Sendable {
     /// The rows of `values` (one column of plan column `column`, NULLs left out) that the database refuses, with its
     /// reason for each, in row order; at most `limit` of them.
-    func rejected(column: Int, values: ColumnValues, limit: Int, logger: Logger) async throws
+    func rejected(column: Int, values: any ChunkColumn, limit: Int, logger: Logger) async throws
         -> [(row: Int, reason: String)]
 }
 
 /// Reads every row once and checks it against the plan before anything is written: on the client first, then, in
 /// batches, by the database for the columns only it can judge.
+///
+/// Rows are checked into a chunk of up to ``batchSize`` rows, the same typed columns a run writes from; the chunk is
+/// emptied (after the database has checked its values, when some column needs that) and filled again, so memory
+/// does not grow with the input.
 package struct ValidationPass {
-    /// Values sent to the database per check.
+    /// Rows checked per batch, and so values sent to the database per check.
     package static let batchSize = 10_000
 
     package let plan: UpdatePlan
@@ -20,15 +24,12 @@ package struct ValidationPass {
     private let logger: Logger
     /// How many errors are kept; the rest are only counted.
     private let listLimit: Int
-    private var validator: RowValidator
-    /// The plan columns the database checks, and the values waiting to be sent for each (same order).
+    /// The plan columns the database checks.
     private let checkedColumns: [Int]
-    private var batches: [Batch]
-
-    private struct Batch {
-        var values: ColumnValues
-        var lines: [Int] = []
-    }
+    /// The rows of the current batch that were valid on the client.
+    private var batch: Chunk
+    /// Key hashes seen so far, with their lines, when repeated keys are an error.
+    private var seen: [UInt64: Int] = [:]
 
     /// Errors found so far, at most `listLimit` (in line order after ``finish()``).
     package private(set) var errors: [BulkUpdateError] = []
@@ -39,57 +40,56 @@ package struct ValidationPass {
     /// Whether the database stopped being asked after `listLimit` refusals, so ``invalid`` may be short.
     package private(set) var invalidIsLowerBound = false
     /// A running fingerprint of every value of every row, in input order.
-    private var contentHash: UInt64 = 0x9E37_79B9_7F4A_7C15
+    private var contentHash: UInt64 = KeyHash.seed
 
     package init(plan: UpdatePlan, checker: (any ServerValueChecker)?, listLimit: Int, logger: Logger) {
         self.plan = plan
         self.checker = checker
         self.listLimit = listLimit
         self.logger = logger
-        self.validator = RowValidator(plan: plan)
         self.checkedColumns =
             checker == nil ? [] : plan.columns.indices.filter { plan.columns[$0].type.isServerChecked }
-        self.batches = self.checkedColumns.map {
-            Batch(values: ColumnValues(kind: plan.columns[$0].type.kind, capacity: 0))
-        }
+        self.batch = Chunk(plan: plan, worker: 0, number: 0, capacity: Self.batchSize)
     }
 
-    /// Checks one row on the client and queues its values for the database, without waiting; a row that does not
-    /// fit is recorded, not thrown.
+    /// Checks one row on the client and keeps it for the database when a column needs that, without waiting; a row
+    /// that does not fit is recorded, not thrown.
     ///
-    /// - Returns: Whether a batch is full; then call ``flushFull()`` before the next row.
+    /// - Returns: Whether the batch is full; then call ``flushFull()`` before the next row.
     package mutating func checkOnClient(_ row: BulkUpdateRow, line: Int) -> Bool {
         self.rows += 1
-        let cells: [Cell]
+        let rowHash: UInt64
         do {
-            cells = try self.validator.checkedCells(row, line: line)
+            rowHash = try self.batch.append(row, line: line, plan: self.plan, hashingRow: true)
         } catch {
             self.record(error)
             return false
         }
-        var rowHash = UInt64(cells.count)
-        for cell in cells { rowHash = KeyHash.mix(rowHash ^ KeyHash.hash(cell)) }
-        self.contentHash = KeyHash.mix(self.contentHash ^ rowHash)
-        var full = false
-        for (index, column) in self.checkedColumns.enumerated() where cells[column] != .null {
-            // Appended in place: a copy taken out of the array and put back would copy the whole batch each row.
-            self.batches[index].values.append(cells[column])
-            self.batches[index].lines.append(line)
-            if self.batches[index].lines.count >= Self.batchSize { full = true }
+        let index = self.batch.count - 1
+        if self.plan.options.duplicateKeys == .error,
+            let earlier = self.seen.updateValue(line, forKey: self.batch.hashes[index])
+        {
+            self.record(self.batch.duplicate(row: index, earlierLine: earlier))
+            self.batch.removeLast()
+            return false
         }
-        return full
+        self.contentHash = KeyHash.mix(self.contentHash ^ rowHash)
+        guard self.batch.count >= Self.batchSize else { return false }
+        guard !self.checkedColumns.isEmpty else {
+            self.batch.removeAll()
+            return false
+        }
+        return true
     }
 
-    /// Sends every full batch to the database.
+    /// Sends the batch to the database when it is full.
     package mutating func flushFull() async throws {
-        for index in self.checkedColumns.indices where self.batches[index].lines.count >= Self.batchSize {
-            try await self.flush(index)
-        }
+        if self.batch.count >= Self.batchSize { try await self.flush() }
     }
 
     /// Sends what is left to the database and puts the errors in line order.
     package mutating func finish() async throws {
-        for index in self.checkedColumns.indices { try await self.flush(index) }
+        try await self.flush()
         self.errors.sort { ($0.inputLine ?? 0) < ($1.inputLine ?? 0) }
         if self.errors.count > self.listLimit { self.errors.removeLast(self.errors.count - self.listLimit) }
     }
@@ -109,32 +109,37 @@ package struct ValidationPass {
         if self.errors.count < self.listLimit { self.errors.append(error) }
     }
 
-    /// Sends batch `index` to the database and empties it.
-    private mutating func flush(_ index: Int) async throws {
-        let column = self.checkedColumns[index]
-        let batch = self.batches[index]
-        self.batches[index] = Batch(values: ColumnValues(kind: self.plan.columns[column].type.kind, capacity: 0))
-        guard let checker, !batch.lines.isEmpty, !self.invalidIsLowerBound else { return }
-        let schema = self.plan.columns[column]
-        let refused = try await checker.rejected(
-            column: column,
-            values: batch.values,
-            limit: self.listLimit,
-            logger: self.logger
-        )
-        for (row, reason) in refused {
-            // Keep every refusal of this batch, so the earliest lines can be listed after sorting.
-            self.invalid += 1
-            self.errors.append(
-                BulkUpdateError(
-                    .input,
-                    "value \(batch.values.render(row)) does not fit column \"\(schema.name)\""
-                        + " (\(schema.type.displayName)): \(reason)",
-                    inputLine: batch.lines[row],
-                    column: schema.name
-                )
+    /// Sends the batch's values of each column the database checks, and empties the batch.
+    private mutating func flush() async throws {
+        let batch = self.batch
+        self.batch.removeAll()
+        guard let checker, batch.count > 0 else { return }
+        for column in self.checkedColumns {
+            guard !self.invalidIsLowerBound else { return }
+            let rows = (0..<batch.count).filter { !batch.columns[column].isNull(at: $0) }
+            guard !rows.isEmpty else { continue }
+            let values = batch.columns[column].gathered(rows)
+            let schema = self.plan.columns[column]
+            let refused = try await checker.rejected(
+                column: column,
+                values: values,
+                limit: self.listLimit,
+                logger: self.logger
             )
+            for (row, reason) in refused {
+                // Keep every refusal of this batch, so the earliest lines can be listed after sorting.
+                self.invalid += 1
+                self.errors.append(
+                    BulkUpdateError(
+                        .input,
+                        "value \(values.render(at: row)) does not fit column \"\(schema.name)\""
+                            + " (\(schema.type.displayName)): \(reason)",
+                        inputLine: batch.lines[rows[row]],
+                        column: schema.name
+                    )
+                )
+            }
+            if refused.count >= self.listLimit { self.invalidIsLowerBound = true }
         }
-        if refused.count >= self.listLimit { self.invalidIsLowerBound = true }
     }
 }

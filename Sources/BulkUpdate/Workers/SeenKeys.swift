@@ -80,7 +80,7 @@ struct SeenKeys {
         for (word, value) in self.bits.enumerated() where value != 0 {
             for bit in 0..<64 where value & (UInt64(1) << UInt64(bit)) != 0 {
                 let key = self.base + Int64(word * 64 + bit)
-                hashes.insert(KeyHash.hash([Cell.int(key)][...]))
+                hashes.insert(KeyHash.hash(integerKey: key))
             }
         }
         self.hashes = hashes

@@ -33,15 +33,14 @@ struct Worker: Sendable {
                 let dropped = chunk.sortAndDeduplicate()
                 if let first = dropped.first, failOnDuplicate {
                     let row = chunk.lines.firstIndex(of: first.keptLine) ?? 0
-                    throw Self.duplicateError(chunk: chunk, row: row, earlierLine: first.dropped)
+                    throw chunk.duplicate(row: row, earlierLine: first.dropped)
                 }
                 report.duplicateKeys += dropped.count
-                let integerKeys: [Int64?]? =
-                    if chunk.keyColumnCount == 1, case .int(let keys) = chunk.columns[0] { keys } else { nil }
+                let integerKeys = chunk.integerKeys
                 for row in 0..<chunk.count {
                     if failOnDuplicate {
                         if let earlier = seenLines.updateValue(chunk.lines[row], forKey: chunk.hashes[row]) {
-                            throw Self.duplicateError(chunk: chunk, row: row, earlierLine: earlier)
+                            throw chunk.duplicate(row: row, earlierLine: earlier)
                         }
                     } else if !seen.insert(integer: integerKeys?[row], hash: chunk.hashes[row]) {
                         report.duplicateKeysAcrossChunks += 1
@@ -105,16 +104,5 @@ struct Worker: Sendable {
     static func backoff(attempt: Int) -> Duration {
         let base = min(5.0, 0.1 * pow(2.0, Double(attempt - 1)))
         return .milliseconds(Int(base * Double.random(in: 0.5...1.5) * 1000))
-    }
-
-    private static func duplicateError(chunk: Chunk, row: Int, earlierLine: Int) -> BulkUpdateError {
-        let key = chunk.renderKey(row)
-        let lines = [earlierLine, chunk.lines[row]].sorted()
-        return BulkUpdateError(
-            .duplicateKey,
-            "key \(key) appears more than once in the input (input lines \(lines[0]) and \(lines[1]))",
-            inputLine: lines[1],
-            key: key
-        )
     }
 }

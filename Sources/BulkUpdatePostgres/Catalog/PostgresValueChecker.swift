@@ -11,7 +11,7 @@ struct PostgresValueChecker: ServerValueChecker {
     let plan: UpdatePlan
 
     // See `ServerValueChecker.rejected(column:values:limit:logger:)`.
-    func rejected(column: Int, values: ColumnValues, limit: Int, logger: Logger) async throws
+    func rejected(column: Int, values: any ChunkColumn, limit: Int, logger: Logger) async throws
         -> [(row: Int, reason: String)]
     {
         let type = self.plan.columns[column].type
@@ -45,7 +45,7 @@ struct PostgresValueChecker: ServerValueChecker {
     /// found, stopping after `limit`.
     private func search(
         _ rows: [Int],
-        in values: ColumnValues,
+        in values: any ChunkColumn,
         kind: ColumnType.Kind,
         sql: PostgresStatement,
         limit: Int,

@@ -6,8 +6,9 @@ import NIOCore
 /// by tabs, `\N` for NULL, and backslash, tab, newline and carriage return escaped with a backslash.
 ///
 /// PostgresNIO 1.33.2 offers only the text format for `COPY FROM`, so values are written as the text the server
-/// parses back into each column's type: booleans `t`/`f`, numbers in decimal, bytea as `\\x…` hex, dates and
-/// timestamps in ISO form (`timestamptz` with `+00`), UUIDs in lowercase.
+/// parses back into each column's type (``PostgresElement/writeCopyText(kind:into:)``): booleans `t`/`f`, numbers
+/// in decimal, bytea as `\\x…` hex, dates and timestamps in ISO form (`timestamptz` with `+00`), UUIDs in
+/// lowercase.
 enum CopyText {
     /// Appends rows `range` of `chunk`, each followed by the values `extra` gives for it (already COPY text).
     static func encode(
@@ -17,62 +18,16 @@ enum CopyText {
         into buffer: inout ByteBuffer,
         extra: (Int) -> String
     ) {
+        let columns = chunk.columns.map(\.postgres)
         for row in range {
-            for (index, column) in chunk.columns.enumerated() {
+            for index in columns.indices {
                 if index > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
-                Self.write(column, row, kind: kinds[index], into: &buffer)
+                columns[index].writeCopyText(at: row, kind: kinds[index], into: &buffer)
             }
             buffer.writeInteger(UInt8(ascii: "\t"))
             buffer.writeString(extra(row))
             buffer.writeInteger(UInt8(ascii: "\n"))
         }
-    }
-
-    static func write(_ values: ColumnValues, _ row: Int, kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
-        switch values {
-        case .bool(let array):
-            guard let value = array[row] else { return Self.null(&buffer) }
-            buffer.writeInteger(UInt8(ascii: value ? "t" : "f"))
-        case .int(let array):
-            guard let value = array[row] else { return Self.null(&buffer) }
-            buffer.writeString(String(value))
-        case .double(let array):
-            guard let value = array[row] else { return Self.null(&buffer) }
-            if value.isNaN {
-                buffer.writeString("NaN")
-            } else if value.isInfinite {
-                buffer.writeString(value < 0 ? "-Infinity" : "Infinity")
-            } else if kind == .float32 {
-                buffer.writeString(Float(value).description)
-            } else {
-                buffer.writeString(value.description)
-            }
-        case .text(let array):
-            guard let value = array[row] else { return Self.null(&buffer) }
-            Self.writeEscaped(value, into: &buffer)
-        case .bytes(let array):
-            guard let value = array[row] else { return Self.null(&buffer) }
-            buffer.writeString("\\\\x")
-            let digits = Array("0123456789abcdef".utf8)
-            for byte in value {
-                buffer.writeInteger(digits[Int(byte >> 4)])
-                buffer.writeInteger(digits[Int(byte & 0x0f)])
-            }
-        case .uuid(let array):
-            guard let value = array[row] else { return Self.null(&buffer) }
-            buffer.writeString(value.uuidString.lowercased())
-        case .date(let array):
-            guard let value = array[row] else { return Self.null(&buffer) }
-            buffer.writeString(ValueParsing.formatDate(value))
-        case .timestamp(let array):
-            guard let value = array[row] else { return Self.null(&buffer) }
-            buffer.writeString(ValueParsing.formatTimestamp(value))
-            if kind == .timestamptz { buffer.writeString("+00") }
-        }
-    }
-
-    private static func null(_ buffer: inout ByteBuffer) {
-        buffer.writeString("\\N")
     }
 
     /// Writes `text`, escaping the four bytes COPY's text format gives meaning to.

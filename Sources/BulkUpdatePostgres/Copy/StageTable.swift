@@ -27,7 +27,7 @@ struct StageTable: Sendable {
     static func temporary(for plan: UpdatePlan) -> StageTable {
         let signature = plan.columns.map { "\($0.name):\($0.type.sqlName)" }.joined(separator: ",")
         return StageTable(
-            name: "bulk_update_stage_" + String(KeyHash.hash(.text(signature)), radix: 16),
+            name: "bulk_update_stage_" + String(signature.stableHash, radix: 16),
             plan: plan,
             extraColumn: UpdateSQL.ordinalColumn
         )

@@ -41,16 +41,170 @@ package enum PostgresWire {
     }
 }
 
+/// How one element type travels to PostgreSQL: its binary form (for binds) and its COPY text form. Each element
+/// type of ``ColumnElement`` conforms once, below.
+package protocol PostgresElement: ColumnElement {
+    /// The binary form, without a length, for a column of `kind`.
+    func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer)
+    /// The text form `COPY … (FORMAT text)` parses back, escaped, for a column of `kind`.
+    func writeCopyText(kind: ColumnType.Kind, into buffer: inout ByteBuffer)
+}
+
+/// A chunk column whose elements travel to PostgreSQL; every ``TypedColumn`` is one (see ``ChunkColumn/postgres``).
+package protocol PostgresColumn: ChunkColumn {
+    /// Rows `range` as binary array elements: each its length (Int32, −1 for NULL), then its bytes.
+    func writeArrayElements(_ range: Range<Int>, kind: ColumnType.Kind, into buffer: inout ByteBuffer)
+    /// The non-NULL value at `row`, binary, without a length.
+    func writeBinary(at row: Int, kind: ColumnType.Kind, into buffer: inout ByteBuffer)
+    /// The value at `row` in COPY text form, `\N` for NULL.
+    func writeCopyText(at row: Int, kind: ColumnType.Kind, into buffer: inout ByteBuffer)
+}
+
+extension PostgresColumn where Self: TypedColumn, Self.Element: PostgresElement {
+    package func writeArrayElements(_ range: Range<Int>, kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        for value in self.values[range] {
+            guard let value else {
+                buffer.writeInteger(Int32(-1))
+                continue
+            }
+            let lengthIndex = buffer.writerIndex
+            buffer.writeInteger(Int32(0))
+            value.writeBinary(kind: kind, into: &buffer)
+            buffer.setInteger(Int32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
+        }
+    }
+
+    package func writeBinary(at row: Int, kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        self.values[row]!.writeBinary(kind: kind, into: &buffer)
+    }
+
+    package func writeCopyText(at row: Int, kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        guard let value = self.values[row] else {
+            buffer.writeString("\\N")
+            return
+        }
+        value.writeCopyText(kind: kind, into: &buffer)
+    }
+}
+
+extension BoolColumn: PostgresColumn {}
+extension IntegerColumn: PostgresColumn {}
+extension DoubleColumn: PostgresColumn {}
+extension TextColumn: PostgresColumn {}
+extension BytesColumn: PostgresColumn {}
+extension UUIDColumn: PostgresColumn {}
+extension DateColumn: PostgresColumn {}
+extension TimestampColumn: PostgresColumn {}
+
+extension ChunkColumn {
+    /// This column's PostgreSQL encodings: every column type conforms above.
+    package var postgres: any PostgresColumn { self as! any PostgresColumn }
+}
+
+extension Bool: PostgresElement {
+    package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(self ? 1 : 0))
+    }
+    package func writeCopyText(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: self ? "t" : "f"))
+    }
+}
+
+extension Int64: PostgresElement {
+    package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        switch kind {
+        case .int16: buffer.writeInteger(Int16(truncatingIfNeeded: self))
+        case .int32: buffer.writeInteger(Int32(truncatingIfNeeded: self))
+        default: buffer.writeInteger(self)
+        }
+    }
+    package func writeCopyText(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        buffer.writeString(String(self))
+    }
+}
+
+extension Double: PostgresElement {
+    package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        if kind == .float32 {
+            buffer.writeInteger(Float(self).bitPattern)
+        } else {
+            buffer.writeInteger(self.bitPattern)
+        }
+    }
+    package func writeCopyText(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        if self.isNaN {
+            buffer.writeString("NaN")
+        } else if self.isInfinite {
+            buffer.writeString(self < 0 ? "-Infinity" : "Infinity")
+        } else if kind == .float32 {
+            buffer.writeString(Float(self).description)
+        } else {
+            buffer.writeString(self.description)
+        }
+    }
+}
+
+extension String: PostgresElement {
+    package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        buffer.writeString(self)
+    }
+    package func writeCopyText(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        CopyText.writeEscaped(self, into: &buffer)
+    }
+}
+
+extension [UInt8]: PostgresElement {
+    package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        buffer.writeBytes(self)
+    }
+    package func writeCopyText(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        buffer.writeString("\\\\x")
+        let digits = Array("0123456789abcdef".utf8)
+        for byte in self {
+            buffer.writeInteger(digits[Int(byte >> 4)])
+            buffer.writeInteger(digits[Int(byte & 0x0f)])
+        }
+    }
+}
+
+extension UUID: PostgresElement {
+    package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        _ = withUnsafeBytes(of: self.uuid) { buffer.writeBytes($0) }
+    }
+    package func writeCopyText(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        buffer.writeString(self.uuidString.lowercased())
+    }
+}
+
+extension DateValue: PostgresElement {
+    package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(self.days)
+    }
+    package func writeCopyText(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        buffer.writeString(ValueParsing.formatDate(self.days))
+    }
+}
+
+extension TimestampValue: PostgresElement {
+    package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(self.microseconds)
+    }
+    package func writeCopyText(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+        buffer.writeString(ValueParsing.formatTimestamp(self.microseconds))
+        if kind == .timestamptz { buffer.writeString("+00") }
+    }
+}
+
 /// A whole chunk column bound as one binary array parameter, NULL elements included.
 ///
 /// PostgresNIO's own array encoding does not take optional elements, so the array format is written here:
 /// dimensions, has-null flag, element OID, length, lower bound, then each element with its length (−1 for NULL).
 package struct PostgresArrayBind: PostgresDynamicTypeEncodable {
-    let values: ColumnValues
+    let values: any PostgresColumn
     let kind: ColumnType.Kind
 
-    package init(values: ColumnValues, kind: ColumnType.Kind) {
-        self.values = values
+    package init(values: any ChunkColumn, kind: ColumnType.Kind) {
+        self.values = values.postgres
         self.kind = kind
     }
 
@@ -69,13 +223,13 @@ package struct PostgresArrayBind: PostgresDynamicTypeEncodable {
         guard count > 0 else { return }
         buffer.writeInteger(Int32(count))
         buffer.writeInteger(Int32(1))
-        PostgresElements.write(self.values, kind: self.kind, range: 0..<count, into: &buffer)
+        self.values.writeArrayElements(0..<count, kind: self.kind, into: &buffer)
     }
 }
 
 /// One non-NULL value of a chunk column bound as a single parameter (the `values` and `caseWhen` strategies).
 struct PostgresCellBind: PostgresDynamicTypeEncodable {
-    let values: ColumnValues
+    let values: any PostgresColumn
     let index: Int
     let kind: ColumnType.Kind
 
@@ -87,107 +241,17 @@ struct PostgresCellBind: PostgresDynamicTypeEncodable {
         context: PostgresEncodingContext<JSONEncoder>
     ) {
         // `encodeRaw` writes the length prefix; write the bare element.
-        let index = self.index
-        switch self.values {
-        case .bool(let array): buffer.writeInteger(UInt8(array[index]! ? 1 : 0))
-        case .int(let array):
-            switch self.kind {
-            case .int16: buffer.writeInteger(Int16(truncatingIfNeeded: array[index]!))
-            case .int32: buffer.writeInteger(Int32(truncatingIfNeeded: array[index]!))
-            default: buffer.writeInteger(array[index]!)
-            }
-        case .double(let array):
-            if self.kind == .float32 {
-                buffer.writeInteger(Float(array[index]!).bitPattern)
-            } else {
-                buffer.writeInteger(array[index]!.bitPattern)
-            }
-        case .text(let array): buffer.writeString(array[index]!)
-        case .bytes(let array): buffer.writeBytes(array[index]!)
-        case .uuid(let array): _ = withUnsafeBytes(of: array[index]!.uuid) { buffer.writeBytes($0) }
-        case .date(let array): buffer.writeInteger(array[index]!)
-        case .timestamp(let array): buffer.writeInteger(array[index]!)
-        }
+        self.values.writeBinary(at: self.index, kind: self.kind, into: &buffer)
     }
 }
 
 extension PostgresBindings {
     /// Appends row `index` of `values` as one parameter, NULL as an untyped NULL.
-    mutating func appendCell(_ values: ColumnValues, at index: Int, kind: ColumnType.Kind) {
+    mutating func appendCell(_ values: any PostgresColumn, at index: Int, kind: ColumnType.Kind) {
         if values.isNull(at: index) {
             self.appendNull()
         } else {
             self.append(PostgresCellBind(values: values, index: index, kind: kind))
-        }
-    }
-}
-
-/// Binary element encoding: each element is its length (Int32, −1 for NULL) followed by its bytes.
-enum PostgresElements {
-    static func write(_ values: ColumnValues, kind: ColumnType.Kind, range: Range<Int>, into buffer: inout ByteBuffer) {
-        switch values {
-        case .bool(let array):
-            for value in array[range] {
-                guard let value else { buffer.writeInteger(Int32(-1)); continue }
-                buffer.writeInteger(Int32(1))
-                buffer.writeInteger(UInt8(value ? 1 : 0))
-            }
-        case .int(let array):
-            for value in array[range] {
-                guard let value else { buffer.writeInteger(Int32(-1)); continue }
-                switch kind {
-                case .int16:
-                    buffer.writeInteger(Int32(2))
-                    buffer.writeInteger(Int16(truncatingIfNeeded: value))
-                case .int32:
-                    buffer.writeInteger(Int32(4))
-                    buffer.writeInteger(Int32(truncatingIfNeeded: value))
-                default:
-                    buffer.writeInteger(Int32(8))
-                    buffer.writeInteger(value)
-                }
-            }
-        case .double(let array):
-            for value in array[range] {
-                guard let value else { buffer.writeInteger(Int32(-1)); continue }
-                if kind == .float32 {
-                    buffer.writeInteger(Int32(4))
-                    buffer.writeInteger(Float(value).bitPattern)
-                } else {
-                    buffer.writeInteger(Int32(8))
-                    buffer.writeInteger(value.bitPattern)
-                }
-            }
-        case .text(let array):
-            for value in array[range] {
-                guard let value else { buffer.writeInteger(Int32(-1)); continue }
-                buffer.writeInteger(Int32(value.utf8.count))
-                buffer.writeString(value)
-            }
-        case .bytes(let array):
-            for value in array[range] {
-                guard let value else { buffer.writeInteger(Int32(-1)); continue }
-                buffer.writeInteger(Int32(value.count))
-                buffer.writeBytes(value)
-            }
-        case .uuid(let array):
-            for value in array[range] {
-                guard let value else { buffer.writeInteger(Int32(-1)); continue }
-                buffer.writeInteger(Int32(16))
-                _ = withUnsafeBytes(of: value.uuid) { buffer.writeBytes($0) }
-            }
-        case .date(let array):
-            for value in array[range] {
-                guard let value else { buffer.writeInteger(Int32(-1)); continue }
-                buffer.writeInteger(Int32(4))
-                buffer.writeInteger(value)
-            }
-        case .timestamp(let array):
-            for value in array[range] {
-                guard let value else { buffer.writeInteger(Int32(-1)); continue }
-                buffer.writeInteger(Int32(8))
-                buffer.writeInteger(value)
-            }
         }
     }
 }

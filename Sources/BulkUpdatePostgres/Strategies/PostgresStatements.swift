@@ -92,9 +92,11 @@ struct PostgresStatements: Sendable {
 
     func cellBinds(_ chunk: Chunk, rows: Range<Int>) -> PostgresBindings {
         var bindings = PostgresBindings(capacity: rows.count * chunk.columns.count)
+        let columns = chunk.columns.map(\.postgres)
+        let kinds = self.plan.columns.map(\.type.kind)
         for row in rows {
-            for column in chunk.columns.indices {
-                bindings.appendCell(chunk.columns[column], at: row, kind: self.plan.columns[column].type.kind)
+            for column in columns.indices {
+                bindings.appendCell(columns[column], at: row, kind: kinds[column])
             }
         }
         return bindings

@@ -198,33 +198,20 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     private func binds(_ chunk: Chunk, rows: Range<Int>) -> [SQLiteData] {
         var binds: [SQLiteData] = []
         binds.reserveCapacity(rows.count * chunk.columns.count)
+        let columns = chunk.columns.map(\.sqlite)
         for row in rows {
-            for column in chunk.columns { binds.append(Self.data(column, row)) }
+            for column in columns { binds.append(column.sqliteData(at: row)) }
         }
         return binds
     }
 
     private func keyBinds(_ chunk: Chunk, rows: Range<Int>, ordinal: Bool) -> [SQLiteData] {
         var binds: [SQLiteData] = []
+        let keys = chunk.columns[0..<chunk.keyColumnCount].map(\.sqlite)
         for row in rows {
-            for column in 0..<chunk.keyColumnCount { binds.append(Self.data(chunk.columns[column], row)) }
+            for column in keys { binds.append(column.sqliteData(at: row)) }
             if ordinal { binds.append(.integer(SQLiteInt64(row))) }
         }
         return binds
-    }
-
-    /// How each family is stored: booleans as 0/1, dates and timestamps as ISO text (UTC), UUIDs as lowercase
-    /// text, decimals and JSON as text.
-    static func data(_ values: ColumnValues, _ row: Int) -> SQLiteData {
-        switch values {
-        case .bool(let array): array[row].map { .integer($0 ? 1 : 0) } ?? .null
-        case .int(let array): array[row].map { .integer(SQLiteInt64($0)) } ?? .null
-        case .double(let array): array[row].map { .float($0) } ?? .null
-        case .text(let array): array[row].map { .text($0) } ?? .null
-        case .bytes(let array): array[row].map { .blob(ByteBuffer(bytes: $0)) } ?? .null
-        case .uuid(let array): array[row].map { .text($0.uuidString.lowercased()) } ?? .null
-        case .date(let array): array[row].map { .text(ValueParsing.formatDate($0)) } ?? .null
-        case .timestamp(let array): array[row].map { .text(ValueParsing.formatTimestamp($0)) } ?? .null
-        }
     }
 }
