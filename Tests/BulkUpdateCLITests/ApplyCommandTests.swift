@@ -797,6 +797,53 @@ struct ApplyCommandTests {
         }
     }
 
+    @Test(
+        "a file read once (rows kept after the check) and a file read twice give the same chunks and table",
+        arguments: ApplyBackend.enabled
+    )
+    func keptAndRereadFilesAgree(_ backend: ApplyBackend) throws {
+        let rows = 3_000
+        try ApplyTarget.with(backend, columns: "id integer PRIMARY KEY, v text NOT NULL") { target in
+            var values: [String] = []
+            for id in 1...rows { values.append("(\(id), 'old')") }
+            try target.execute("INSERT INTO \(target.table) VALUES " + values.joined(separator: ", "))
+            var csv = "id,v\n"
+            // Out of key order, so that sorting and routing matter.
+            for id in (1...rows).reversed() { csv += "\(id),new \(id)\n" }
+            let input = try target.write("changes.csv", csv)
+            var committed: [[String]] = []
+            // BULK_UPDATE_KEPT_FILE_LIMIT=0: the file is read again for the write; unset: the checked rows are kept.
+            for limit in ["0", nil] {
+                try target.execute("UPDATE \(target.table) SET v = 'old'")
+                let reportPath = target.path("report-\(limit ?? "kept").json")
+                var environment = ["DATABASE_URL": ""]
+                if let limit { environment["BULK_UPDATE_KEPT_FILE_LIMIT"] = limit }
+                let result = try Executable.run(
+                    [
+                        "apply", "--database", target.database, "--table", target.table, "--input", input,
+                        "--chunk-size", "500", "--workers", "2", "--report", reportPath,
+                    ],
+                    environment: environment
+                )
+                #expect(result.status == 0, streams(result))
+                #expect(result.standardOutput.contains("rows read 3000, matched 3000, changed 3000"), streams(result))
+                let contents = try target.contents()
+                #expect(contents.count == rows)
+                #expect(contents.allSatisfy { $0[1] == "new \($0[0] ?? "")" })
+                let report = try readReport(reportPath)
+                let chunks = try #require(report["committedChunks"] as? [[String: Any]])
+                committed.append(
+                    chunks.map {
+                        "\($0["worker"] ?? "")/\($0["number"] ?? ""): \($0["firstKey"] ?? "")..\($0["lastKey"] ?? "")"
+                    }
+                )
+            }
+            #expect(committed.count == 2)
+            #expect(committed[0].count >= 6)
+            #expect(committed.first == committed.last)
+        }
+    }
+
     @Test("an unknown strategy: exit 64 with the list of strategies")
     func unknownStrategy() throws {
         let result = try Executable.run(

@@ -29,9 +29,34 @@ package enum ValueParsing {
     }
 
     package static func int(_ text: Substring) -> Int64? {
+        var digits = text
+        if let value = digits.withUTF8(Self.plainInteger) { return value }
         if let value = Int64(text) { return value }
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         return Int64(trimmed)
+    }
+
+    /// `[+-]digits` in ASCII that fits Int64, the common case, read without the standard library's generic parser;
+    /// `nil` for anything else (which the caller then parses the general way).
+    private static func plainInteger(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+        guard !bytes.isEmpty, bytes.count <= 20 else { return nil }
+        var index = 0
+        let negative = bytes[0] == UInt8(ascii: "-")
+        if negative || bytes[0] == UInt8(ascii: "+") { index = 1 }
+        guard index < bytes.count else { return nil }
+        var value: Int64 = 0
+        while index < bytes.count {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) =
+                negative
+                ? times10.subtractingReportingOverflow(Int64(digit)) : times10.addingReportingOverflow(Int64(digit))
+            guard !overflow1 && !overflow2 else { return nil }
+            value = next
+            index += 1
+        }
+        return value
     }
 
     package static func double(_ text: String) -> Double? {

@@ -44,8 +44,9 @@ package enum BulkUpdateEngine {
         logger: Logger
     ) async throws -> BulkUpdateReport {
         let update = try await request.prepare(on: backend, logger: logger)
-        let digest = try await update.validate(rows, logger: logger)
-        return try await update.run(SequenceRows(rows), inputDigest: digest, logger: logger)
+        // The rows are in memory already: the checked columns are kept, so no row is checked twice.
+        let checked = try await update.validate(rows, keepingRows: true, logger: logger)
+        return try await update.run(checked, logger: logger)
     }
 
     /// Carries out `request` from an asynchronous sequence, read once and checked as it streams.
@@ -66,10 +67,32 @@ package enum BulkUpdateEngine {
         started: ContinuousClock.Instant = .now,
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
+        try await Self.run(backend: backend, plan: plan, input: .rows(rows), started: started, logger: logger)
+    }
+
+    /// Writes rows a validation pass checked and kept (``CheckedRows``) according to a checked plan.
+    package static func run<Backend: BulkUpdateBackend>(
+        backend: Backend,
+        plan: UpdatePlan,
+        checked: CheckedRows,
+        started: ContinuousClock.Instant = .now,
+        logger: Logger
+    ) async throws -> BulkUpdateReport {
+        let input = RowInput<SequenceRows<EmptyCollection<BulkUpdateRow>>>.checked(checked.batches)
+        return try await Self.run(backend: backend, plan: plan, input: input, started: started, logger: logger)
+    }
+
+    private static func run<Backend: BulkUpdateBackend, Rows: AsyncSequence>(
+        backend: Backend,
+        plan: UpdatePlan,
+        input: RowInput<Rows>,
+        started: ContinuousClock.Instant,
+        logger: Logger
+    ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
         let schema = plan.table
         do {
             return try await backend.withRun(plan, logger: logger) { executor in
-                try await Self.write(executor, plan: plan, rows: rows, started: started, logger: logger)
+                try await Self.write(executor, plan: plan, input: input, started: started, logger: logger)
             }
         } catch var error as BulkUpdateError {
             if error.partialReport == nil {
@@ -79,11 +102,11 @@ package enum BulkUpdateEngine {
         }
     }
 
-    /// Routes `rows` to the workers, which write through `executor`; returns what they committed.
+    /// Routes the input's rows to the workers, which write through `executor`; returns what they committed.
     static func write<Executor: ChunkExecutor, Rows: AsyncSequence>(
         _ executor: Executor,
         plan: UpdatePlan,
-        rows: Rows,
+        input: RowInput<Rows>,
         started: ContinuousClock.Instant,
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
@@ -127,7 +150,7 @@ package enum BulkUpdateEngine {
                 }
             }
             do {
-                try await Router(plan: plan, channels: channels, state: state).route(rows, count: &rowsRead)
+                try await Router(plan: plan, channels: channels, state: state).route(input, count: &rowsRead)
             } catch {
                 state.fail()
                 firstError = error
@@ -167,15 +190,17 @@ package enum BulkUpdateEngine {
     /// ``BulkUpdateOptions/DuplicateKeyPolicy/error`` and, through `checker`, the values only the database can
     /// judge; throws the error of the first invalid row.
     ///
-    /// - Returns: The input's digest (see ``ValidationPass/digest``).
+    /// - Parameter keepingRows: Whether to keep the checked rows, for ``run(backend:plan:checked:started:logger:)``.
+    /// - Returns: The input's digest (see ``ValidationPass/digest``), and the checked rows when they were kept.
     @discardableResult
     package static func validate(
         _ rows: some Sequence<BulkUpdateRow>,
         plan: UpdatePlan,
         checker: (any ServerValueChecker)?,
+        keepingRows: Bool = false,
         logger: Logger
-    ) async throws -> String {
-        var pass = ValidationPass(plan: plan, checker: checker, listLimit: 1, logger: logger)
+    ) async throws -> CheckedRows {
+        var pass = ValidationPass(plan: plan, checker: checker, listLimit: 1, keepingRows: keepingRows, logger: logger)
         for row in rows {
             if pass.checkOnClient(row, line: row.line ?? pass.rows + 1) { try await pass.flushFull() }
             if pass.hasErrors { break }  // the rows before it are still sent to the database by finish()
@@ -183,7 +208,7 @@ package enum BulkUpdateEngine {
         try await pass.finish()
         if let first = pass.errors.first { throw first }
         try plan.options.checkRowCount(pass.rows)
-        return pass.digest
+        return pass.checkedRows
     }
 
     package static func emptyReport(_ table: String, plan: UpdatePlan, since started: ContinuousClock.Instant)

@@ -69,22 +69,48 @@ package struct PreparedUpdate<Backend: BulkUpdateBackend>: Sendable {
         self.backend.valueChecker(for: self.plan, logger: logger)
     }
 
-    /// Checks every row without writing (see ``BulkUpdateEngine/validate(_:plan:checker:logger:)``).
+    /// Checks every row without writing (see ``BulkUpdateEngine/validate(_:plan:checker:keepingRows:logger:)``).
     ///
-    /// - Returns: The input's digest, for ``run(_:inputDigest:logger:)``.
+    /// - Parameter keepingRows: Whether to keep the checked rows, so that ``run(_:onProgress:logger:)`` writes them
+    ///   without checking them again; memory then holds every row in its typed form.
+    /// - Returns: The input's digest, for ``run(_:inputDigest:onProgress:logger:)``, and the rows when kept.
     /// - Throws: The first invalid row's ``BulkUpdateError``, whose report says nothing was written.
-    package func validate(_ rows: some Sequence<BulkUpdateRow>, logger: Logger) async throws -> String {
+    package func validate(
+        _ rows: some Sequence<BulkUpdateRow>,
+        keepingRows: Bool = false,
+        logger: Logger
+    ) async throws -> CheckedRows {
         do {
             return try await BulkUpdateEngine.validate(
                 rows,
                 plan: self.plan,
                 checker: self.valueChecker(logger: logger),
+                keepingRows: keepingRows,
                 logger: logger
             )
         } catch var error as BulkUpdateError {
             error.partialReport = self.nothingWritten()
             throw error
         }
+    }
+
+    /// Writes rows a validation pass checked and kept, with their input's digest.
+    package func run(
+        _ checked: CheckedRows,
+        onProgress: (@Sendable (BulkUpdateProgress) -> Void)? = nil,
+        logger: Logger
+    ) async throws -> BulkUpdateReport {
+        precondition(checked.isKept, "the validation pass did not keep its rows")
+        var plan = self.plan
+        plan.options.inputDigest = checked.digest
+        if let onProgress { plan.options.onProgress = onProgress }
+        return try await BulkUpdateEngine.run(
+            backend: self.backend,
+            plan: plan,
+            checked: checked,
+            started: self.started,
+            logger: logger
+        )
     }
 
     /// Writes `rows`.

@@ -7,7 +7,7 @@ import AsyncAlgorithms
 ///
 /// Rows are checked straight into typed columns. With one worker they go into its chunk; with several, into a
 /// small batch whose rows are then moved to their workers' chunks in input order, so every chunk holds the same
-/// rows as if each row had been placed on its own.
+/// rows as if each row had been placed on its own. Rows a validation pass checked and kept arrive as such batches.
 struct Router {
     let plan: UpdatePlan
     let channels: [AsyncChannel<Chunk>]
@@ -16,87 +16,123 @@ struct Router {
     /// Rows checked before they are moved to their workers' chunks (several workers only).
     static let batchSize = 1_024
 
-    /// Routes every row, counting the rows read in `position` (also when it throws).
-    func route<Rows: AsyncSequence>(_ rows: Rows, count position: inout Int) async throws
+    /// Routes every row of `input`, counting the rows read in `position` (also when it throws).
+    func route<Rows: AsyncSequence>(_ input: RowInput<Rows>, count position: inout Int) async throws
+    where Rows.Element == BulkUpdateRow {
+        var builders = Builders(plan: self.plan, workers: self.channels.count)
+        position = 0
+        switch input {
+        case .checked(let batches):
+            for batch in batches {
+                position += batch.count
+                guard try await self.distribute(batch, to: &builders) else { return }
+            }
+        case .rows(let rows):
+            guard try await self.route(rows, to: &builders, count: &position) else { return }
+        }
+        for chunk in builders.chunks where chunk.count > 0 {
+            guard try await self.send(chunk) else { return }
+        }
+    }
+
+    /// Checks and routes every row; `false` when the run has failed and routing should stop.
+    private func route<Rows: AsyncSequence>(_ rows: Rows, to builders: inout Builders, count position: inout Int)
+        async throws -> Bool
     where Rows.Element == BulkUpdateRow {
         let workers = self.channels.count
-        let chunkSize = self.plan.options.chunkSize
-        var numbers = [Int](repeating: 0, count: workers)
-        var builders = (0..<workers).map {
-            Chunk(plan: self.plan, worker: $0, number: 0, capacity: chunkSize)
-        }
-        position = 0
         // Read once: `self.plan` inside the loop was copied (and released) for every row.
         let plan = self.plan
         let expected = plan.options.expectedRows
+        let chunkSize = plan.options.chunkSize
         var batch = Chunk(plan: plan, worker: 0, number: 0, capacity: workers > 1 ? Self.batchSize : 0)
-        /// Checks one row into the chunk of the only worker, or into the batch.
-        func add(_ row: BulkUpdateRow) throws {
+        /// Checks one row into the chunk of the only worker, or into the batch; whether that is now full.
+        func add(_ row: BulkUpdateRow) throws -> Bool {
             if let expected, position == expected {
                 throw BulkUpdateError.tooManyRows(expected: expected)
             }
             position += 1
             if workers == 1 {
-                try builders[0].append(row, line: row.line ?? position, plan: plan)
-            } else {
-                try batch.append(row, line: row.line ?? position, plan: plan)
+                try builders.chunks[0].append(row, line: row.line ?? position, plan: plan)
+                return builders.chunks[0].count >= chunkSize
             }
+            try batch.append(row, line: row.line ?? position, plan: plan)
+            return batch.count >= Self.batchSize
         }
-        /// Whether a chunk or the batch is full and ``distribute()`` should run.
-        func isFull() -> Bool {
-            workers == 1 ? builders[0].count >= chunkSize : batch.count >= Self.batchSize
-        }
-        /// Sends the full chunks, after moving the batch's rows to their workers' chunks; `false` when the run has
-        /// failed and routing should stop.
-        func distribute(final: Bool) async throws -> Bool {
-            if workers > 1 {
-                var rowsOf = [[Int]](repeating: [], count: workers)
-                for row in 0..<batch.count { rowsOf[Int(batch.hashes[row] % UInt64(workers))].append(row) }
-                for worker in 0..<workers {
-                    var rest = rowsOf[worker][...]
-                    while !rest.isEmpty {
-                        let part = rest.prefix(chunkSize - builders[worker].count)
-                        builders[worker].append(from: batch, rows: part)
-                        rest = rest.dropFirst(part.count)
-                        guard try await sendIfFull(worker) else { return false }
-                    }
-                }
-                batch.removeAll()
-            } else {
-                guard try await sendIfFull(0) else { return false }
-            }
-            guard final else { return true }
-            for chunk in builders where chunk.count > 0 {
-                guard try await self.send(chunk) else { return false }
-            }
-            return true
-        }
-        func sendIfFull(_ worker: Int) async throws -> Bool {
-            guard builders[worker].count >= chunkSize else { return true }
-            numbers[worker] += 1
-            let full = builders[worker]
-            builders[worker] = Chunk(plan: plan, worker: worker, number: numbers[worker], capacity: chunkSize)
-            return try await self.send(full)
+        /// Sends the full chunks, after moving the batch's rows to their workers' chunks.
+        func flush() async throws -> Bool {
+            guard workers > 1 else { return try await self.sendIfFull(0, of: &builders) }
+            defer { batch.removeAll() }
+            return try await self.distribute(batch, to: &builders)
         }
         var iterator = rows.makeAsyncIterator()
         do {
             if var synchronous = iterator as? any SynchronousRows {
                 while let row = try synchronous.nextRow() {
-                    try add(row)
-                    if isFull() { guard try await distribute(final: false) else { return } }
+                    if try add(row) { guard try await flush() else { return false } }
                 }
             } else {
                 while let row = try await iterator.next() {
-                    try add(row)
-                    if isFull() { guard try await distribute(final: false) else { return } }
+                    if try add(row) { guard try await flush() else { return false } }
                 }
             }
         } catch {
             // The chunks the rows before this one filled are sent, as if each row had been placed on its own.
-            _ = try await distribute(final: false)
+            _ = try await flush()
             throw error
         }
-        _ = try await distribute(final: true)
+        return try await flush()
+    }
+
+    /// The workers' chunks being filled, and how many each worker has sent.
+    private struct Builders {
+        let plan: UpdatePlan
+        var chunks: [Chunk]
+        var numbers: [Int]
+
+        init(plan: UpdatePlan, workers: Int) {
+            self.plan = plan
+            self.chunks = (0..<workers).map {
+                Chunk(plan: plan, worker: $0, number: 0, capacity: plan.options.chunkSize)
+            }
+            self.numbers = [Int](repeating: 0, count: workers)
+        }
+
+        /// Takes worker `worker`'s chunk and starts its next one.
+        mutating func take(_ worker: Int) -> Chunk {
+            self.numbers[worker] += 1
+            let full = self.chunks[worker]
+            self.chunks[worker] = Chunk(
+                plan: self.plan,
+                worker: worker,
+                number: self.numbers[worker],
+                capacity: self.plan.options.chunkSize
+            )
+            return full
+        }
+    }
+
+    /// Moves `batch`'s rows to their workers' chunks in input order, sending each chunk that fills; `false` when the
+    /// run has failed and routing should stop.
+    private func distribute(_ batch: Chunk, to builders: inout Builders) async throws -> Bool {
+        let workers = self.channels.count
+        let chunkSize = self.plan.options.chunkSize
+        var rowsOf = [[Int]](repeating: [], count: workers)
+        for row in 0..<batch.count { rowsOf[Int(batch.hashes[row] % UInt64(workers))].append(row) }
+        for worker in 0..<workers {
+            var rest = rowsOf[worker][...]
+            while !rest.isEmpty {
+                let part = rest.prefix(chunkSize - builders.chunks[worker].count)
+                builders.chunks[worker].append(from: batch, rows: part)
+                rest = rest.dropFirst(part.count)
+                guard try await self.sendIfFull(worker, of: &builders) else { return false }
+            }
+        }
+        return true
+    }
+
+    private func sendIfFull(_ worker: Int, of builders: inout Builders) async throws -> Bool {
+        guard builders.chunks[worker].count >= self.plan.options.chunkSize else { return true }
+        return try await self.send(builders.take(worker))
     }
 
     /// Sends a chunk; `false` when the run has failed and routing should stop.

@@ -42,10 +42,26 @@ package struct ValidationPass {
     /// A running fingerprint of every value of every row, in input order.
     private var contentHash: UInt64 = KeyHash.seed
 
-    package init(plan: UpdatePlan, checker: (any ServerValueChecker)?, listLimit: Int, logger: Logger) {
+    /// The full batches, in input order, when rows are kept.
+    private var kept: [Chunk] = []
+    private let keepsRows: Bool
+    /// Whether every value is hashed for ``digest``: only a journaled run needs it.
+    private let hashesRows: Bool
+
+    /// - Parameter keepingRows: Whether to keep every checked row (``checkedRows``), so that a run can write them
+    ///   without reading and checking them again; memory then grows with the input.
+    package init(
+        plan: UpdatePlan,
+        checker: (any ServerValueChecker)?,
+        listLimit: Int,
+        keepingRows: Bool = false,
+        logger: Logger
+    ) {
         self.plan = plan
         self.checker = checker
         self.listLimit = listLimit
+        self.keepsRows = keepingRows
+        self.hashesRows = plan.options.runID != nil
         self.logger = logger
         self.checkedColumns =
             checker == nil ? [] : plan.columns.indices.filter { plan.columns[$0].type.isServerChecked }
@@ -60,7 +76,7 @@ package struct ValidationPass {
         self.rows += 1
         let rowHash: UInt64
         do {
-            rowHash = try self.batch.append(row, line: line, plan: self.plan, hashingRow: true)
+            rowHash = try self.batch.append(row, line: line, plan: self.plan, hashingRow: self.hashesRows)
         } catch {
             self.record(error)
             return false
@@ -76,10 +92,28 @@ package struct ValidationPass {
         self.contentHash = KeyHash.mix(self.contentHash ^ rowHash)
         guard self.batch.count >= Self.batchSize else { return false }
         guard !self.checkedColumns.isEmpty else {
-            self.batch.removeAll()
+            _ = self.takeBatch()
             return false
         }
         return true
+    }
+
+    /// Empties the batch and returns what it held, keeping it when rows are kept.
+    private mutating func takeBatch() -> Chunk {
+        let batch = self.batch
+        if self.keepsRows {
+            if batch.count > 0 { self.kept.append(batch) }
+            self.batch = Chunk(plan: self.plan, worker: 0, number: 0, capacity: Self.batchSize)
+        } else {
+            self.batch.removeAll()
+        }
+        return batch
+    }
+
+    /// The rows checked so far, kept when the pass was made ``init(plan:checker:listLimit:keepingRows:logger:)``
+    /// `keepingRows`; call after ``finish()``.
+    package var checkedRows: CheckedRows {
+        CheckedRows(batches: self.kept, digest: self.digest, count: self.rows, isKept: self.keepsRows)
     }
 
     /// Sends the batch to the database when it is full.
@@ -98,8 +132,10 @@ package struct ValidationPass {
     package var hasErrors: Bool { self.invalid > 0 }
 
     /// The input as a journal remembers it: its row count and a 64-bit fingerprint of every value in order
-    /// (`200000:3fa2…`). A resumed run must read an input with the same digest.
-    package var digest: String {
+    /// (`200000:3fa2…`). A resumed run must read an input with the same digest. `nil` when the plan keeps no
+    /// journal (no ``BulkUpdateOptions/runID``): then no value is hashed beyond the keys.
+    package var digest: String? {
+        guard self.hashesRows else { return nil }
         let hex = String(self.contentHash, radix: 16)
         return "\(self.rows):" + String(repeating: "0", count: 16 - hex.count) + hex
     }
@@ -111,8 +147,7 @@ package struct ValidationPass {
 
     /// Sends the batch's values of each column the database checks, and empties the batch.
     private mutating func flush() async throws {
-        let batch = self.batch
-        self.batch.removeAll()
+        let batch = self.takeBatch()
         guard let checker, batch.count > 0 else { return }
         for column in self.checkedColumns {
             guard !self.invalidIsLowerBound else { return }

@@ -44,6 +44,8 @@ package enum PostgresWire {
 /// How one element type travels to PostgreSQL: its binary form (for binds) and its COPY text form. Each element
 /// type of ``ColumnElement`` conforms once, below.
 package protocol PostgresElement: ColumnElement {
+    /// The length of the binary form in bytes, for a column of `kind`.
+    func binaryLength(kind: ColumnType.Kind) -> Int
     /// The binary form, without a length, for a column of `kind`.
     func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer)
     /// The text form `COPY … (FORMAT text)` parses back, escaped, for a column of `kind`.
@@ -67,10 +69,8 @@ extension PostgresColumn where Self: TypedColumn, Self.Element: PostgresElement 
                 buffer.writeInteger(Int32(-1))
                 continue
             }
-            let lengthIndex = buffer.writerIndex
-            buffer.writeInteger(Int32(0))
+            buffer.writeInteger(Int32(value.binaryLength(kind: kind)))
             value.writeBinary(kind: kind, into: &buffer)
-            buffer.setInteger(Int32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
         }
     }
 
@@ -102,6 +102,7 @@ extension ChunkColumn {
 }
 
 extension Bool: PostgresElement {
+    package func binaryLength(kind: ColumnType.Kind) -> Int { 1 }
     package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(self ? 1 : 0))
     }
@@ -111,6 +112,7 @@ extension Bool: PostgresElement {
 }
 
 extension Int64: PostgresElement {
+    package func binaryLength(kind: ColumnType.Kind) -> Int { kind == .int16 ? 2 : kind == .int32 ? 4 : 8 }
     package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
         switch kind {
         case .int16: buffer.writeInteger(Int16(truncatingIfNeeded: self))
@@ -124,6 +126,7 @@ extension Int64: PostgresElement {
 }
 
 extension Double: PostgresElement {
+    package func binaryLength(kind: ColumnType.Kind) -> Int { kind == .float32 ? 4 : 8 }
     package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
         if kind == .float32 {
             buffer.writeInteger(Float(self).bitPattern)
@@ -145,6 +148,7 @@ extension Double: PostgresElement {
 }
 
 extension String: PostgresElement {
+    package func binaryLength(kind: ColumnType.Kind) -> Int { self.utf8.count }
     package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
         buffer.writeString(self)
     }
@@ -154,6 +158,7 @@ extension String: PostgresElement {
 }
 
 extension [UInt8]: PostgresElement {
+    package func binaryLength(kind: ColumnType.Kind) -> Int { self.count }
     package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
         buffer.writeBytes(self)
     }
@@ -168,6 +173,7 @@ extension [UInt8]: PostgresElement {
 }
 
 extension UUID: PostgresElement {
+    package func binaryLength(kind: ColumnType.Kind) -> Int { 16 }
     package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
         _ = withUnsafeBytes(of: self.uuid) { buffer.writeBytes($0) }
     }
@@ -177,6 +183,7 @@ extension UUID: PostgresElement {
 }
 
 extension DateValue: PostgresElement {
+    package func binaryLength(kind: ColumnType.Kind) -> Int { 4 }
     package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
         buffer.writeInteger(self.days)
     }
@@ -186,6 +193,7 @@ extension DateValue: PostgresElement {
 }
 
 extension TimestampValue: PostgresElement {
+    package func binaryLength(kind: ColumnType.Kind) -> Int { 8 }
     package func writeBinary(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
         buffer.writeInteger(self.microseconds)
     }

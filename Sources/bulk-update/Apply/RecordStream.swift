@@ -30,12 +30,15 @@ struct RecordStream {
     let name: String
     /// Whether the input can be read again from the start (a regular file).
     let isRegularFile: Bool
+    /// A regular file's size in bytes; `nil` for anything else.
+    let fileSize: Int?
 
     /// Opens `path` (`-` for standard input) and reads the header, or the first JSON object.
     init(path: String, format: Format, nullString: String?) throws {
         let source = try ByteSource(path: path)
         self.name = source.name
         self.isRegularFile = source.isRegularFile
+        self.fileSize = source.fileSize
         switch format {
         case .csv, .tsv:
             let reader = try DelimitedReader(

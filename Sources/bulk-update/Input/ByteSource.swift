@@ -23,6 +23,8 @@ final class ByteSource {
     /// Whether the input is a regular file, which can be opened again and read a second time. Standard input, pipes,
     /// FIFOs, `/dev/stdin` and process substitutions are not: they are read once.
     let isRegularFile: Bool
+    /// A regular file's size in bytes when it was opened; `nil` for anything else.
+    let fileSize: Int?
 
     /// Opens `path` for reading; `-` means standard input.
     ///
@@ -39,6 +41,7 @@ final class ByteSource {
             self.descriptor = STDIN_FILENO
             self.ownsDescriptor = false
             self.isRegularFile = false
+            self.fileSize = nil
             return
         }
         self.name = path
@@ -59,6 +62,7 @@ final class ByteSource {
         self.descriptor = descriptor
         self.ownsDescriptor = true
         self.isRegularFile = described && (status.st_mode & S_IFMT) == S_IFREG
+        self.fileSize = self.isRegularFile ? Int(status.st_size) : nil
     }
 
     /// Whether `path` names a regular file: one that can be read twice, and whose name tells its format (a pipe, a

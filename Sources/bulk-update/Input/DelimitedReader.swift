@@ -66,6 +66,9 @@ struct DelimitedReader {
     private var spans: [FieldSpan] = []
     /// Whether the record just scanned was an empty line.
     private var recordWasEmpty = false
+    /// The last record's values. Reused: once the caller has let go of the record, the next one fills the same
+    /// storage instead of allocating an array per record.
+    private var fields: [BulkUpdateValue] = []
     /// Unescaped bytes of a quoted field with doubled quotes.
     private var scratch: [UInt8] = []
 
@@ -161,9 +164,10 @@ struct DelimitedReader {
             throw BulkUpdateError(.input, message, inputLine: recordLine)
         }
         let bytes = self.window.bytes
-        let fields = try bytes.withUnsafeBufferPointer { pointer in
-            var fields: [BulkUpdateValue] = []
-            fields.reserveCapacity(self.spans.count)
+        var fields = self.fields
+        self.fields = []
+        fields.removeAll(keepingCapacity: true)
+        try bytes.withUnsafeBufferPointer { pointer in
             for index in self.spans.indices {
                 if self.isNull(pointer, self.spans[index]) {
                     fields.append(.null)
@@ -171,8 +175,8 @@ struct DelimitedReader {
                     fields.append(.string(try self.decode(pointer, field: index)))
                 }
             }
-            return fields
         }
+        self.fields = fields
         self.rowsRead += 1
         return Record(line: recordLine, fields: fields)
     }
