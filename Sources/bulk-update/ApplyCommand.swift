@@ -27,10 +27,13 @@ struct ApplyCommand: AsyncParsableCommand {
             column takes any JSON value: a string as its content, anything else as its JSON text (42, true, \
             {"a":1}).
 
-            A regular file is read twice: first every line is checked against the table's real column types \
-            (lengths, numeric precision and scale, enum labels; domain CHECK constraints and types parsed by the \
-            server are checked by PostgreSQL without writing), and nothing is written unless all lines are valid \
-            (at most 20 errors are listed, with line, column, value and what was expected). Standard input (--input \
+            A regular file is checked in full first: every line against the table's real column types (lengths, \
+            numeric precision and scale, enum labels; domain CHECK constraints and types parsed by the server are \
+            checked by PostgreSQL without writing), and nothing is written unless all lines are valid (at most 20 \
+            errors are listed, with line, column, value and what was expected). The checked rows of a file of up to \
+            32 MiB are kept in memory for the write, up to about 64 MiB (1,300,000 rows of an integer and a short \
+            text); a larger file is read again, so memory does not grow with it (BULK_UPDATE_KEPT_FILE_LIMIT=BYTES \
+            sets the file limit, 0 never keeps). Standard input (--input \
             -) and anything that is not a regular file (a pipe, /dev/stdin, a process substitution) is read once: \
             rows are checked as they stream and the run stops at the first bad line; the chunks committed before \
             it stay applied and are listed. What only the database decides (table CHECK and foreign key \

@@ -812,8 +812,10 @@ struct ApplyCommandTests {
             for id in (1...rows).reversed() { csv += "\(id),new \(id)\n" }
             let input = try target.write("changes.csv", csv)
             var committed: [[String]] = []
+            var fingerprints: [[[String?]]] = []
             // BULK_UPDATE_KEPT_FILE_LIMIT=0: the file is read again for the write; unset: the checked rows are kept.
             for limit in ["0", nil] {
+                let runID = "kept-\(limit ?? "default")-" + UUID().uuidString.prefix(8).lowercased()
                 try target.execute("UPDATE \(target.table) SET v = 'old'")
                 let reportPath = target.path("report-\(limit ?? "kept").json")
                 var environment = ["DATABASE_URL": ""]
@@ -821,7 +823,7 @@ struct ApplyCommandTests {
                 let result = try Executable.run(
                     [
                         "apply", "--database", target.database, "--table", target.table, "--input", input,
-                        "--chunk-size", "500", "--workers", "2", "--report", reportPath,
+                        "--chunk-size", "500", "--workers", "2", "--report", reportPath, "--run-id", runID,
                     ],
                     environment: environment
                 )
@@ -837,10 +839,21 @@ struct ApplyCommandTests {
                         "\($0["worker"] ?? "")/\($0["number"] ?? ""): \($0["firstKey"] ?? "")..\($0["lastKey"] ?? "")"
                     }
                 )
+                // Every chunk's fingerprint (all its values, in order) as the journal recorded it.
+                let sql =
+                    "SELECT worker, chunk, rows, fingerprint FROM bulk_update_journal WHERE run_id = '\(runID)'"
+                    + " ORDER BY worker, chunk"
+                fingerprints.append(
+                    backend == .sqlite
+                        ? try PythonSQLite.query(target.database, sql)
+                        : try ApplyKillResumeTests.psql(target.database, sql)
+                )
             }
             #expect(committed.count == 2)
             #expect(committed[0].count >= 6)
             #expect(committed.first == committed.last)
+            #expect(fingerprints[0].count == committed[0].count)
+            #expect(fingerprints.first == fingerprints.last)
         }
     }
 

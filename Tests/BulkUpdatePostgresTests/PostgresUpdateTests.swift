@@ -390,6 +390,48 @@ struct PostgresUpdateTests {
         }
     }
 
+    @Test("with 2 workers, a bad row mid-stream: the chunks sent hold exactly the rows before it, cut per worker")
+    func streamingInputFailsMidBatch() async throws {
+        try await TestDatabase.withTestTable("id int8 PRIMARY KEY, v int4 NOT NULL") { client, updater, table in
+            try await client.run("INSERT INTO \(table) SELECT g, 0 FROM generate_series(1, 300) g")
+            // Row 251 does not fit; it falls inside the router's 1,024-row batch, so the chunks rows 1 to 250 filled
+            // are sent from the batch when the error is met.
+            let bad = AsyncStream<BulkUpdateRow> { continuation in
+                for id in 1...250 { continuation.yield(.of(.int(id), 7)) }
+                continuation.yield(.of(251, "not a number"))
+                for id in 252...300 { continuation.yield(.of(.int(id), 7)) }
+                continuation.finish()
+            }
+            let error = try await #require(throws: BulkUpdateError.self) {
+                try await updater.update(table, set: ["v"], rows: bad, options: .init(workers: 2, chunkSize: 10))
+            }
+            #expect(error.inputLine == 251)
+            // Each worker's rows in input order, cut every 10: chunk n of worker w holds exactly rows
+            // 10n ..< 10(n + 1) of w. (Which of the full chunks were written before the run stopped may vary; the
+            // report names exactly those.)
+            var rowsOf: [[Int64]] = [[], []]
+            for id in Int64(1)...250 { rowsOf[Int(KeyHash.hash(integerKey: id) % 2)].append(id) }
+            let report = try #require(error.partialReport)
+            #expect(report.workers == 2)
+            #expect(!report.committedChunks.isEmpty)
+            var committedIDs: [Int64] = []
+            for chunk in report.committedChunks {
+                let expected = rowsOf[chunk.worker].dropFirst(chunk.number * 10).prefix(10).sorted()
+                #expect(expected.count == 10, "chunk \(chunk.worker)/\(chunk.number) was never full")
+                #expect(chunk.rows == 10)
+                #expect(
+                    chunk.firstKey == "\(expected.first ?? 0)" && chunk.lastKey == "\(expected.last ?? 0)",
+                    "chunk \(chunk.worker)/\(chunk.number): \(chunk.firstKey)..\(chunk.lastKey), expected \(expected)"
+                )
+                committedIDs += expected
+            }
+            let written = try await client.rows("SELECT id::text FROM \(table) WHERE v = 7 ORDER BY id")
+                .compactMap { $0[0].flatMap { Int64($0) } }.sorted()
+            #expect(written == committedIDs.sorted())
+            #expect(report.rowsChanged == written.count)
+        }
+    }
+
     @Test("the users scenario: every username upper-cased with unnest and 2 workers")
     func usersScenario() async throws {
         try await TestDatabase.withTestTable(UsersTable.columns) { client, updater, table in

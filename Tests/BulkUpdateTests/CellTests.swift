@@ -3,7 +3,8 @@ import Testing
 
 @testable import BulkUpdate
 
-/// `ColumnType.cell(for:)`: checking a `BulkUpdateValue` against a column type and converting it to a `Cell`.
+/// `ColumnType.cell(for:)`: checking a `BulkUpdateValue` against a column type into a one-row column of its family
+/// (`ColumnElement.checked(_:for:)`, the path every row takes), read back as a `Cell`.
 @Suite("ColumnType.cell(for:)")
 struct CellTests {
     static let int16 = ColumnType(kind: .int16, sqlName: "smallint")

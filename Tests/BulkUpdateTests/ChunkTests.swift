@@ -46,6 +46,26 @@ struct ChunkTests {
         keys.map { KeyHash.hash($0[...]) }
     }
 
+    @Test func aRowRefusedHalfwayLeavesNoValueBehind() throws {
+        let plan = try Self.plan(key: ["org", "code"], set: ["name", "id"])
+        var chunk = Chunk(plan: plan, worker: 0, number: 0, capacity: 4)
+        try chunk.append([1, "a", "first", 10], line: 2, plan: plan)
+        // Refused at its last value (id is NOT NULL), at its third (a value that does not fit), at its second (a NULL
+        // key): the values already appended for it are taken back.
+        #expect(throws: BulkUpdateError.self) { try chunk.append([2, "b", "second", nil], line: 3, plan: plan) }
+        #expect(throws: BulkUpdateError.self) { try chunk.append([3, "c", .bytes([1]), 30], line: 4, plan: plan) }
+        #expect(throws: BulkUpdateError.self) { try chunk.append([4, nil, "fourth", 40], line: 5, plan: plan) }
+        try chunk.append([5, "e", nil, 50], line: 6, plan: plan)
+        #expect(chunk.count == 2)
+        #expect(chunk.columns.allSatisfy { $0.count == 2 })
+        #expect(chunk.lines == [2, 6])
+        #expect(Self.ints(chunk.columns[0]) == [1, 5])
+        #expect(Self.texts(chunk.columns[1]) == ["a", "e"])
+        #expect(Self.texts(chunk.columns[2]) == ["first", nil])
+        #expect(Self.ints(chunk.columns[3]) == [10, 50])
+        #expect(chunk.hashes == Self.expectedHashes([[.int(1), .text("a")], [.int(5), .text("e")]]))
+    }
+
     @Test func integerKeysAreSortedWithTheirValues() throws {
         let plan = try Self.plan(key: ["id"])
         var chunk = Self.chunk(

@@ -221,10 +221,14 @@ package struct Chunk: Sendable {
         )
     }
 
-    /// The error for a key that appears twice, at row `row` (the later line) and on `earlierLine`.
-    package func duplicate(row: Int, earlierLine: Int) -> BulkUpdateError {
+    /// The error for a key that appears twice, at row `row` and on `earlierLine`, which was read before it.
+    ///
+    /// - Parameter sortingLines: Whether to name the lower line first (a worker's chunks are sorted by key, so the
+    ///   row it holds may come from either line); otherwise `earlierLine` is named first, as it was read.
+    package func duplicate(row: Int, earlierLine: Int, sortingLines: Bool = true) -> BulkUpdateError {
         let key = self.renderKey(row)
-        let lines = [earlierLine, self.lines[row]].sorted()
+        let read = [earlierLine, self.lines[row]]
+        let lines = sortingLines ? read.sorted() : read
         return BulkUpdateError(
             .duplicateKey,
             "key \(key) appears more than once in the input (input lines \(lines[0]) and \(lines[1]))",

@@ -44,9 +44,11 @@ package enum BulkUpdateEngine {
         logger: Logger
     ) async throws -> BulkUpdateReport {
         let update = try await request.prepare(on: backend, logger: logger)
-        // The rows are in memory already: the checked columns are kept, so no row is checked twice.
+        // The rows are in memory already: the checked columns are kept (within the pass's memory budget), so no row
+        // is checked twice.
         let checked = try await update.validate(rows, keepingRows: true, logger: logger)
-        return try await update.run(checked, logger: logger)
+        if checked.isKept { return try await update.run(checked, logger: logger) }
+        return try await update.run(SequenceRows(rows), inputDigest: checked.digest, logger: logger)
     }
 
     /// Carries out `request` from an asynchronous sequence, read once and checked as it streams.

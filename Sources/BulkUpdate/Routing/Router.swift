@@ -76,8 +76,9 @@ struct Router {
                 }
             }
         } catch {
-            // The chunks the rows before this one filled are sent, as if each row had been placed on its own.
-            _ = try await flush()
+            // The chunks the rows before this one filled are sent, as if each row had been placed on its own; the
+            // row's error is the one reported, even if sending them fails or is cancelled.
+            _ = try? await flush()
             throw error
         }
         return try await flush()

@@ -44,23 +44,33 @@ package struct ValidationPass {
 
     /// The full batches, in input order, when rows are kept.
     private var kept: [Chunk] = []
-    private let keepsRows: Bool
+    private var keepsRows: Bool
+    /// The most memory kept rows may take, by ``keptBytes``; past it the kept rows are let go.
+    private let keptRowsBudget: Int
     /// Whether every value is hashed for ``digest``: only a journaled run needs it.
     private let hashesRows: Bool
 
-    /// - Parameter keepingRows: Whether to keep every checked row (``checkedRows``), so that a run can write them
-    ///   without reading and checking them again; memory then grows with the input.
+    /// The memory kept rows may take by default: 64 MiB by ``keptBytes`` (1,000,000 rows of an integer key and
+    /// one text column take about 48 MB).
+    package static let defaultKeptRowsBudget = 64 << 20
+
+    /// - Parameters:
+    ///   - keepingRows: Whether to keep every checked row (``checkedRows``), so that a run can write them without
+    ///     reading and checking them again. Once they would take more than `keptRowsBudget` bytes they are let go
+    ///     (``CheckedRows/isKept`` is then `false` and the input must be read again), so memory stays bounded.
     package init(
         plan: UpdatePlan,
         checker: (any ServerValueChecker)?,
         listLimit: Int,
         keepingRows: Bool = false,
+        keptRowsBudget: Int = ValidationPass.defaultKeptRowsBudget,
         logger: Logger
     ) {
         self.plan = plan
         self.checker = checker
         self.listLimit = listLimit
         self.keepsRows = keepingRows
+        self.keptRowsBudget = keptRowsBudget
         self.hashesRows = plan.options.runID != nil
         self.logger = logger
         self.checkedColumns =
@@ -85,7 +95,7 @@ package struct ValidationPass {
         if self.plan.options.duplicateKeys == .error,
             let earlier = self.seen.updateValue(line, forKey: self.batch.hashes[index])
         {
-            self.record(self.batch.duplicate(row: index, earlierLine: earlier))
+            self.record(self.batch.duplicate(row: index, earlierLine: earlier, sortingLines: false))
             self.batch.removeLast()
             return false
         }
@@ -101,6 +111,11 @@ package struct ValidationPass {
     /// Empties the batch and returns what it held, keeping it when rows are kept.
     private mutating func takeBatch() -> Chunk {
         let batch = self.batch
+        if self.keepsRows && self.keptBytes(rows: self.rows) > self.keptRowsBudget {
+            // Over the budget: let every kept row go; the input will be read again.
+            self.keepsRows = false
+            self.kept = []
+        }
         if self.keepsRows {
             if batch.count > 0 { self.kept.append(batch) }
             self.batch = Chunk(plan: self.plan, worker: 0, number: 0, capacity: Self.batchSize)
@@ -108,6 +123,13 @@ package struct ValidationPass {
             self.batch.removeAll()
         }
         return batch
+    }
+
+    /// About how much memory `rows` kept rows take: each row's line and key hash, and 16 bytes per value (an
+    /// optional integer, double or date, or a string's inline part). Longer strings' own bytes are not counted: a
+    /// collection's strings are shared with the caller's values, and a file's are at most the file's size.
+    private func keptBytes(rows: Int) -> Int {
+        rows * (16 + 16 * self.plan.columns.count)
     }
 
     /// The rows checked so far, kept when the pass was made ``init(plan:checker:listLimit:keepingRows:logger:)``

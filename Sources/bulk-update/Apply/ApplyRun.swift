@@ -8,9 +8,10 @@ struct ApplyRun {
     /// How many invalid lines are listed before the rest are only counted.
     static let listedErrors = 20
     /// The largest file whose checked rows are kept in memory for the write, so that it is read and checked once:
-    /// 32 MiB (about 1,700,000 rows of `id,username`; the kept rows take about 2.5 times the file's size), or
-    /// `BULK_UPDATE_KEPT_FILE_LIMIT` bytes (0: never). A larger file is read again for the write, so memory does not
-    /// grow with the input.
+    /// 32 MiB, or `BULK_UPDATE_KEPT_FILE_LIMIT` bytes (0: never). The kept rows are also let go when they would take
+    /// more than the validation pass's budget (``ValidationPass/defaultKeptRowsBudget``: 64 MiB, about 1,300,000
+    /// rows of `id,username`, a 25 MB file). A larger file is read again for the write, so memory does not grow
+    /// with the input.
     static var keptFileLimit: Int {
         ProcessInfo.processInfo.environment["BULK_UPDATE_KEPT_FILE_LIMIT"].flatMap { Int($0) } ?? 32 << 20
     }
@@ -72,7 +73,8 @@ struct ApplyRun {
 
         // Only a regular file can be read twice; a pipe, a FIFO or /dev/stdin is streamed once, like `-`.
         let isFile = stream.isRegularFile
-        let keepsRows = !command.dryRun && (stream.fileSize ?? Int.max) <= Self.keptFileLimit
+        let limit = Self.keptFileLimit
+        let keepsRows = !command.dryRun && limit > 0 && (stream.fileSize ?? Int.max) <= limit
         var total: Int?
         var digest: String?
         var checked: CheckedRows?
@@ -85,13 +87,13 @@ struct ApplyRun {
                 keepingRows: keepsRows
             )
             (total, digest) = (pass.count, pass.digest)
-            if keepsRows { checked = pass }
+            if pass.isKept { checked = pass }
             do {
                 try plan.options.checkRowCount(pass.count)
             } catch {
                 throw ApplyFailure.from(error)
             }
-            if isFile && !keepsRows {
+            if isFile && checked == nil {
                 stream = try RecordStream(
                     path: command.input,
                     format: command.inputFormat,
