@@ -45,7 +45,6 @@ package protocol ChunkColumn: Sendable {
 package protocol TypedColumn: ChunkColumn {
     associatedtype Element: ColumnElement
     var values: [Element?] { get set }
-    init(type: ColumnType, values: [Element?])
 }
 
 extension TypedColumn {
@@ -90,99 +89,69 @@ extension TypedColumn {
         var values: [Element?] = []
         values.reserveCapacity(rows.count)
         for row in rows { values.append(self.values[row]) }
-        return Self(type: self.type, values: values)
+        var gathered = self
+        gathered.values = values
+        return gathered
     }
 }
 
 package struct BoolColumn: TypedColumn {
     package let type: ColumnType
-    package var values: [Bool?]
-    package init(type: ColumnType, values: [Bool?]) {
-        self.type = type
-        self.values = values
-    }
+    package var values: [Bool?] = []
 }
 
 package struct IntegerColumn: TypedColumn {
     package let type: ColumnType
-    package var values: [Int64?]
-    package init(type: ColumnType, values: [Int64?]) {
-        self.type = type
-        self.values = values
-    }
+    package var values: [Int64?] = []
 }
 
 package struct DoubleColumn: TypedColumn {
     package let type: ColumnType
-    package var values: [Double?]
-    package init(type: ColumnType, values: [Double?]) {
-        self.type = type
-        self.values = values
-    }
+    package var values: [Double?] = []
 }
 
 package struct TextColumn: TypedColumn {
     package let type: ColumnType
-    package var values: [String?]
-    package init(type: ColumnType, values: [String?]) {
-        self.type = type
-        self.values = values
-    }
+    package var values: [String?] = []
 }
 
 package struct BytesColumn: TypedColumn {
     package let type: ColumnType
-    package var values: [[UInt8]?]
-    package init(type: ColumnType, values: [[UInt8]?]) {
-        self.type = type
-        self.values = values
-    }
+    package var values: [[UInt8]?] = []
 }
 
 package struct UUIDColumn: TypedColumn {
     package let type: ColumnType
-    package var values: [UUID?]
-    package init(type: ColumnType, values: [UUID?]) {
-        self.type = type
-        self.values = values
-    }
+    package var values: [UUID?] = []
 }
 
 package struct DateColumn: TypedColumn {
     package let type: ColumnType
-    package var values: [DateValue?]
-    package init(type: ColumnType, values: [DateValue?]) {
-        self.type = type
-        self.values = values
-    }
+    package var values: [DateValue?] = []
 }
 
 package struct TimestampColumn: TypedColumn {
     package let type: ColumnType
-    package var values: [TimestampValue?]
-    package init(type: ColumnType, values: [TimestampValue?]) {
-        self.type = type
-        self.values = values
-    }
+    package var values: [TimestampValue?] = []
 }
 
 extension ColumnType {
     /// An empty column for this type's family, with room for `capacity` values.
     package func makeColumn(capacity: Int = 0) -> any ChunkColumn {
-        func make<Column: TypedColumn>(_: Column.Type) -> Column {
-            var values: [Column.Element?] = []
-            values.reserveCapacity(capacity)
-            return Column(type: self, values: values)
+        func reserved<Column: TypedColumn>(_ column: Column) -> Column {
+            var column = column
+            column.values.reserveCapacity(capacity)
+            return column
         }
         return switch self.kind {
-        case .bool: make(BoolColumn.self)
-        case .int16, .int32, .int64: make(IntegerColumn.self)
-        case .float32, .float64: make(DoubleColumn.self)
-        case .numeric, .text, .json, .jsonb, .textual: make(TextColumn.self)
-        case .bytea: make(BytesColumn.self)
-        case .uuid: make(UUIDColumn.self)
-        case .date: make(DateColumn.self)
-        case .timestamp, .timestamptz: make(TimestampColumn.self)
+        case .bool: reserved(BoolColumn(type: self))
+        case .int16, .int32, .int64: reserved(IntegerColumn(type: self))
+        case .float32, .float64: reserved(DoubleColumn(type: self))
+        case .numeric, .text, .json, .jsonb, .textual: reserved(TextColumn(type: self))
+        case .bytea: reserved(BytesColumn(type: self))
+        case .uuid: reserved(UUIDColumn(type: self))
+        case .date: reserved(DateColumn(type: self))
+        case .timestamp, .timestamptz: reserved(TimestampColumn(type: self))
         }
     }
 
