@@ -84,10 +84,11 @@ extension KeyHash {
         cell.column(.family(of: cell)).hash(at: 0)
     }
 
-    /// The hash of a key (or row) given as cells, as ``KeyHash/hash(_:row:)`` computes it from columns.
+    /// The hash of a key given as cells, as `Chunk.append` computes it: each value's hash folded from the seed.
     static func hash(_ cells: ArraySlice<Cell>) -> UInt64 {
-        let columns = cells.map { $0.column(.family(of: $0)) }
-        return Self.hash(columns[...], row: 0)
+        var state = Self.seed
+        for cell in cells { state = Self.mix(state ^ Self.hash(cell)) }
+        return state
     }
 }
 

@@ -61,30 +61,8 @@ package enum BulkUpdateEngine {
         try await request.prepare(on: backend, logger: logger).run(rows, logger: logger)
     }
 
-    /// Writes `rows` according to a checked plan.
-    package static func run<Backend: BulkUpdateBackend, Rows: AsyncSequence>(
-        backend: Backend,
-        plan: UpdatePlan,
-        rows: Rows,
-        started: ContinuousClock.Instant = .now,
-        logger: Logger
-    ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
-        try await Self.run(backend: backend, plan: plan, input: .rows(rows), started: started, logger: logger)
-    }
-
-    /// Writes rows a validation pass checked and kept (``CheckedRows``) according to a checked plan.
-    package static func run<Backend: BulkUpdateBackend>(
-        backend: Backend,
-        plan: UpdatePlan,
-        checked: CheckedRows,
-        started: ContinuousClock.Instant = .now,
-        logger: Logger
-    ) async throws -> BulkUpdateReport {
-        let input = RowInput<SequenceRows<EmptyCollection<BulkUpdateRow>>>.checked(checked.batches)
-        return try await Self.run(backend: backend, plan: plan, input: input, started: started, logger: logger)
-    }
-
-    private static func run<Backend: BulkUpdateBackend, Rows: AsyncSequence>(
+    /// Writes the input's rows according to a checked plan.
+    static func run<Backend: BulkUpdateBackend, Rows: AsyncSequence>(
         backend: Backend,
         plan: UpdatePlan,
         input: RowInput<Rows>,

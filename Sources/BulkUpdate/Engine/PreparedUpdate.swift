@@ -5,8 +5,10 @@ package import Logging
 ///
 /// ``prepare(backend:table:keyColumns:setColumns:options:logger:)`` validates the options, resolves them for the
 /// backend, describes the table, checks the key and set columns and the role's privileges. What it learned is here to
-/// show or to act on: ``schema``, ``options`` as resolved, ``statementText(rows:)``. Then ``validate(_:logger:)``
-/// checks rows without writing (as often as wanted) and ``run(_:inputDigest:logger:)`` writes them.
+/// show or to act on: ``schema``, ``options`` as resolved, ``statementText(rows:)``. Then
+/// ``validate(_:keepingRows:logger:)`` checks rows without writing (as often as wanted) and
+/// ``run(_:inputDigest:onProgress:logger:)`` (or ``run(_:onProgress:logger:)``, for the rows a validation kept)
+/// writes them.
 package struct PreparedUpdate<Backend: BulkUpdateBackend>: Sendable {
     package let backend: Backend
     /// The checked plan: table, key and set columns, resolved options.
@@ -101,22 +103,14 @@ package struct PreparedUpdate<Backend: BulkUpdateBackend>: Sendable {
         logger: Logger
     ) async throws -> BulkUpdateReport {
         precondition(checked.isKept, "the validation pass did not keep its rows")
-        var plan = self.plan
-        plan.options.inputDigest = checked.digest
-        if let onProgress { plan.options.onProgress = onProgress }
-        return try await BulkUpdateEngine.run(
-            backend: self.backend,
-            plan: plan,
-            checked: checked,
-            started: self.started,
-            logger: logger
-        )
+        let input = RowInput<SequenceRows<EmptyCollection<BulkUpdateRow>>>.checked(checked.batches)
+        return try await self.run(input, inputDigest: checked.digest, onProgress: onProgress, logger: logger)
     }
 
     /// Writes `rows`.
     ///
-    /// - Parameter inputDigest: The digest ``validate(_:logger:)`` returned for the same rows, when they were read in
-    ///   full first: a journaled run records it, and a resumed run must read the same input.
+    /// - Parameter inputDigest: The digest ``validate(_:keepingRows:logger:)`` returned for the same rows, when they
+    ///   were read in full first: a journaled run records it, and a resumed run must read the same input.
     /// - Parameter onProgress: Where progress goes, instead of the options' ``BulkUpdateOptions/onProgress``
     ///   (for a caller that learns only after preparing how to show it, such as a total to show it against).
     package func run<Rows: AsyncSequence>(
@@ -125,13 +119,22 @@ package struct PreparedUpdate<Backend: BulkUpdateBackend>: Sendable {
         onProgress: (@Sendable (BulkUpdateProgress) -> Void)? = nil,
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
+        try await self.run(.rows(rows), inputDigest: inputDigest, onProgress: onProgress, logger: logger)
+    }
+
+    private func run<Rows: AsyncSequence>(
+        _ input: RowInput<Rows>,
+        inputDigest: String?,
+        onProgress: (@Sendable (BulkUpdateProgress) -> Void)?,
+        logger: Logger
+    ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
         var plan = self.plan
         plan.options.inputDigest = inputDigest
         if let onProgress { plan.options.onProgress = onProgress }
         return try await BulkUpdateEngine.run(
             backend: self.backend,
             plan: plan,
-            rows: rows,
+            input: input,
             started: self.started,
             logger: logger
         )

@@ -2,20 +2,14 @@
 /// (and later, resuming) is deterministic. Swift's `Hasher` is seeded per process and is not used. Each value's own
 /// hash is its element's ``ColumnElement/stableHash``.
 package enum KeyHash {
-    /// The hash of a key, or of a whole row: the value hashes of its columns, in order.
+    /// Where a key's hash starts: each key column's value hash is folded in, in order, with ``mix(_:)``
+    /// (`Chunk.append`). The input digest starts here too.
     package static let seed: UInt64 = 0x9E37_79B9_7F4A_7C15
 
     /// The hash of NULL.
     package static let null: UInt64 = 0x6A09_E667_F3BC_C908
 
-    /// The hash of row `row` of `columns`: each column's value hash, folded in order from ``seed``.
-    package static func hash(_ columns: ArraySlice<any ChunkColumn>, row: Int) -> UInt64 {
-        var state = Self.seed
-        for column in columns { state = Self.mix(state ^ column.hash(at: row)) }
-        return state
-    }
-
-    /// The hash of a single integer key, as ``hash(_:row:)`` computes it for a one-column integer key.
+    /// The hash of a single integer key, as `Chunk.append` computes it for a one-column integer key.
     package static func hash(integerKey key: Int64) -> UInt64 {
         Self.mix(Self.seed ^ key.stableHash)
     }

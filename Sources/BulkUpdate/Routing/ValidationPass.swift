@@ -132,8 +132,8 @@ package struct ValidationPass {
         rows * (16 + 16 * self.plan.columns.count)
     }
 
-    /// The rows checked so far, kept when the pass was made ``init(plan:checker:listLimit:keepingRows:logger:)``
-    /// `keepingRows`; call after ``finish()``.
+    /// The rows checked so far, kept when the pass was made with `keepingRows` and they stayed within the budget;
+    /// call after ``finish()``.
     package var checkedRows: CheckedRows {
         CheckedRows(batches: self.kept, digest: self.digest, count: self.rows, isKept: self.keepsRows)
     }
