@@ -73,6 +73,26 @@ struct KeyHashTests {
         #expect(KeyHash.hash(Cell.uuid(uuid)) == KeyHash.hash(Cell.bytes(uuid.bytes)))
     }
 
+    @Test func uuidOrderIsTheOrderOfItsBytes() {
+        var random = SystemRandomNumberGenerator()
+        let uuids = (0..<200).map { index -> UUID in
+            // Some share their first bytes, so later bytes decide.
+            var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
+            if index % 2 == 0 { bytes[0] = 7; bytes[1] = 7 }
+            return UUID(
+                uuid: (
+                    bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                    bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+                )
+            )
+        }
+        var disagreements = 0
+        for (a, b) in Array(zip(uuids, uuids.shuffled())) + Array(zip(uuids, uuids)) {
+            if UUID.order(a, b) != [UInt8].order(a.bytes, b.bytes) { disagreements += 1 }
+        }
+        #expect(disagreements == 0)
+    }
+
     @Test func integerKeyHashIsTheOneColumnKeyHash() {
         for key: Int64 in [0, 1, -1, 42, .min, .max] {
             #expect(KeyHash.hash(integerKey: key) == KeyHash.hash([Cell.int(key)][...]))

@@ -140,8 +140,7 @@ package struct Chunk: Sendable {
 
     /// The key of row `index` as SQL-like text: `42`, `'abc'` or `(1, 'a')` for composite keys.
     package func renderKey(_ index: Int) -> String {
-        if self.keyColumnCount == 1 { return self.columns[0].render(at: index) }
-        return "(" + (0..<self.keyColumnCount).map { self.columns[$0].render(at: index) }.joined(separator: ", ") + ")"
+        SQLText.key((0..<self.keyColumnCount).map { self.columns[$0].render(at: index) })
     }
 
     /// Compares the keys of two rows.
@@ -242,7 +241,6 @@ extension UpdatePlan {
     /// Renders a key given as the text forms of its key columns (as the database prints them), the way reports
     /// render keys: `42`, `'abc'`, `(1, 'a')`. A value that does not parse is shown as quoted text.
     package func renderKey(text values: [String?]) -> String {
-        let shown = zip(self.keyColumns, values).map { column, text in column.type.render(text: text) }
-        return shown.count == 1 ? shown[0] : "(" + shown.joined(separator: ", ") + ")"
+        SQLText.key(zip(self.keyColumns, values).map { column, text in column.type.render(text: text) })
     }
 }

@@ -207,8 +207,20 @@ extension UUID: ColumnElement {
     /// The 16 bytes in network order.
     package var bytes: [UInt8] { withUnsafeBytes(of: self.uuid) { Array($0) } }
 
-    package var stableHash: UInt64 { self.bytes.stableHash }
-    package static func order(_ lhs: UUID, _ rhs: UUID) -> Int { [UInt8].order(lhs.bytes, rhs.bytes) }
+    /// FNV-1a of the 16 bytes, as for the same bytes in a bytea column; read in place, with no array.
+    package var stableHash: UInt64 {
+        withUnsafeBytes(of: self.uuid) { KeyHash.fnv1a($0.assumingMemoryBound(to: UInt8.self)) }
+    }
+
+    /// By the 16 bytes, as for bytea; compared in place (sorting a chunk by a UUID key compares often).
+    package static func order(_ lhs: UUID, _ rhs: UUID) -> Int {
+        withUnsafeBytes(of: lhs.uuid) { left in
+            withUnsafeBytes(of: rhs.uuid) { right in
+                let order = memcmp(left.baseAddress!, right.baseAddress!, 16)
+                return order < 0 ? -1 : (order > 0 ? 1 : 0)
+            }
+        }
+    }
     package var rendered: String { "'\(self.uuidString.lowercased())'" }
 }
 

@@ -60,14 +60,15 @@ extension BulkUpdateValue: ExpressibleByNilLiteral, ExpressibleByIntegerLiteral,
 extension BulkUpdateValue: CustomStringConvertible {
     /// The value as it appears in error messages: SQL-like literal syntax.
     public var description: String {
+        // As the checked value would show in a report (``ColumnElement/rendered``), but a date as it was given.
         switch self.storage {
         case .null: "NULL"
-        case .bool(let value): value ? "true" : "false"
-        case .int(let value): String(value)
-        case .double(let value): String(value)
-        case .string(let value): SQLText.literal(value)
-        case .bytes(let value): "'\\x" + value.map { SQLText.hex($0) }.joined() + "'"
-        case .uuid(let value): "'\(value.uuidString.lowercased())'"
+        case .bool(let value): value.rendered
+        case .int(let value): value.rendered
+        case .double(let value): value.rendered
+        case .string(let value): value.rendered
+        case .bytes(let value): value.rendered
+        case .uuid(let value): value.rendered
         case .date(let value): "'\(value)'"
         }
     }
@@ -116,6 +117,11 @@ package enum SQLText {
         let searched = authority.contains("@") ? authority : text[...]
         guard let at = searched.lastIndex(of: "@"), let colon = searched[..<at].firstIndex(of: ":") else { return text }
         return String(text[...colon]) + "***" + String(text[at...])
+    }
+
+    /// A key as reports show it, from its columns' rendered values: `42`, or `(1, 'a')` for a composite key.
+    package static func key(_ values: [String]) -> String {
+        values.count == 1 ? values[0] : "(" + values.joined(separator: ", ") + ")"
     }
 
     package static func hex(_ byte: UInt8) -> String {
