@@ -28,7 +28,6 @@ struct PostgresValueChecker: ServerValueChecker {
                 try await self.search(
                     Array(0..<values.count),
                     in: values,
-                    kind: type.kind,
                     sql: sql,
                     limit: limit,
                     on: db,
@@ -46,7 +45,6 @@ struct PostgresValueChecker: ServerValueChecker {
     private func search(
         _ rows: [Int],
         in values: any ChunkColumn,
-        kind: ColumnType.Kind,
         sql: PostgresStatement,
         limit: Int,
         on db: DeadlineConnection,
@@ -54,7 +52,7 @@ struct PostgresValueChecker: ServerValueChecker {
     ) async throws {
         guard !rows.isEmpty, refused.count < limit else { return }
         var binds = PostgresBindings(capacity: 1)
-        binds.append(PostgresArrayBind(values: values.gathered(rows), kind: kind))
+        binds.append(PostgresArrayBind(values: values.gathered(rows)))
         do {
             _ = try await self.connections.isolated(on: db, savepoint: "bulk_update_check") {
                 try await db.query(sql, binds)
@@ -72,7 +70,7 @@ struct PostgresValueChecker: ServerValueChecker {
         }
         let half = rows.count / 2
         for part in [rows[..<half], rows[half...]] {
-            try await self.search(Array(part), in: values, kind: kind, sql: sql, limit: limit, on: db, into: &refused)
+            try await self.search(Array(part), in: values, sql: sql, limit: limit, on: db, into: &refused)
         }
     }
 }

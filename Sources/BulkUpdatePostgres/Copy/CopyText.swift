@@ -13,7 +13,6 @@ enum CopyText {
     /// Appends rows `range` of `chunk`, each followed by the values `extra` gives for it (already COPY text).
     static func encode(
         _ chunk: Chunk,
-        kinds: [ColumnType.Kind],
         rows range: Range<Int>,
         into buffer: inout ByteBuffer,
         extra: (Int) -> String
@@ -22,7 +21,7 @@ enum CopyText {
         for row in range {
             for index in columns.indices {
                 if index > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
-                columns[index].writeCopyText(at: row, kind: kinds[index], into: &buffer)
+                columns[index].writeCopyText(at: row, into: &buffer)
             }
             buffer.writeInteger(UInt8(ascii: "\t"))
             buffer.writeString(extra(row))

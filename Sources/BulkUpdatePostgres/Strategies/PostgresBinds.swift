@@ -56,15 +56,16 @@ package protocol PostgresElement: ColumnElement {
 /// A chunk column whose elements travel to PostgreSQL; every ``TypedColumn`` is one (see ``ChunkColumn/postgres``).
 package protocol PostgresColumn: ChunkColumn {
     /// Rows `range` as binary array elements: each its length (Int32, −1 for NULL), then its bytes.
-    func writeArrayElements(_ range: Range<Int>, kind: ColumnType.Kind, into buffer: inout ByteBuffer)
+    func writeArrayElements(_ range: Range<Int>, into buffer: inout ByteBuffer)
     /// The non-NULL value at `row`, binary, without a length.
-    func writeBinary(at row: Int, kind: ColumnType.Kind, into buffer: inout ByteBuffer)
+    func writeBinary(at row: Int, into buffer: inout ByteBuffer)
     /// The value at `row` in COPY text form, `\N` for NULL.
-    func writeCopyText(at row: Int, kind: ColumnType.Kind, into buffer: inout ByteBuffer)
+    func writeCopyText(at row: Int, into buffer: inout ByteBuffer)
 }
 
 extension PostgresColumn where Self: TypedColumn, Self.Element: PostgresElement {
-    package func writeArrayElements(_ range: Range<Int>, kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+    package func writeArrayElements(_ range: Range<Int>, into buffer: inout ByteBuffer) {
+        let kind = self.type.kind
         // Sized first, then written through one pointer: a ByteBuffer write per element (its capacity and
         // uniqueness checks) cost more than the element.
         let values = self.values[range]
@@ -87,7 +88,8 @@ extension PostgresColumn where Self: TypedColumn, Self.Element: PostgresElement 
         }
     }
 
-    package func writeBinary(at row: Int, kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+    package func writeBinary(at row: Int, into buffer: inout ByteBuffer) {
+        let kind = self.type.kind
         let value = self.values[row]!
         let length = value.binaryLength(kind: kind)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { bytes in
@@ -96,12 +98,12 @@ extension PostgresColumn where Self: TypedColumn, Self.Element: PostgresElement 
         }
     }
 
-    package func writeCopyText(at row: Int, kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
+    package func writeCopyText(at row: Int, into buffer: inout ByteBuffer) {
         guard let value = self.values[row] else {
             buffer.writeString("\\N")
             return
         }
-        value.writeCopyText(kind: kind, into: &buffer)
+        value.writeCopyText(kind: self.type.kind, into: &buffer)
     }
 }
 
@@ -228,11 +230,12 @@ extension TimestampValue: PostgresElement {
 /// dimensions, has-null flag, element OID, length, lower bound, then each element with its length (−1 for NULL).
 package struct PostgresArrayBind: PostgresDynamicTypeEncodable {
     let values: any PostgresColumn
+    /// The column's type family, read once.
     let kind: ColumnType.Kind
 
-    package init(values: any ChunkColumn, kind: ColumnType.Kind) {
+    package init(values: any ChunkColumn) {
         self.values = values.postgres
-        self.kind = kind
+        self.kind = values.type.kind
     }
 
     package var psqlType: PostgresDataType { PostgresDataType(PostgresWire.arrayOID(self.kind)) }
@@ -250,7 +253,7 @@ package struct PostgresArrayBind: PostgresDynamicTypeEncodable {
         guard count > 0 else { return }
         buffer.writeInteger(Int32(count))
         buffer.writeInteger(Int32(1))
-        self.values.writeArrayElements(0..<count, kind: self.kind, into: &buffer)
+        self.values.writeArrayElements(0..<count, into: &buffer)
     }
 }
 
@@ -268,7 +271,7 @@ struct PostgresCellBind: PostgresDynamicTypeEncodable {
         context: PostgresEncodingContext<JSONEncoder>
     ) {
         // `encodeRaw` writes the length prefix; write the bare element.
-        self.values.writeBinary(at: self.index, kind: self.kind, into: &buffer)
+        self.values.writeBinary(at: self.index, into: &buffer)
     }
 }
 

@@ -138,13 +138,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     func copyPayload(_ chunk: Chunk, extra: (Int) -> String) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(chunk.count * 32)
-        CopyText.encode(
-            chunk,
-            kinds: self.statements.plan.columns.map(\.type.kind),
-            rows: 0..<chunk.count,
-            into: &buffer,
-            extra: extra
-        )
+        CopyText.encode(chunk, rows: 0..<chunk.count, into: &buffer, extra: extra)
         return buffer
     }
 

@@ -85,7 +85,7 @@ struct PostgresStatements: Sendable {
         let range = columns ?? 0..<chunk.columns.count
         var bindings = PostgresBindings(capacity: range.count)
         for column in range {
-            bindings.append(PostgresArrayBind(values: chunk.columns[column], kind: self.plan.columns[column].type.kind))
+            bindings.append(PostgresArrayBind(values: chunk.columns[column]))
         }
         return bindings
     }
@@ -93,7 +93,7 @@ struct PostgresStatements: Sendable {
     func cellBinds(_ chunk: Chunk, rows: Range<Int>) -> PostgresBindings {
         var bindings = PostgresBindings(capacity: rows.count * chunk.columns.count)
         let columns = chunk.columns.map(\.postgres)
-        let kinds = self.plan.columns.map(\.type.kind)
+        let kinds = chunk.columns.map(\.type.kind)
         for row in rows {
             for column in columns.indices {
                 bindings.appendCell(columns[column], at: row, kind: kinds[column])
