@@ -75,8 +75,7 @@ struct ApplyRun {
         let isFile = stream.isRegularFile
         let limit = Self.keptFileLimit
         let keepsRows = !command.dryRun && limit > 0 && (stream.fileSize ?? Int.max) <= limit
-        var total: Int?
-        var digest: String?
+        // What the check found: the rows and the input's digest, and the rows themselves when they were kept.
         var checked: CheckedRows?
         if isFile || command.dryRun {
             let pass = try await self.check(
@@ -86,14 +85,13 @@ struct ApplyRun {
                 checker: update.valueChecker(logger: self.logger),
                 keepingRows: keepsRows
             )
-            (total, digest) = (pass.count, pass.digest)
-            if pass.isKept { checked = pass }
+            checked = pass
             do {
                 try plan.options.checkRowCount(pass.count)
             } catch {
                 throw ApplyFailure.from(error)
             }
-            if isFile && checked == nil {
+            if isFile && !pass.isKept && !command.dryRun {
                 stream = try RecordStream(
                     path: command.input,
                     format: command.inputFormat,
@@ -102,9 +100,9 @@ struct ApplyRun {
             }
         }
         if command.dryRun {
-            self.printPlan(update, rows: total ?? 0, input: stream.name)
+            self.printPlan(update, rows: checked?.count ?? 0, input: stream.name)
             var report = update.nothingWritten()
-            report.rowsRead = total ?? 0
+            report.rowsRead = checked?.count ?? 0
             report.runID = nil
             try self.finishReport(report, dryRun: true)
             return
@@ -115,16 +113,16 @@ struct ApplyRun {
             let verb = plan.options.resume ? "resuming run" : "run"
             FileHandle.standardError.write(Data("\(verb) \(runID)\n".utf8))
         }
-        let progress = ProgressLine(mode: ProgressLine.mode(quiet: command.quiet), total: total)
+        let progress = ProgressLine(mode: ProgressLine.mode(quiet: command.quiet), total: checked?.count)
         let report: BulkUpdateReport
         do {
             // A file was read in full: its digest goes into the journal, and a resumed run must read the same file.
-            if let checked {
+            if let checked, checked.isKept {
                 report = try await update.run(checked, onProgress: { progress.update($0) }, logger: self.logger)
             } else {
                 report = try await update.run(
                     InputRows(stream: stream, mapping: mapping),
-                    inputDigest: isFile ? digest : nil,
+                    inputDigest: checked?.digest,
                     onProgress: { progress.update($0) },
                     logger: self.logger
                 )
