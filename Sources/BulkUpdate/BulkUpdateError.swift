@@ -7,7 +7,7 @@ public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case schema, input, duplicateKey, constraint, connection, timeout, conflict, server, configuration,
-                privilege, expectation, unreadableInput
+                privilege, expectation, unreadableInput, interrupted
         }
         private let base: Base
 
@@ -37,6 +37,11 @@ public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
         public static let expectation = Code(base: .expectation)
         /// The input could not be opened or read: a missing file, a directory, no permission, an I/O error.
         public static let unreadableInput = Code(base: .unreadableInput)
+        /// The run was stopped before it finished (``BulkUpdateControl/stop(reason:)``, a signal in the command-line
+        /// tool, `bulk-update runs stop`): no new chunk started, the chunks in flight finished. In per-chunk mode the
+        /// committed chunks stay applied (``BulkUpdateError/partialReport``) and a journaled run can be resumed; an
+        /// atomic run applied nothing.
+        public static let interrupted = Code(base: .interrupted)
 
         public var description: String { self.base.rawValue }
     }
@@ -136,6 +141,19 @@ extension BulkUpdateError {
         report.rowsRead = staged?.rowsRead ?? 0
         report.elapsedSeconds = staged?.elapsedSeconds ?? 0
         error.partialReport = report
+        return error
+    }
+}
+
+extension BulkUpdateError {
+    /// The error of SQL the caller passed as an option (``BulkUpdateOptions/pauseWhen``): a statement the database
+    /// rejects (a syntax error, a division by zero, a missing table) is a wrong option, not wrong input; a lost
+    /// connection or a missing privilege stays what it is.
+    package static func optionError(_ error: any Error) -> any Error {
+        guard var error = error as? BulkUpdateError, [.input, .schema, .constraint, .server].contains(error.code) else {
+            return error
+        }
+        error.code = .configuration
         return error
     }
 }

@@ -128,8 +128,32 @@ public struct BulkUpdateOptions: Sendable {
     /// the run, and compared when it is resumed, so that a resumed run reads the same input, not only the same
     /// first chunks. Set by the engine and the command-line tool, not by callers.
     package var inputDigest: String?
+    /// The number of input rows, when the input was counted before the run (for the ETA in the runs table). Set by
+    /// the engine and the command-line tool, not by callers.
+    package var totalRows: Int?
     /// Called after every committed chunk, from the worker that committed it; keep it quick. Defaults to `nil`.
     public var onProgress: (@Sendable (BulkUpdateProgress) -> Void)?
+    /// Steers the run while it goes: pause, continue, a clean stop, a new rate limit. Defaults to `nil` (a run
+    /// that can only be cancelled). The command-line tool uses one for SIGINT and SIGTERM and for
+    /// `bulk-update runs pause|continue|stop|set`, which reach a journaled run through its row in `bulk_update_runs`.
+    public var control: BulkUpdateControl?
+    /// Pauses the run while any watched standby's replay lag is over this (PostgreSQL). The standbys are those
+    /// in ``replicaURLs`` when any are given, else every standby streaming from the server (`pg_stat_replication`,
+    /// which needs the `pg_monitor` role). Checked every ``healthCheckInterval``: no chunk starts while the lag is
+    /// over, chunks in flight finish. A standby whose lag cannot be read pauses the run too. Defaults to `nil`.
+    public var maximumReplicaLag: Duration?
+    /// PostgreSQL URLs (`postgres://user@host:port/db`) of standbys whose replay lag ``maximumReplicaLag`` watches,
+    /// read on each standby as the age of its last replayed transaction while it has WAL left to replay. Defaults
+    /// to none: watch the standbys streaming from the primary.
+    public var replicaURLs: [String] = []
+    /// The caller's own health check: SQL returning one row with one boolean, run every ``healthCheckInterval``
+    /// in a read-only transaction on its own connection; while it returns true (or fails), no chunk starts. For
+    /// example `SELECT count(*) > 0 FROM pg_stat_progress_vacuum WHERE relid = 'users'::regclass`. It is run once
+    /// before the first write, so a query that fails stops the run before anything is written. It is the caller's
+    /// SQL, sent as written. Defaults to `nil`.
+    public var pauseWhen: String?
+    /// How often the replica lag and ``pauseWhen`` are checked. Defaults to 1 second.
+    public var healthCheckInterval: Duration = .seconds(1)
     /// The longest any single statement may take. On PostgreSQL it is set as the transaction's
     /// `statement_timeout`, so the server stops a statement that runs longer; every database call also has a
     /// client-side deadline 5 seconds later, after which the run fails with
@@ -153,6 +177,9 @@ public struct BulkUpdateOptions: Sendable {
         self.duplicateKeys = duplicateKeys
         self.statementTimeout = statementTimeout
     }
+
+    /// Whether the run watches the database's health: a replica lag limit or a pause query.
+    package var watchesHealth: Bool { self.maximumReplicaLag != nil || self.pauseWhen != nil }
 
     /// Throws when ``expectedRows`` is set and an input of `read` rows does not hold that many.
     package func checkRowCount(_ read: Int) throws(BulkUpdateError) {
@@ -196,6 +223,18 @@ public struct BulkUpdateOptions: Sendable {
         }
         guard self.maximumRetries >= 0 else {
             throw BulkUpdateError(.configuration, "maximumRetries cannot be negative, got \(self.maximumRetries)")
+        }
+        if let lag = self.maximumReplicaLag, lag < .zero {
+            throw BulkUpdateError(.configuration, "maximumReplicaLag cannot be negative")
+        }
+        if !self.replicaURLs.isEmpty && self.maximumReplicaLag == nil {
+            throw BulkUpdateError(.configuration, "replicaURLs are watched for maximumReplicaLag; set it too")
+        }
+        if let pauseWhen = self.pauseWhen, pauseWhen.allSatisfy(\.isWhitespace) {
+            throw BulkUpdateError(.configuration, "pauseWhen cannot be empty")
+        }
+        guard self.healthCheckInterval >= .milliseconds(10) else {
+            throw BulkUpdateError(.configuration, "healthCheckInterval must be at least 10 ms")
         }
         guard self.statementTimeout >= .zero else {
             throw BulkUpdateError(.configuration, "statementTimeout cannot be negative (zero means no timeout)")

@@ -74,6 +74,13 @@ package struct PostgresBackend: BulkUpdateBackend {
                     + " caller's transaction; run it outside the transaction"
             )
         }
+        if options.watchesHealth {
+            throw BulkUpdateError(
+                .configuration,
+                "the health checks (maximumReplicaLag, pauseWhen) run beside the workers on connections of their own;"
+                    + " a run on one connection cannot have them"
+            )
+        }
         options.maximumRetries = 0
         if options.workers > 1 {
             logger.info(
@@ -118,32 +125,95 @@ package struct PostgresBackend: BulkUpdateBackend {
         } catch {
             throw PostgresErrors.map(error, doing: "checking privileges on \(plan.table.name)")
         }
+        // The health checks of a live run, tried once: the pause query, the right to read the standbys' positions,
+        // the standbys themselves.
+        guard plan.options.watchesHealth else { return }
+        do {
+            _ = try await self.connections.withDeadlineConnection(
+                statementTimeout: PostgresRunProbe.timeout,
+                logger: logger
+            ) { db in try await PostgresRunProbe.preflight(plan.options, on: db) }
+        } catch {
+            throw PostgresErrors.map(error, doing: "checking the health checks")
+        }
+        if !plan.options.replicaURLs.isEmpty {
+            try await PostgresStandbys.open(urls: plan.options.replicaURLs, logger: logger).close()
+        }
     }
 
     // See `BulkUpdateBackend.withRun(_:logger:_:)`.
     package func withRun(
         _ plan: UpdatePlan,
         logger: Logger,
-        _ body: (PostgresChunkExecutor) async throws -> BulkUpdateReport
+        _ body: (PostgresChunkExecutor, (any RunProbe)?) async throws -> BulkUpdateReport
     ) async throws -> BulkUpdateReport {
         try await self.connections.restoringSettings(statementTimeout: plan.options.statementTimeout, logger: logger) {
-            if let runID = plan.options.runID {
-                return try await self.withJournal(runID, plan: plan, logger: logger, body)
+            try await self.withStandbys(plan.options, logger: logger) { standbys, streaming in
+                /// The monitor's probe; none on one pinned connection, which the monitor cannot share with the worker.
+                func probe(_ journal: RunJournal?) -> (any RunProbe)? {
+                    guard !self.connections.isPinned, journal != nil || plan.options.watchesHealth else { return nil }
+                    return PostgresRunProbe(
+                        connections: self.connections,
+                        options: plan.options,
+                        journal: journal,
+                        standbys: standbys,
+                        streaming: streaming,
+                        logger: logger
+                    )
+                }
+                if let runID = plan.options.runID {
+                    return try await self.withJournal(runID, plan: plan, logger: logger) { executor, journal in
+                        try await body(executor, probe(journal))
+                    }
+                }
+                guard plan.options.atomic else {
+                    return try await body(PostgresChunkExecutor(connections: self.connections, plan: plan), probe(nil))
+                }
+                return try await PostgresAtomicRun(connections: self.connections, plan: plan, logger: logger).run {
+                    try await body($0, probe(nil))
+                }
             }
-            guard plan.options.atomic else {
-                return try await body(PostgresChunkExecutor(connections: self.connections, plan: plan))
-            }
-            return try await PostgresAtomicRun(connections: self.connections, plan: plan, logger: logger).run(body)
         }
     }
 
+    /// Opens the standbys of ``BulkUpdateOptions/replicaURLs`` for `body` and closes them after it; or, watching the
+    /// standbys that stream from the server, passes their names as they are before the first write.
+    private func withStandbys(
+        _ options: BulkUpdateOptions,
+        logger: Logger,
+        _ body: (PostgresStandbys?, [String]) async throws -> BulkUpdateReport
+    ) async throws -> BulkUpdateReport {
+        guard options.maximumReplicaLag != nil else { return try await body(nil, []) }
+        guard options.replicaURLs.isEmpty else {
+            let standbys = try await PostgresStandbys.open(urls: options.replicaURLs, logger: logger)
+            do {
+                let report = try await body(standbys, [])
+                await standbys.close()
+                return report
+            } catch {
+                await standbys.close()
+                throw error
+            }
+        }
+        let streaming: [String]
+        do {
+            streaming = try await self.connections.withDeadlineConnection(
+                statementTimeout: PostgresRunProbe.timeout,
+                logger: logger
+            ) { db in try await PostgresRunProbe.preflight(options, on: db) }
+        } catch {
+            throw PostgresErrors.map(error, doing: "reading the standbys from pg_stat_replication")
+        }
+        return try await body(nil, streaming)
+    }
+
     /// A journaled run: registers it (or checks the run it resumes and loads its journal), runs `body`, and marks
-    /// the run finished.
+    /// the run finished, or, when `body` fails, interrupted (a stop) or failed.
     private func withJournal(
         _ runID: String,
         plan: UpdatePlan,
         logger: Logger,
-        _ body: (PostgresChunkExecutor) async throws -> BulkUpdateReport
+        _ body: (PostgresChunkExecutor, RunJournal) async throws -> BulkUpdateReport
     ) async throws -> BulkUpdateReport {
         let journal = RunJournal(runID: runID, schema: PostgresPrivileges.journalSchema(plan))
         let timeout = plan.options.statementTimeout
@@ -153,9 +223,13 @@ package struct PostgresBackend: BulkUpdateBackend {
                 // Existing tables are used as they are: a role that may only read and write them needs no DDL.
                 if try await !PostgresPrivileges.journalExists(plan, on: db) {
                     for statement in journal.createStatements { _ = try await db.query(statement) }
+                } else {
+                    try await PostgresPrivileges.addControlColumns(journal, plan: plan, on: db)
                 }
                 var binds = PostgresBindings()
                 binds.append(runID)
+                let rate = plan.options.maximumRowsPerSecond.map(Int64.init)
+                let total = plan.options.totalRows.map(Int64.init)
                 if plan.options.resume {
                     let run = try await db.query(journal.selectRun, binds)
                     let stored = try run.rows.first.map { try $0.decode((String, String, String?).self) }
@@ -164,10 +238,16 @@ package struct PostgresBackend: BulkUpdateBackend {
                         let (worker, chunk, fingerprint) = try row.decode((Int64, Int64, String).self)
                         journaled[RunJournal.Entry(worker: Int(worker), chunk: Int(chunk))] = fingerprint
                     }
+                    binds.append(RunJournal.now())
+                    binds.append(rate)
+                    binds.append(total)
+                    _ = try await db.query(journal.resumeRun, binds)
                 } else {
                     binds.append(plan.table.name.description)
                     binds.append(RunJournal.fingerprint(of: plan))
                     binds.append(RunJournal.now())
+                    binds.append(rate)
+                    binds.append(total)
                     do {
                         _ = try await db.query(journal.insertRun, binds)
                     } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
@@ -184,10 +264,25 @@ package struct PostgresBackend: BulkUpdateBackend {
         var report: BulkUpdateReport
         do {
             report = try await body(
-                PostgresChunkExecutor(connections: self.connections, plan: plan, journal: journal, journaled: journaled)
+                PostgresChunkExecutor(
+                    connections: self.connections,
+                    plan: plan,
+                    journal: journal,
+                    journaled: journaled
+                ),
+                journal
             )
         } catch var error as BulkUpdateError {
             error.partialReport?.runID = runID
+            await self.end(
+                journal,
+                as: error.code == .interrupted ? "interrupted" : "failed",
+                plan: plan,
+                logger: logger
+            )
+            throw error
+        } catch {
+            await self.end(journal, as: "failed", plan: plan, logger: logger)
             throw error
         }
         report.runID = runID
@@ -202,5 +297,18 @@ package struct PostgresBackend: BulkUpdateBackend {
             throw PostgresErrors.map(error, doing: "closing the run journal")
         }
         return report
+    }
+
+    /// Records how an unfinished run ended, if the database can still be reached; `runs` shows a run whose row was
+    /// not updated by its heartbeat's age.
+    private func end(_ journal: RunJournal, as state: String, plan: UpdatePlan, logger: Logger) async {
+        var binds = PostgresBindings(capacity: 3)
+        binds.append(journal.runID)
+        binds.append(state)
+        binds.append(RunJournal.now())
+        _ = try? await self.connections.withDeadlineConnection(
+            statementTimeout: PostgresRunProbe.timeout,
+            logger: logger
+        ) { db in try await db.query(journal.endRun, binds) }
     }
 }

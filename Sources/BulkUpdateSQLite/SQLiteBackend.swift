@@ -43,6 +43,16 @@ package struct SQLiteBackend: BulkUpdateBackend {
         // The only transient failure here is another process's write lock, and the busy timeout is already how
         // long the user chose to wait for it.
         options.maximumRetries = 0
+        if options.maximumReplicaLag != nil {
+            throw BulkUpdateError(.configuration, "SQLite has no standbys: drop the replica lag limit")
+        }
+        if options.pauseWhen != nil && options.atomic {
+            throw BulkUpdateError(
+                .configuration,
+                "an atomic run on SQLite holds the one connection for its whole transaction, so the pause-when"
+                    + " query could not run beside it; drop one of them"
+            )
+        }
         switch options.strategy {
         case .auto:
             options.strategy = .values
@@ -79,7 +89,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
     package func withRun(
         _ plan: UpdatePlan,
         logger: Logger,
-        _ body: (SQLiteChunkExecutor) async throws -> BulkUpdateReport
+        _ body: (SQLiteChunkExecutor, (any RunProbe)?) async throws -> BulkUpdateReport
     ) async throws -> BulkUpdateReport {
         let executor: SQLiteChunkExecutor
         var journal: RunJournal?
@@ -105,11 +115,28 @@ package struct SQLiteBackend: BulkUpdateBackend {
         } catch {
             throw SQLiteErrors.map(error, doing: "preparing the update")
         }
+        let probe: (any RunProbe)? =
+            journal != nil || plan.options.pauseWhen != nil
+            ? SQLiteRunProbe(
+                connection: self.connection,
+                lock: self.lock,
+                journal: journal,
+                pauseQuery: plan.options.pauseWhen
+            ) : nil
         if let journal {
             var report: BulkUpdateReport
             do {
-                report = try await body(executor)
-            } catch var error as BulkUpdateError {
+                report = try await body(executor, probe)
+            } catch {
+                // How the run ended, for `runs`; the database may be what failed, so only if it still answers.
+                let state = (error as? BulkUpdateError)?.code == .interrupted ? "interrupted" : "failed"
+                _ = try? await self.lock.withLock {
+                    try await self.connection.execute(
+                        journal.endRun,
+                        [.text(journal.runID), .text(state), .text(RunJournal.now())]
+                    )
+                }
+                guard var error = error as? BulkUpdateError else { throw error }
                 error.partialReport?.runID = journal.runID
                 throw error
             }
@@ -126,7 +153,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
             }
             return report
         }
-        guard plan.options.atomic else { return try await body(executor) }
+        guard plan.options.atomic else { return try await body(executor, probe) }
         // All or nothing: the whole run is one transaction, held for its length.
         return try await self.lock.withLock {
             do {
@@ -135,7 +162,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 throw SQLiteErrors.map(error, doing: "starting the transaction")
             }
             do {
-                let report = try await body(executor)
+                let report = try await body(executor, nil)
                 try await self.connection.execute("COMMIT")
                 return report
             } catch {
@@ -160,6 +187,10 @@ package struct SQLiteBackend: BulkUpdateBackend {
 
     // See `BulkUpdateBackend.preflight(_:logger:)`.
     package func preflight(_ plan: UpdatePlan, logger: Logger) async throws {
+        if let pauseWhen = plan.options.pauseWhen {
+            // Tried once before anything is written: a query that fails stops the run here.
+            _ = try await self.lock.withLock { try await SQLiteRunProbe.pauseWhen(pauseWhen, on: self.connection) }
+        }
         // SQLite has no privileges; what can stop a write is the file system: the database file and the directory
         // its journal files go to must be writable by this process.
         let schema = plan.table.name.schema ?? "main"
@@ -199,6 +230,16 @@ package struct SQLiteBackend: BulkUpdateBackend {
     private func openJournal(_ journal: RunJournal, plan: UpdatePlan) async throws -> [RunJournal.Entry: String] {
         try await self.lock.withLock {
             for statement in journal.createStatements { try await self.connection.execute(statement) }
+            // A runs table made by an earlier version gets the columns that steer a running run.
+            let present = try await self.connection.execute(
+                "SELECT name FROM pragma_table_info('bulk_update_runs', \(parameter: 1))",
+                [.text(plan.journalSchema ?? plan.table.name.schema ?? "main")]
+            ).compactMap { $0.column("name")?.string }
+            for column in RunJournal.controlColumns where !present.contains(column.name) {
+                try await self.connection.execute(journal.addColumn(column))
+            }
+            let rate: SQLiteData = plan.options.maximumRowsPerSecond.map { .integer($0) } ?? .null
+            let total: SQLiteData = plan.options.totalRows.map { .integer($0) } ?? .null
             guard plan.options.resume else {
                 let existing = try await self.connection.execute(journal.selectRun, [.text(journal.runID)])
                 guard existing.isEmpty else {
@@ -211,7 +252,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
                     journal.insertRun,
                     [
                         .text(journal.runID), .text(plan.table.name.description),
-                        .text(RunJournal.fingerprint(of: plan)), .text(RunJournal.now()),
+                        .text(RunJournal.fingerprint(of: plan)), .text(RunJournal.now()), rate, total,
                     ]
                 )
                 return [:]
@@ -234,6 +275,10 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 )
                 journaled[entry] = row.column("fingerprint")?.string ?? ""
             }
+            try await self.connection.execute(
+                journal.resumeRun,
+                [.text(journal.runID), .text(RunJournal.now()), rate, total]
+            )
             return journaled
         }
     }

@@ -5,6 +5,7 @@ import BulkUpdateSQLite
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Applies a CSV, TSV or JSON Lines file of changes to a table.
 struct ApplyCommand: AsyncParsableCommand {
@@ -59,7 +60,18 @@ struct ApplyCommand: AsyncParsableCommand {
             file cannot be written (checked before anything else, and after a run whose report cannot be written); \
             75 the run failed after some chunks were committed (the error lists them); 77 a privilege is missing \
             (named, with the GRANT that gives it), nothing written. --report FILE is written for every outcome but \
-            73, with the exit code in it. A run stopped by a signal (Ctrl-C) exits by that signal; resume it.
+            73, with the exit code in it.
+
+            Stopping: SIGINT (Ctrl-C) or SIGTERM stops a run cleanly: no new chunk starts, the chunks in flight \
+            finish (within --grace seconds, else the process exits at once and the server rolls them back; a \
+            second signal exits at once too), the run is marked interrupted in its journal, and the command prints \
+            what was committed and the resume command and exits 75. An atomic run applies nothing. A signal while \
+            the file is being checked exits 75 with nothing written. `bulk-update runs pause|continue|stop|set \
+            RUN_ID` steers a journaled run from another terminal (seen within a second).
+
+            Live databases: --max-rows-per-second caps the rate, --max-replica-lag pauses while standbys lag, \
+            --pause-when pauses while your own query says so; pauses are shown in the progress line and summed in \
+            the report. See docs/live.md.
             """
     )
 
@@ -134,6 +146,49 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @Option(
         help: """
+            Pause while a standby's replay lag is over this many seconds (PostgreSQL): the standbys given with \
+            --replica, else every standby in pg_stat_replication (needs the pg_monitor role). No chunk starts while \
+            the lag is over; chunks in flight finish.
+            """
+    )
+    var maxReplicaLag: Double?
+
+    @Option(
+        name: .customLong("replica"),
+        parsing: .singleValue,
+        help: "A standby's URL (repeatable), whose replay lag --max-replica-lag watches, read on the standby itself."
+    )
+    var replicas: [String] = []
+
+    @Option(
+        help: """
+            Your own health check: SQL returning one boolean, run every --check-interval in a read-only \
+            transaction; while it returns true (or fails), no chunk starts. Checked once before the first write.
+            """
+    )
+    var pauseWhen: String?
+
+    @Option(help: "Seconds between health checks (--max-replica-lag, --pause-when).")
+    var checkInterval: Double = 1
+
+    @Option(
+        help: """
+            Seconds that chunks in flight get to finish after SIGINT or SIGTERM before the process exits at once \
+            (they then roll back).
+            """
+    )
+    var grace: Double = 10
+
+    @Option(
+        help: """
+            text: a progress line on standard error (the default); json: one JSON object per line on standard \
+            error, about every second, for orchestrators; none: like --quiet.
+            """
+    )
+    var progress: String = "text"
+
+    @Option(
+        help: """
             Seconds a chunk waits for a lock held by others: PostgreSQL's lock_timeout (then retried), SQLite's busy \
             timeout (default 5). 0 means no limit.
             """
@@ -199,6 +254,24 @@ struct ApplyCommand: AsyncParsableCommand {
                 "--journal-schema names where the journal goes; drop it with --no-journal or --atomic"
             )
         }
+        if let lag = self.maxReplicaLag, !(lag.isFinite && lag >= 0) {
+            throw ValidationError("--max-replica-lag must be a number of seconds of at least 0, got \(lag)")
+        }
+        if !self.replicas.isEmpty && self.maxReplicaLag == nil {
+            throw ValidationError("--replica names a standby for --max-replica-lag; give the limit too")
+        }
+        if let pauseWhen, pauseWhen.allSatisfy(\.isWhitespace) {
+            throw ValidationError("--pause-when needs a query")
+        }
+        guard self.checkInterval.isFinite, (0.01...3600).contains(self.checkInterval) else {
+            throw ValidationError("--check-interval must be between 0.01 and 3600 seconds, got \(self.checkInterval)")
+        }
+        guard self.grace.isFinite, (0...86_400).contains(self.grace) else {
+            throw ValidationError("--grace must be between 0 and 86400 seconds, got \(self.grace)")
+        }
+        guard ProgressLine.Mode(option: self.progress) != nil else {
+            throw ValidationError("--progress must be text, json or none, got '\(self.progress)'")
+        }
         if let format, RecordStream.Format(rawValue: format.lowercased()) == nil {
             throw ValidationError("--format must be csv, tsv or jsonl, got '\(format)'")
         }
@@ -227,6 +300,8 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let signals = StopSignals(grace: .milliseconds(Int(self.grace * 1000)))
+        signals.install()
         let reportFile: ReportFile?
         do {
             reportFile = try self.report.map { try ReportFile(path: $0) }
@@ -242,7 +317,8 @@ struct ApplyCommand: AsyncParsableCommand {
                     "no database: pass --database postgres://… or a SQLite file, or set DATABASE_URL"
                 )
             }
-            let runner = ApplyRun(command: self, reportFile: reportFile)
+            signals.context.withLock { $0.reportFile = reportFile }
+            let runner = ApplyRun(command: self, reportFile: reportFile, signals: signals)
             try await location.withBackend(connections: self.workers + 1) { backend in
                 try await runner.run(backend: backend)
             }
@@ -266,6 +342,8 @@ struct ApplyFailure: Error, CustomStringConvertible {
     static let databaseFailed: Int32 = 69
     static let reportUnwritable: Int32 = 73
     static let partiallyApplied: Int32 = 75
+    /// Stopped by a signal or `runs stop` (the same code as a partly applied run: resume it).
+    static let interrupted: Int32 = 75
     static let privilegeMissing: Int32 = 77
 
     var description: String
@@ -283,7 +361,9 @@ struct ApplyFailure: Error, CustomStringConvertible {
 
     static func from(_ error: BulkUpdateError) -> ApplyFailure {
         let code: Int32
-        if let partial = error.partialReport, partial.chunks > 0, !partial.atomic {
+        if error.code == .interrupted {
+            code = Self.interrupted
+        } else if let partial = error.partialReport, partial.chunks > 0, !partial.atomic {
             code = Self.partiallyApplied
         } else if [.input, .duplicateKey, .schema, .constraint, .expectation].contains(error.code) {
             // The data was rejected: by the checks before writing, or by the database (a value, a constraint).
@@ -302,8 +382,10 @@ struct ApplyFailure: Error, CustomStringConvertible {
         for (option, flag) in Self.flagNames { text = text.replacingOccurrences(of: option, with: flag) }
         if code == Self.partiallyApplied, let runID = error.partialReport?.runID {
             text += "\nresume with: --resume \(runID) (same input and options)"
+        } else if error.code == .interrupted, error.partialReport?.atomic == true {
+            text += "\nthe run is atomic: nothing was applied; run it again"
         }
-        if code == Self.partiallyApplied, let partial = error.partialReport {
+        if code == Self.partiallyApplied, let partial = error.partialReport, !partial.committedChunks.isEmpty {
             text += "\ncommitted chunks (worker.number: first key … last key):"
             for chunk in partial.committedChunks {
                 text += "\n  \(chunk.worker).\(chunk.number): \(chunk.firstKey) … \(chunk.lastKey) (\(chunk.rows) rows)"

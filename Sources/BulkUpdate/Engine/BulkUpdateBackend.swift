@@ -30,14 +30,16 @@ package protocol BulkUpdateBackend: Sendable {
     /// placeholders).
     func statementText(_ plan: UpdatePlan, rows: Int) -> String
 
-    /// Runs one update: prepares what every chunk shares, calls `body` with the executor the workers write through,
-    /// and, for an atomic run, applies what was staged or throws away what was staged when `body` fails.
+    /// Runs one update: prepares what every chunk shares, calls `body` with the executor the workers write through
+    /// and the probe the run's monitor asks (`nil` when the run has nothing to watch: no journal, no health check),
+    /// and, for an atomic run, applies what was staged or throws away what was staged when `body` fails. A journaled
+    /// run's row in the runs table ends as `finished`, `interrupted` (a stop) or `failed`.
     ///
     /// - Returns: `body`'s report, with the final counts of an atomic run.
     func withRun(
         _ plan: UpdatePlan,
         logger: Logger,
-        _ body: (Executor) async throws -> BulkUpdateReport
+        _ body: (Executor, (any RunProbe)?) async throws -> BulkUpdateReport
     ) async throws -> BulkUpdateReport
 }
 

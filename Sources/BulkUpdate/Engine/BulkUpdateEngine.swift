@@ -71,8 +71,8 @@ package enum BulkUpdateEngine {
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
         let schema = plan.table
         do {
-            return try await backend.withRun(plan, logger: logger) { executor in
-                try await Self.write(executor, plan: plan, input: input, started: started, logger: logger)
+            return try await backend.withRun(plan, logger: logger) { executor, probe in
+                try await Self.write(executor, probe: probe, plan: plan, input: input, started: started, logger: logger)
             }
         } catch var error as BulkUpdateError {
             if error.partialReport == nil {
@@ -85,6 +85,7 @@ package enum BulkUpdateEngine {
     /// Routes the input's rows to the workers, which write through `executor`; returns what they committed.
     static func write<Executor: ChunkExecutor, Rows: AsyncSequence>(
         _ executor: Executor,
+        probe: (any RunProbe)?,
         plan: UpdatePlan,
         input: RowInput<Rows>,
         started: ContinuousClock.Instant,
@@ -113,37 +114,59 @@ package enum BulkUpdateEngine {
         )
         report.atomic = options.atomic
         let channels = (0..<options.workers).map { _ in AsyncChannel<Chunk>() }
-        let state = RunState(onProgress: options.onProgress, rowsPerSecond: options.maximumRowsPerSecond)
+        let state = RunState(
+            onProgress: options.onProgress,
+            rowsPerSecond: options.maximumRowsPerSecond,
+            control: options.control
+        )
         var firstError: (any Error)?
         var rowsRead = 0
 
-        await withTaskGroup(of: WorkerResult.self) { group in
-            for (worker, channel) in channels.enumerated() {
-                group.addTask {
-                    await Worker(
-                        index: worker,
-                        plan: plan,
-                        executor: executor,
-                        state: state,
-                        logger: logger
-                    ).run(channel)
+        // The monitor runs beside the workers for as long as they write, then is cancelled.
+        let monitor = probe.map {
+            RunMonitor(probe: $0, state: state, options: options, total: options.totalRows, logger: logger)
+        }
+        await withTaskGroup(of: Void.self) { watched in
+            if let monitor { watched.addTask { await monitor.run() } }
+            await withTaskGroup(of: WorkerResult.self) { group in
+                for (worker, channel) in channels.enumerated() {
+                    group.addTask {
+                        await Worker(
+                            index: worker,
+                            plan: plan,
+                            executor: executor,
+                            state: state,
+                            logger: logger
+                        ).run(channel)
+                    }
                 }
-            }
-            do {
-                try await Router(plan: plan, channels: channels, state: state).route(input, count: &rowsRead)
-            } catch {
-                state.fail()
-                firstError = error
-            }
-            for channel in channels { channel.finish() }
-            for await result in group {
-                report.merge(result.report)
-                if let error = result.error, firstError == nil || firstError is CancellationError {
+                do {
+                    try await Router(plan: plan, channels: channels, state: state).route(input, count: &rowsRead)
+                } catch {
+                    state.fail()
                     firstError = error
                 }
+                for channel in channels { channel.finish() }
+                for await result in group {
+                    report.merge(result.report)
+                    if let error = result.error, firstError == nil || firstError is CancellationError {
+                        firstError = error
+                    }
+                }
             }
+            watched.cancelAll()
         }
         report.rowsRead = rowsRead
+        for (cause, seconds) in state.control.pausedSeconds where seconds > 0 {
+            report.pausedSeconds[cause.description] = seconds
+        }
+        if firstError == nil, let reason = state.control.stopReason, state.leftRowsUnwritten {
+            firstError = BulkUpdateError(
+                .interrupted,
+                "the run was stopped by \(reason) after \(report.chunks) chunk\(report.chunks == 1 ? "" : "s");"
+                    + " no new chunk started and the chunks in flight finished"
+            )
+        }
         if firstError == nil {
             do { try options.checkRowCount(rowsRead) } catch { firstError = error }
         }

@@ -104,7 +104,13 @@ package struct PreparedUpdate<Backend: BulkUpdateBackend>: Sendable {
     ) async throws -> BulkUpdateReport {
         precondition(checked.isKept, "the validation pass did not keep its rows")
         let input = RowInput<SequenceRows<EmptyCollection<BulkUpdateRow>>>.checked(checked.batches)
-        return try await self.run(input, inputDigest: checked.digest, onProgress: onProgress, logger: logger)
+        return try await self.run(
+            input,
+            inputDigest: checked.digest,
+            totalRows: checked.count,
+            onProgress: onProgress,
+            logger: logger
+        )
     }
 
     /// Writes `rows`.
@@ -116,20 +122,29 @@ package struct PreparedUpdate<Backend: BulkUpdateBackend>: Sendable {
     package func run<Rows: AsyncSequence>(
         _ rows: Rows,
         inputDigest: String? = nil,
+        totalRows: Int? = nil,
         onProgress: (@Sendable (BulkUpdateProgress) -> Void)? = nil,
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
-        try await self.run(.rows(rows), inputDigest: inputDigest, onProgress: onProgress, logger: logger)
+        try await self.run(
+            .rows(rows),
+            inputDigest: inputDigest,
+            totalRows: totalRows,
+            onProgress: onProgress,
+            logger: logger
+        )
     }
 
     private func run<Rows: AsyncSequence>(
         _ input: RowInput<Rows>,
         inputDigest: String?,
+        totalRows: Int?,
         onProgress: (@Sendable (BulkUpdateProgress) -> Void)?,
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
         var plan = self.plan
         plan.options.inputDigest = inputDigest
+        plan.options.totalRows = totalRows ?? plan.options.expectedRows
         if let onProgress { plan.options.onProgress = onProgress }
         return try await BulkUpdateEngine.run(
             backend: self.backend,

@@ -30,21 +30,71 @@ package struct RunJournal: Sendable {
     /// Parameter `number`, a 64-bit integer.
     private func integer(_ number: Int) -> SQL { .parameter(number, type: "int8") }
 
+    /// The columns of the runs table that steer and show a running run, added in a later version: a table created
+    /// before them gets them added (``addColumn(_:)``) by a role that owns it.
+    package static let controlColumns: [(name: String, type: String)] = [
+        ("state", "text"), ("requested_state", "text"), ("heartbeat_at", "text"), ("pauses", "text"),
+        ("rows_per_second", "double precision"), ("rows_total", "bigint"), ("max_rows_per_second", "bigint"),
+    ]
+
     package var createStatements: [SQL] {
-        [
+        let control = Self.controlColumns.map { column -> SQL in "\(identifier: column.name) \(type: column.type)" }
+        return [
             "CREATE TABLE IF NOT EXISTS \(self.runsTable) (run_id text PRIMARY KEY, target text NOT NULL,"
                 + " fingerprint text NOT NULL, started_at text NOT NULL, finished_at text,"
-                + " rows_committed bigint NOT NULL DEFAULT 0)",
+                + " rows_committed bigint NOT NULL DEFAULT 0, " + SQL.list(control) + ")",
             "CREATE TABLE IF NOT EXISTS \(self.journalTable) (run_id text NOT NULL, worker bigint NOT NULL,"
                 + " chunk bigint NOT NULL, first_key text NOT NULL, last_key text NOT NULL, rows bigint NOT NULL,"
                 + " fingerprint text NOT NULL, committed_at text NOT NULL, PRIMARY KEY (run_id, worker, chunk))",
         ]
     }
 
-    /// Parameters: run id, target, options fingerprint, start time.
+    /// Adds one of ``controlColumns`` to a runs table made before it existed.
+    package func addColumn(_ column: (name: String, type: String)) -> SQL {
+        "ALTER TABLE \(self.runsTable) ADD COLUMN \(identifier: column.name) \(type: column.type)"
+    }
+
+    /// Parameters: run id, target, options fingerprint, start time, rate limit, total rows (both may be NULL).
     package var insertRun: SQL {
-        "INSERT INTO \(self.runsTable) (run_id, target, fingerprint, started_at)"
-            + " VALUES (\(self.text(1)), \(self.text(2)), \(self.text(3)), \(self.text(4)))"
+        "INSERT INTO \(self.runsTable) (run_id, target, fingerprint, started_at, state, heartbeat_at,"
+            + " max_rows_per_second, rows_total) VALUES (\(self.text(1)), \(self.text(2)), \(self.text(3)),"
+            + " \(self.text(4)), 'running', \(self.text(4)), \(self.integer(5)), \(self.integer(6)))"
+    }
+
+    /// Parameters: run id, time, rate limit, total rows. A resumed run is running again, and a stop or pause asked
+    /// of the run it resumes is forgotten.
+    package var resumeRun: SQL {
+        "UPDATE \(self.runsTable) SET state = 'running', requested_state = NULL, pauses = NULL,"
+            + " heartbeat_at = \(self.text(2)), max_rows_per_second = \(self.integer(3)),"
+            + " rows_total = \(self.integer(4)) WHERE run_id = \(self.text(1))"
+    }
+
+    /// Parameters: run id, time, state, pauses, rows per second, total rows (NULL keeps the one stored). Returns the
+    /// requested state and the rate limit.
+    package var heartbeat: SQL {
+        "UPDATE \(self.runsTable) SET heartbeat_at = \(self.text(2)), state = \(self.text(3)),"
+            + " pauses = \(self.text(4)), rows_per_second = \(SQL.parameter(5, type: "float8")),"
+            + " rows_total = coalesce(\(self.integer(6)), rows_total)"
+            + " WHERE run_id = \(self.text(1)) AND finished_at IS NULL RETURNING requested_state, max_rows_per_second"
+    }
+
+    /// Parameters: run id, state (`interrupted`, `failed`), time: how an unfinished run ended.
+    package var endRun: SQL {
+        "UPDATE \(self.runsTable) SET state = \(self.text(2)), heartbeat_at = \(self.text(3)), pauses = NULL"
+            + " WHERE run_id = \(self.text(1)) AND finished_at IS NULL"
+    }
+
+    /// Parameters: run id, requested state (`running`, `paused`, `stopped`). Only an unfinished run is changed; returns
+    /// its id.
+    package var request: SQL {
+        "UPDATE \(self.runsTable) SET requested_state = \(self.text(2))"
+            + " WHERE run_id = \(self.text(1)) AND finished_at IS NULL RETURNING run_id"
+    }
+
+    /// Parameters: run id, rate limit (NULL for none). Only an unfinished run is changed; returns its id.
+    package var setRate: SQL {
+        "UPDATE \(self.runsTable) SET max_rows_per_second = \(self.integer(2))"
+            + " WHERE run_id = \(self.text(1)) AND finished_at IS NULL RETURNING run_id"
     }
 
     /// One row (target, fingerprint, finished_at) for the run id parameter.
@@ -70,17 +120,31 @@ package struct RunJournal: Sendable {
 
     /// Parameters: finish time, run id. Counts the rows from the journal.
     package var finishRun: SQL {
-        "UPDATE \(self.runsTable) SET finished_at = \(self.text(1)), rows_committed ="
+        "UPDATE \(self.runsTable) SET finished_at = \(self.text(1)), state = 'finished', pauses = NULL,"
+            + " heartbeat_at = \(self.text(1)), rows_committed ="
             + " (SELECT coalesce(sum(rows), 0) FROM \(self.journalTable) WHERE run_id = \(self.text(2)))"
             + " WHERE run_id = \(self.text(2))"
     }
 
-    /// Every run with its progress: run id, target, started, finished, chunks, rows (both 64-bit integers).
+    /// The columns of ``listRuns``, in order.
+    package static let listedColumns = [
+        "run_id", "target", "started_at", "finished_at", "chunks", "rows", "state", "requested_state",
+        "heartbeat_at", "pauses", "rows_per_second", "rows_total", "max_rows_per_second",
+    ]
+
+    /// Every run with its progress, in the order of ``listedColumns``, every column as text.
     package var listRuns: SQL {
-        "SELECT r.run_id, r.target, r.started_at, r.finished_at, CAST(count(j.chunk) AS BIGINT),"
-            + " CAST(coalesce(sum(j.rows), 0) AS BIGINT)"
+        "SELECT r.run_id, r.target, r.started_at, r.finished_at, CAST(count(j.chunk) AS TEXT),"
+            + " CAST(coalesce(sum(j.rows), 0) AS TEXT), r.state, r.requested_state, r.heartbeat_at, r.pauses,"
+            + " CAST(r.rows_per_second AS TEXT), CAST(r.rows_total AS TEXT), CAST(r.max_rows_per_second AS TEXT)"
             + " FROM \(self.runsTable) AS r LEFT JOIN \(self.journalTable) AS j ON j.run_id = r.run_id"
-            + " GROUP BY r.run_id, r.target, r.started_at, r.finished_at ORDER BY r.started_at"
+            + " GROUP BY r.run_id, r.target, r.started_at, r.finished_at, r.state, r.requested_state, r.heartbeat_at,"
+            + " r.pauses, r.rows_per_second, r.rows_total, r.max_rows_per_second ORDER BY r.started_at"
+    }
+
+    /// The state, heartbeat and pauses of the run id parameter, as text.
+    package var selectState: SQL {
+        "SELECT state, heartbeat_at, pauses FROM \(self.runsTable) WHERE run_id = \(self.text(1))"
     }
 
     /// Removes the journal of finished runs.

@@ -70,6 +70,9 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
     /// Chunk attempts that failed transiently and were retried, by cause: the SQLSTATE (`40P01`, `40001`, `55P03`,
     /// `57P01`) or `connection`.
     public var retries: [String: Int] = [:]
+    /// Seconds the run was paused, by cause (`requested`, `replica lag`, `health check`); causes that overlapped
+    /// each count their whole time.
+    public var pausedSeconds: [String: Double] = [:]
     /// Every committed chunk, ordered by worker and number.
     public var committedChunks: [ChunkRecord] = []
     /// Wall-clock time of the whole run, in seconds.
@@ -151,6 +154,13 @@ extension BulkUpdateReport: CustomStringConvertible {
             lines.append(
                 "retried: "
                     + self.retries.sorted { $0.key < $1.key }.map { "\($0.value)× \($0.key)" }.joined(separator: ", ")
+            )
+        }
+        if !self.pausedSeconds.isEmpty {
+            lines.append(
+                "paused: "
+                    + self.pausedSeconds.sorted { $0.key < $1.key }
+                    .map { "\(($0.value * 10).rounded() / 10) s for \($0.key)" }.joined(separator: ", ")
             )
         }
         if !self.notFoundExamples.isEmpty {

@@ -141,6 +141,10 @@ struct Router {
         self.state.read(chunk.count)
         await self.channels[chunk.worker].send(chunk)
         try Task.checkCancellation()
-        return !self.state.hasFailed
+        guard !self.state.isEnding else {
+            self.state.leaveRowsUnwritten()
+            return false
+        }
+        return true
     }
 }

@@ -28,7 +28,10 @@ struct Worker: Sendable {
         var seenLines: [UInt64: Int] = [:]
         do {
             for await var chunk in channel {
-                if self.state.hasFailed { break }
+                if self.state.isEnding {
+                    self.state.leaveRowsUnwritten()
+                    break
+                }
                 try Task.checkCancellation()
                 let dropped = chunk.sortAndDeduplicate()
                 if let first = dropped.first, failOnDuplicate {
@@ -53,7 +56,11 @@ struct Worker: Sendable {
                     self.state.committed(chunk.count)
                     continue
                 }
-                try await self.state.pace(chunk.count)
+                // The control point: pauses, the rate limit, a stop.
+                guard try await self.state.beforeChunk(chunk.count) else {
+                    self.state.leaveRowsUnwritten()
+                    break
+                }
                 logger.trace(
                     "writing chunk",
                     metadata: [LogKey.chunk: "\(chunk.number)", LogKey.rows: "\(chunk.count)"]
@@ -73,6 +80,8 @@ struct Worker: Sendable {
             channel.finish()
             return WorkerResult(report: report, error: error)
         }
+        // Stopping: the router's next send to this worker must not wait for it.
+        channel.finish()
         return WorkerResult(report: report, error: nil)
     }
 

@@ -49,7 +49,7 @@ struct FluentSQLiteBackend: BulkUpdateBackend {
     func withRun(
         _ plan: UpdatePlan,
         logger: Logger,
-        _ body: (SQLiteBackend.Executor) async throws -> BulkUpdateReport
+        _ body: (SQLiteBackend.Executor, (any RunProbe)?) async throws -> BulkUpdateReport
     ) async throws -> BulkUpdateReport {
         try await self.base.withRun(plan, logger: logger, body)
     }

@@ -79,7 +79,7 @@ enum PostgresPrivileges {
             switch try await Self.journalProblem(plan, role: role, on: db) {
             case .none: break
             case .privilege(let text): missing.append(text)
-            case .configuration(let text): throw BulkUpdateError(.configuration, text + "; nothing was written")
+            case .configuration(let text): throw BulkUpdateError(.configuration, text + "")
             }
         }
 
@@ -105,6 +105,38 @@ enum PostgresPrivileges {
         queryBinds.append(tables)
         let count = try await db.query(query, queryBinds).rows.first?.decode(Int64.self) ?? 0
         return count == Int64(tables.count)
+    }
+
+    /// Adds the control columns (``RunJournal/controlColumns``) a runs table made by an earlier version lacks. Only
+    /// the table's owner may; another role gets the statements to hand to the owner.
+    static func addControlColumns(_ journal: RunJournal, plan: UpdatePlan, on db: DeadlineConnection) async throws {
+        let query: SQL = """
+            SELECT a.attname::text, pg_catalog.pg_has_role(c.relowner, 'USAGE')
+            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE n.nspname = \(parameter: 1) AND c.relname = 'bulk_update_runs'
+            """
+        var binds = PostgresBindings(capacity: 1)
+        binds.append(Self.journalSchema(plan))
+        var present: Set<String> = []
+        var owns = false
+        for row in try await db.query(query, binds).rows {
+            let (name, owner) = try row.decode((String, Bool).self)
+            present.insert(name)
+            owns = owner
+        }
+        let missing = RunJournal.controlColumns.filter { !present.contains($0.name) }
+        guard !missing.isEmpty else { return }
+        guard owns else {
+            throw BulkUpdateError(
+                .privilege,
+                "the runs table \(PostgresStatement(journal.runsTable).text) was made by an earlier version and lacks"
+                    + " the columns that steer a running run; have its owner run: "
+                    + missing.map { PostgresStatement(journal.addColumn($0)).text + ";" }.joined(separator: " ")
+
+            )
+        }
+        for column in missing { _ = try await db.query(journal.addColumn(column)) }
     }
 
     static func journalSchema(_ plan: UpdatePlan) -> String {

@@ -2,6 +2,7 @@ import ArgumentParser
 import BulkUpdate
 import Foundation
 import Logging
+import Synchronization
 
 /// One `apply`: plan against the catalog, check the input, then write it (or print the plan for `--dry-run`).
 struct ApplyRun {
@@ -18,6 +19,7 @@ struct ApplyRun {
 
     let command: ApplyCommand
     let reportFile: ReportFile?
+    let signals: StopSignals
     let logger = Logger.silent
 
     func run<Backend: BulkUpdateBackend>(backend: Backend) async throws {
@@ -37,6 +39,11 @@ struct ApplyRun {
         options.failOnMissingKeys = command.failOnMissingKeys
         options.expectedRows = command.expectRows
         options.journalSchema = command.journalSchema
+        options.control = self.signals.control
+        options.maximumReplicaLag = command.maxReplicaLag.map { .milliseconds(Int($0 * 1000)) }
+        options.replicaURLs = command.replicas
+        options.pauseWhen = command.pauseWhen
+        options.healthCheckInterval = .milliseconds(Int(command.checkInterval * 1000))
         let generatedRunID = command.resume == nil && command.runID == nil
         if !command.atomic && !command.noJournal {
             // A dry run journals nothing, but checks what a journaled run would need.
@@ -86,6 +93,12 @@ struct ApplyRun {
                 keepingRows: keepsRows
             )
             checked = pass
+            if let reason = self.signals.control.stopReason {
+                throw ApplyFailure(
+                    description: "stopped by \(reason) while the input was being checked; nothing was written",
+                    exitCode: ApplyFailure.interrupted
+                )
+            }
             do {
                 try plan.options.checkRowCount(pass.count)
             } catch {
@@ -113,17 +126,30 @@ struct ApplyRun {
             let verb = plan.options.resume ? "resuming run" : "run"
             FileHandle.standardError.write(Data("\(verb) \(runID)\n".utf8))
         }
-        let progress = ProgressLine(mode: ProgressLine.mode(quiet: command.quiet), total: checked?.count)
+        self.signals.context.withLock {
+            $0.runID = plan.options.runID
+            $0.atomic = plan.options.atomic
+        }
+        let signals = self.signals
+        let progress = ProgressLine(
+            mode: ProgressLine.mode(quiet: command.quiet, option: command.progress),
+            total: checked?.count
+        )
+        let onProgress: @Sendable (BulkUpdateProgress) -> Void = { value in
+            signals.context.withLock { $0.progress = value }
+            progress.update(value)
+        }
         let report: BulkUpdateReport
         do {
             // A file was read in full: its digest goes into the journal, and a resumed run must read the same file.
             if let checked, checked.isKept {
-                report = try await update.run(checked, onProgress: { progress.update($0) }, logger: self.logger)
+                report = try await update.run(checked, onProgress: onProgress, logger: self.logger)
             } else {
                 report = try await update.run(
                     InputRows(stream: stream, mapping: mapping),
                     inputDigest: checked?.digest,
-                    onProgress: { progress.update($0) },
+                    totalRows: checked?.count,
+                    onProgress: onProgress,
                     logger: self.logger
                 )
             }
@@ -175,9 +201,13 @@ struct ApplyRun {
                 unreadable.append(error)
                 continue
             }
-            if pass.checkOnClient(row, line: line) { try await pass.flushFull() }
+            if pass.checkOnClient(row, line: line) {
+                try await pass.flushFull()
+                if self.signals.control.isStopping { break }  // reported by the caller: nothing is written
+            }
         }
         try await pass.finish()
+        if self.signals.control.isStopping { return pass.checkedRows }
         let invalid = pass.invalid + unreadable.count
         guard invalid == 0 else {
             let errors = (pass.errors + unreadable.prefix(Self.listedErrors))

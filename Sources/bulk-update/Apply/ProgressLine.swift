@@ -3,12 +3,24 @@ import Foundation
 import Synchronization
 
 /// Prints progress to standard error: a live line redrawn in place on a terminal, a plain line every few seconds
-/// otherwise (logs, CI), nothing with `--quiet`.
+/// otherwise (logs, CI), one JSON object per line about every second with `--progress json`, nothing with `--quiet`.
 ///
 /// Hand-written rather than console-kit's `ActivityIndicator`, which draws on standard output: standard output is
 /// kept for the summary (and may be piped), so progress must go to standard error.
 final class ProgressLine: Sendable {
-    enum Mode { case live, plain, quiet }
+    enum Mode {
+        case live, plain, json, quiet
+
+        /// `--progress`: `text` (live or plain, as standard error is a terminal or not), `json`, `none`.
+        init?(option: String) {
+            switch option {
+            case "text": self = isatty(STDERR_FILENO) == 1 ? .live : .plain
+            case "json": self = .json
+            case "none": self = .quiet
+            default: return nil
+            }
+        }
+    }
 
     private struct State {
         var lastPrint: Double = -1
@@ -23,13 +35,13 @@ final class ProgressLine: Sendable {
     init(mode: Mode, total: Int?) {
         self.mode = mode
         self.total = total
-        self.interval = mode == .live ? 0.2 : 5
+        self.interval = mode == .live ? 0.2 : mode == .json ? 1 : 5
     }
 
-    /// `.live` on a terminal, `.plain` when standard error is redirected, `.quiet` when asked.
-    static func mode(quiet: Bool) -> Mode {
+    /// `.quiet` with `--quiet`, else as `--progress` says.
+    static func mode(quiet: Bool, option: String) -> Mode {
         if quiet { return .quiet }
-        return isatty(STDERR_FILENO) == 1 ? .live : .plain
+        return Mode(option: option) ?? .plain
     }
 
     func update(_ progress: BulkUpdateProgress) {
@@ -40,7 +52,8 @@ final class ProgressLine: Sendable {
             state.drewLive = self.mode == .live
             return true
         }
-        if due { self.write(self.describe(progress)) }
+        guard due else { return }
+        self.write(self.mode == .json ? self.json(progress) : self.describe(progress))
     }
 
     /// Ends a live line so the summary starts on a fresh line.
@@ -58,11 +71,44 @@ final class ProgressLine: Sendable {
             text += String(format: " of %d (%.1f%%)", total, percent)
         }
         text += ", \(Int(rate)) rows/s, \(progress.chunks) chunks"
-        if let total, rate > 0, total > progress.rowsCommitted {
-            text += String(format: ", about %.0f s left", Double(total - progress.rowsCommitted) / rate)
+        if let eta = self.eta(progress, rate: rate) {
+            text += String(format: ", about %.0f s left", eta)
+        }
+        if let lag = progress.replicaLagSeconds {
+            text += String(format: ", replica lag %.1f s", lag)
+        }
+        switch progress.state {
+        case .paused: text += " — paused: " + progress.pauses.joined(separator: "; ")
+        case .stopping: text += " — stopping"
+        case .running: break
         }
         return text
     }
+
+    /// One line of `--progress json`: what `describe` says, as fields.
+    func json(_ progress: BulkUpdateProgress) -> String {
+        let rate = progress.elapsedSeconds > 0 ? Double(progress.rowsCommitted) / progress.elapsedSeconds : 0
+        var object: [String: Any] = [
+            "rowsCommitted": progress.rowsCommitted, "rowsRead": progress.rowsRead, "chunks": progress.chunks,
+            "elapsedSeconds": Self.rounded(progress.elapsedSeconds), "rowsPerSecond": Self.rounded(rate),
+            "state": progress.state.rawValue, "pauses": progress.pauses,
+            "pausedSeconds": Self.rounded(progress.pausedSeconds),
+        ]
+        if let total { object["rowsTotal"] = total }
+        if let eta = self.eta(progress, rate: rate) { object["etaSeconds"] = Self.rounded(eta) }
+        if let lag = progress.replicaLagSeconds { object["replicaLagSeconds"] = Self.rounded(lag) }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            return "{}"
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private func eta(_ progress: BulkUpdateProgress, rate: Double) -> Double? {
+        guard let total, rate > 0, total > progress.rowsCommitted else { return nil }
+        return Double(total - progress.rowsCommitted) / rate
+    }
+
+    private static func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
 
     private func write(_ text: String) {
         let line = self.mode == .live ? "\r\u{1B}[2K" + text : text + "\n"

@@ -1,0 +1,86 @@
+import BulkUpdate
+import Dispatch
+import Foundation
+import Synchronization
+
+/// SIGINT (Ctrl-C) and SIGTERM (`kill`, a container's eviction) during `apply`: the first asks the run to stop
+/// cleanly — no new chunk starts, chunks in flight finish — and the run ends with exit code 75 and the command that
+/// resumes it. If the chunks in flight have not finished within the grace period, or a second signal comes, the
+/// process exits at once with 75: the server rolls back what those chunks had not committed, and the journal, which
+/// commits with each chunk, says exactly which chunks are applied.
+final class StopSignals: Sendable {
+    /// What the process knows when it must exit at once: the run id, and the progress so far.
+    struct Context {
+        var runID: String?
+        var atomic = false
+        var progress: BulkUpdateProgress?
+        var reportFile: ReportFile?
+    }
+
+    let control = BulkUpdateControl()
+    let context = Mutex(Context())
+    private let grace: Duration
+    private let signals = Mutex(0)
+    /// The dispatch sources must live as long as the process handles the signals.
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+
+    init(grace: Duration) {
+        self.grace = grace
+    }
+
+    /// Takes SIGINT and SIGTERM over from their default action (ending the process) for the rest of the process.
+    func install() {
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [self] in self.received(number) }
+            source.resume()
+            Self.sources.append(source)
+        }
+    }
+
+    private func received(_ number: Int32) {
+        let name = number == SIGINT ? "SIGINT" : "SIGTERM"
+        let count = self.signals.withLock {
+            $0 += 1
+            return $0
+        }
+        guard count == 1 else { self.exitNow("a second signal (\(name)) came") }
+        self.control.stop(reason: name)
+        let seconds = BulkUpdateEngine.seconds(self.grace)
+        Self.say(
+            "\(name): stopping; chunks in flight finish (up to \(Self.format(seconds)) s), no new chunk starts;"
+                + " signal again to stop at once"
+        )
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+            self.exitNow("chunks in flight did not finish within the grace period of \(Self.format(seconds)) s")
+        }
+    }
+
+    /// Ends the process with exit code 75, saying what the journal holds and how to resume.
+    private func exitNow(_ why: String) -> Never {
+        let context = self.context.withLock { $0 }
+        var text = "error: stopped at once (\(why)); chunks not yet committed are rolled back by the server"
+        if let progress = context.progress {
+            text += "; \(progress.rowsCommitted) rows in \(progress.chunks) chunks had committed"
+        }
+        if context.atomic {
+            text += "; the run is atomic: nothing was applied"
+        } else if let runID = context.runID {
+            text +=
+                "\nresume with: --resume \(runID) (same input and options); the journal lists what is applied"
+                + " (bulk-update runs)"
+        }
+        Self.say(text)
+        context.reportFile?.write(nil, error: text, exitCode: ApplyFailure.interrupted)
+        exit(ApplyFailure.interrupted)
+    }
+
+    private static func say(_ text: String) {
+        FileHandle.standardError.write(Data(("\n" + text + "\n").utf8))
+    }
+
+    private static func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+    }
+}

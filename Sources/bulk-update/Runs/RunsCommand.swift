@@ -1,0 +1,171 @@
+import ArgumentParser
+import BulkUpdate
+import BulkUpdatePostgres
+import Foundation
+
+/// `bulk-update runs`: lists journaled runs (the default), steers a running one, removes the journal of finished
+/// ones, or prints the journal's DDL for an owner to run.
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "List journaled apply runs, or pause, continue, stop or retune a running one.",
+        discussion: """
+            Runs are journaled in the tables bulk_update_runs and bulk_update_journal of the target table's schema, \
+            or of the schema given to apply --journal-schema: pass the same --journal-schema here. An unfinished run \
+            can be completed with `bulk-update apply … --resume RUN_ID`.
+
+            A running apply reads its row of bulk_update_runs twice a second: `runs pause RUN_ID`, `runs continue \
+            RUN_ID`, `runs stop RUN_ID` and `runs set RUN_ID --max-rows-per-second N` take effect within a second, \
+            between chunks (chunks in flight always finish). They need UPDATE on bulk_update_runs.
+            """,
+        subcommands: [
+            RunsList.self, RunsRequest.Pause.self, RunsRequest.Continue.self, RunsRequest.Stop.self, RunsSet.self,
+        ],
+        defaultSubcommand: RunsList.self
+    )
+}
+
+/// Where the journal is: the options every `runs` command shares.
+struct JournalOptions: ParsableArguments {
+    @Option(help: "PostgreSQL URL or SQLite file. Defaults to $DATABASE_URL.")
+    var database: String?
+
+    @Option(
+        name: [.customLong("journal-schema"), .customLong("schema")],
+        help: "The schema (SQLite: attached database) holding the journal. Defaults to public / main."
+    )
+    var journalSchema: String?
+
+    func location() throws -> DatabaseLocation {
+        guard let location = try DatabaseLocation.fromCommandLine(self.database) else {
+            throw ValidationError("no database: pass --database postgres://… or a SQLite file, or set DATABASE_URL")
+        }
+        return location
+    }
+}
+
+/// Lists journaled runs with their state and progress.
+struct RunsList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List journaled runs: state, rows done and total, rate, ETA, last heartbeat (the default).",
+        discussion: """
+            A run is running, paused (and why), stopping, interrupted (stopped by a signal or `runs stop`), failed \
+            or finished. A run said to be running whose heartbeat is older than \(Int(RunsList.deadAfter)) seconds \
+            is shown as dead: its process is gone (killed, or its machine lost); resume it.
+
+            A role that may not create tables can still keep a journal: have the schema's owner run the statements \
+            `bulk-update runs --create-sql --journal-schema S --grant-to ROLE` prints, which also grant ROLE what a run \
+            needs.
+            """
+    )
+
+    /// Seconds without a heartbeat after which a running run is taken for dead (it beats twice a second).
+    static let deadAfter = 15.0
+
+    @OptionGroup var journal: JournalOptions
+
+    @Flag(help: "Remove the journal of finished runs.")
+    var clean = false
+
+    @Flag(help: "Print the statements that create the journal tables (for a schema owner to run); connect to nothing.")
+    var createSQL = false
+
+    @Option(help: "With --create-sql: also grant the journal privileges to this role.")
+    var grantTo: String?
+
+    func validate() throws {
+        if self.grantTo != nil && !self.createSQL { throw ValidationError("--grant-to goes with --create-sql") }
+        if self.createSQL && self.clean { throw ValidationError("--create-sql and --clean do different things") }
+    }
+
+    func run() async throws {
+        if self.createSQL {
+            self.printCreateSQL()
+            return
+        }
+        let rows = try await RunsJournal.with(try self.journal.location(), schema: self.journal.journalSchema) {
+            journal in
+            guard journal.exists else { return [[String?]]() }
+            if self.clean {
+                for statement in journal.journal.cleanFinished { _ = try await journal.rows(statement) }
+            }
+            return try await journal.rows(journal.journal.listRuns)
+        }
+        if self.clean { print("removed the journal of finished runs") }
+        guard !rows.isEmpty else {
+            print("no journaled runs")
+            return
+        }
+        print(
+            "run id | table | started (UTC) | finished (UTC) | chunks | rows committed | state | rows total | rows/s"
+                + " | ETA | last heartbeat"
+        )
+        let now = Date()
+        for row in rows {
+            let cell = { (name: String) -> String? in
+                RunJournal.listedColumns.firstIndex(of: name).flatMap { row[$0] }
+            }
+            print(Self.line(cell, now: now))
+        }
+    }
+
+    /// One run's line of the listing.
+    static func line(_ cell: (String) -> String?, now: Date) -> String {
+        let finished = cell("finished_at")
+        let rows = Int(cell("rows") ?? "") ?? 0
+        let total = cell("rows_total").flatMap { Int($0) }
+        let rate = cell("rows_per_second").flatMap { Double($0) } ?? 0
+        let age = cell("heartbeat_at").flatMap(Self.date).map { now.timeIntervalSince($0) }
+        var state = cell("state") ?? (finished == nil ? "unfinished" : "finished")
+        if ["running", "paused", "stopping"].contains(state), finished == nil {
+            if let age, age > Self.deadAfter {
+                state = "dead (no heartbeat for \(Int(age)) s; resume it)"
+            } else if state == "paused", let pauses = cell("pauses") {
+                state = "paused: \(pauses)"
+            }
+        }
+        let live = finished == nil && state.hasPrefix("running") || state.hasPrefix("paused")
+        var eta = "-"
+        if live, let total, rate > 0, total > rows { eta = "\(Int((Double(total - rows) / rate).rounded())) s" }
+        let cells = [
+            cell("run_id") ?? "", cell("target") ?? "", cell("started_at") ?? "", finished ?? "unfinished",
+            cell("chunks") ?? "0", String(rows), state, total.map(String.init) ?? "-",
+            live ? String(Int(rate.rounded())) : "-", eta,
+            age.map { "\(Int($0.rounded())) s ago" } ?? "-",
+        ]
+        return cells.joined(separator: " | ")
+    }
+
+    /// A journal time (`2026-12-01 04:05:06.123456Z`, UTC).
+    static func date(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        for format in ["yyyy-MM-dd HH:mm:ss.SSSSSS'Z'", "yyyy-MM-dd HH:mm:ss'Z'"] {
+            formatter.dateFormat = format
+            if let date = formatter.date(from: text) { return date }
+        }
+        return nil
+    }
+
+    /// The journal's DDL for PostgreSQL, and the grants a run needs on it.
+    private func printCreateSQL() {
+        let schema = self.journal.journalSchema ?? "public"
+        let journal = RunJournal(runID: "", schema: schema)
+        print(
+            "-- The run journal of bulk-update apply, in schema \(schema). Run as a role that may create tables there."
+        )
+        var statements = journal.createStatements
+        if let role = self.grantTo {
+            let role = SQL.identifier(role)
+            statements += [
+                "GRANT USAGE ON SCHEMA \(identifier: schema) TO \(role)",
+                "GRANT SELECT, INSERT, UPDATE ON \(journal.runsTable) TO \(role)",
+                "GRANT SELECT, INSERT ON \(journal.journalTable) TO \(role)",
+                "-- runs --clean also needs: GRANT DELETE ON \(journal.runsTable), \(journal.journalTable) TO \(role)",
+            ]
+        }
+        for statement in statements { print(PostgresStatement(statement).text + ";") }
+    }
+}

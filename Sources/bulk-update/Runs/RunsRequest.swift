@@ -1,0 +1,129 @@
+import ArgumentParser
+import BulkUpdate
+import Foundation
+
+/// `runs pause|continue|stop RUN_ID`: asks a running run, through its row in bulk_update_runs, to change state, and
+/// waits up to a few seconds to say whether it did.
+enum RunsRequest {
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pause",
+            abstract: "Pause a running run: no chunk starts until `runs continue`; chunks in flight finish."
+        )
+        @OptionGroup var journal: JournalOptions
+        @Argument(help: "The run's id.") var runID: String
+
+        func run() async throws {
+            try await RunsRequest.send("paused", to: self.runID, in: self.journal, awaiting: ["paused"])
+        }
+    }
+
+    struct Continue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "continue",
+            abstract:
+                "Continue a run paused with `runs pause` (pauses for replica lag or --pause-when end on their own)."
+        )
+        @OptionGroup var journal: JournalOptions
+        @Argument(help: "The run's id.") var runID: String
+
+        func run() async throws {
+            try await RunsRequest.send("running", to: self.runID, in: self.journal, awaiting: ["running"])
+        }
+    }
+
+    struct Stop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "stop",
+            abstract: "Stop a running run cleanly, as SIGTERM does: chunks in flight finish; resume it later.",
+            discussion: """
+                The run's process prints what was committed and the resume command, and exits 75.
+                """
+        )
+        @OptionGroup var journal: JournalOptions
+        @Argument(help: "The run's id.") var runID: String
+
+        func run() async throws {
+            try await RunsRequest.send(
+                "stopped",
+                to: self.runID,
+                in: self.journal,
+                awaiting: ["stopping", "interrupted"]
+            )
+        }
+    }
+
+    /// How long a request waits to see the run take it up (the run reads its row twice a second).
+    static let wait = 3.0
+
+    /// Writes `state` as the run's requested state, then watches its state for up to ``wait`` seconds.
+    static func send(_ state: String, to runID: String, in options: JournalOptions, awaiting: Set<String>) async throws
+    {
+        try await RunsJournal.with(try options.location(), schema: options.journalSchema, runID: runID) { journal in
+            guard journal.exists, !(try await journal.rows(journal.journal.request, [runID, state]).isEmpty) else {
+                throw RunsRequest.noSuchRun(runID, journal)
+            }
+            try await Self.watch(journal, runID: runID, awaiting: awaiting, asked: state)
+        }
+    }
+
+    /// Waits for the run to show one of `awaiting`, and says what happened.
+    static func watch(_ journal: RunsJournal, runID: String, awaiting: Set<String>, asked: String) async throws {
+        let deadline = Date().addingTimeInterval(Self.wait)
+        var last: [String?] = []
+        while Date() < deadline {
+            last = try await journal.rows(journal.journal.selectState, [runID]).first ?? []
+            if let state = last.first ?? nil, awaiting.contains(state) {
+                print("run \(runID) is \(state)" + (last.count > 2 ? last[2].map { ": \($0)" } ?? "" : ""))
+                return
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        let heartbeat = last.count > 1 ? last[1].flatMap(RunsList.date) : nil
+        let age = heartbeat.map { Int(Date().timeIntervalSince($0).rounded()) }
+        if let age, Double(age) > RunsList.deadAfter {
+            print(
+                "asked run \(runID) to be \(asked), but it is not running (no heartbeat for \(age) s); a resumed run"
+                    + " starts afresh"
+            )
+        } else {
+            print("asked run \(runID) to be \(asked); it is \(last.first.flatMap { $0 } ?? "unknown") so far")
+        }
+    }
+
+    static func noSuchRun(_ runID: String, _ journal: RunsJournal) -> ValidationError {
+        ValidationError(
+            "there is no unfinished run \(SQLText.literal(runID)) in the journal of \(journal.schema)"
+                + " (bulk-update runs lists them; pass the --journal-schema the run used)"
+        )
+    }
+}
+
+/// `runs set RUN_ID --max-rows-per-second N`: changes a running run's rate limit.
+struct RunsSet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set",
+        abstract: "Change a running run's rate limit; it takes effect within a second."
+    )
+    @OptionGroup var journal: JournalOptions
+    @Argument(help: "The run's id.") var runID: String
+
+    @Option(help: "The new limit, in rows per second across all workers; 0 lifts it.")
+    var maxRowsPerSecond: Int
+
+    func validate() throws {
+        guard self.maxRowsPerSecond >= 0 else {
+            throw ValidationError("--max-rows-per-second cannot be negative (0 lifts the limit)")
+        }
+    }
+
+    func run() async throws {
+        let rate = self.maxRowsPerSecond == 0 ? nil : String(self.maxRowsPerSecond)
+        try await RunsJournal.with(try self.journal.location(), schema: self.journal.journalSchema) { journal in
+            guard journal.exists, !(try await journal.rows(journal.journal.setRate, [self.runID, rate]).isEmpty) else {
+                throw RunsRequest.noSuchRun(self.runID, journal)
+            }
+        }
+        print("run \(self.runID): rate limit \(rate.map { "\($0) rows/s" } ?? "lifted"), taken up within a second")
+    }
+}
