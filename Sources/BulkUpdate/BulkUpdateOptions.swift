@@ -133,6 +133,15 @@ public struct BulkUpdateOptions: Sendable {
     package var totalRows: Int?
     /// Called after every committed chunk, from the worker that committed it; keep it quick. Defaults to `nil`.
     public var onProgress: (@Sendable (BulkUpdateProgress) -> Void)?
+    /// Adapts each worker's chunk size so that a chunk's transaction takes about this long: after every chunk the
+    /// worker scales its next size by the ratio of this target to the time the chunk took (at most ×1.5 up, ÷4 down),
+    /// halves it after a retry, and keeps it between ``adaptiveChunkSizes`` (it starts at ``chunkSize``). For live
+    /// databases, where rows differ in cost (triggers, indexes, locks) and short transactions matter more than
+    /// throughput. A resumed run cuts the chunks its journal holds exactly as before (their sizes are journaled)
+    /// and adapts after them. Per-chunk mode only. Defaults to `nil` (every chunk has ``chunkSize`` rows).
+    public var targetChunkDuration: Duration?
+    /// The smallest and largest chunk an adaptive run (``targetChunkDuration``) uses: 10 to 100,000 rows.
+    public static let adaptiveChunkSizes = 10...100_000
     /// Steers the run while it goes: pause, continue, a clean stop, a new rate limit. Defaults to `nil` (a run
     /// that can only be cancelled). The command-line tool uses one for SIGINT and SIGTERM and for
     /// `bulk-update runs pause|continue|stop|set`, which reach a journaled run through its row in `bulk_update_runs`.
@@ -232,6 +241,17 @@ public struct BulkUpdateOptions: Sendable {
         }
         if let pauseWhen = self.pauseWhen, pauseWhen.allSatisfy(\.isWhitespace) {
             throw BulkUpdateError(.configuration, "pauseWhen cannot be empty")
+        }
+        if let target = self.targetChunkDuration {
+            guard target >= .milliseconds(10) else {
+                throw BulkUpdateError(.configuration, "targetChunkDuration must be at least 10 ms")
+            }
+            guard !self.atomic else {
+                throw BulkUpdateError(
+                    .configuration,
+                    "an atomic run is one final transaction; targetChunkDuration sizes the transactions of per-chunk runs"
+                )
+            }
         }
         guard self.healthCheckInterval >= .milliseconds(10) else {
             throw BulkUpdateError(.configuration, "healthCheckInterval must be at least 10 ms")

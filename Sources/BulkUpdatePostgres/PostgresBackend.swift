@@ -217,7 +217,7 @@ package struct PostgresBackend: BulkUpdateBackend {
     ) async throws -> BulkUpdateReport {
         let journal = RunJournal(runID: runID, schema: PostgresPrivileges.journalSchema(plan))
         let timeout = plan.options.statementTimeout
-        var journaled: [RunJournal.Entry: String] = [:]
+        var journaled: [RunJournal.Entry: RunJournal.Stored] = [:]
         do {
             try await self.connections.withDeadlineConnection(statementTimeout: timeout, logger: logger) { db in
                 // Existing tables are used as they are: a role that may only read and write them needs no DDL.
@@ -230,17 +230,24 @@ package struct PostgresBackend: BulkUpdateBackend {
                 binds.append(runID)
                 let rate = plan.options.maximumRowsPerSecond.map(Int64.init)
                 let total = plan.options.totalRows.map(Int64.init)
+                let target = plan.options.targetChunkDuration.map(BulkUpdateEngine.seconds)
                 if plan.options.resume {
                     let run = try await db.query(journal.selectRun, binds)
                     let stored = try run.rows.first.map { try $0.decode((String, String, String?).self) }
                     try journal.checkResume(stored: stored.map { ($0.0, $0.1, $0.2) }, plan: plan)
                     for row in try await db.query(journal.selectChunks, binds).rows {
-                        let (worker, chunk, fingerprint) = try row.decode((Int64, Int64, String).self)
-                        journaled[RunJournal.Entry(worker: Int(worker), chunk: Int(chunk))] = fingerprint
+                        let (worker, chunk, fingerprint, inputRows) = try row.decode(
+                            (Int64, Int64, String, Int64?).self
+                        )
+                        journaled[RunJournal.Entry(worker: Int(worker), chunk: Int(chunk))] = RunJournal.Stored(
+                            fingerprint: fingerprint,
+                            inputRows: inputRows.map(Int.init)
+                        )
                     }
                     binds.append(RunJournal.now())
                     binds.append(rate)
                     binds.append(total)
+                    binds.append(target)
                     _ = try await db.query(journal.resumeRun, binds)
                 } else {
                     binds.append(plan.table.name.description)
@@ -248,6 +255,7 @@ package struct PostgresBackend: BulkUpdateBackend {
                     binds.append(RunJournal.now())
                     binds.append(rate)
                     binds.append(total)
+                    binds.append(target)
                     do {
                         _ = try await db.query(journal.insertRun, binds)
                     } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {

@@ -98,7 +98,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
             try await self.connection.execute(
                 "PRAGMA busy_timeout = \(integer: Int(self.busyMilliseconds(plan.options)))"
             )
-            var journaled: [RunJournal.Entry: String] = [:]
+            var journaled: [RunJournal.Entry: RunJournal.Stored] = [:]
             if let runID = plan.options.runID {
                 journal = RunJournal(runID: runID, schema: plan.journalSchema)
                 journaled = try await self.openJournal(journal!, plan: plan)
@@ -227,19 +227,25 @@ package struct SQLiteBackend: BulkUpdateBackend {
 
     /// Creates the journal tables when missing, then registers the run, or checks the run it resumes and returns
     /// the chunks its journal holds.
-    private func openJournal(_ journal: RunJournal, plan: UpdatePlan) async throws -> [RunJournal.Entry: String] {
+    private func openJournal(_ journal: RunJournal, plan: UpdatePlan) async throws -> [RunJournal.Entry: RunJournal
+        .Stored]
+    {
         try await self.lock.withLock {
             for statement in journal.createStatements { try await self.connection.execute(statement) }
-            // A runs table made by an earlier version gets the columns that steer a running run.
-            let present = try await self.connection.execute(
-                "SELECT name FROM pragma_table_info('bulk_update_runs', \(parameter: 1))",
-                [.text(plan.journalSchema ?? plan.table.name.schema ?? "main")]
-            ).compactMap { $0.column("name")?.string }
-            for column in RunJournal.controlColumns where !present.contains(column.name) {
-                try await self.connection.execute(journal.addColumn(column))
+            // Tables made by an earlier version get the columns added since.
+            for table in ["bulk_update_runs", "bulk_update_journal"] {
+                let present = try await self.connection.execute(
+                    "SELECT name FROM pragma_table_info(\(parameter: 1), \(parameter: 2))",
+                    [.text(table), .text(plan.journalSchema ?? plan.table.name.schema ?? "main")]
+                ).compactMap { $0.column("name")?.string }
+                for column in RunJournal.addedColumns where column.table == table && !present.contains(column.name) {
+                    try await self.connection.execute(journal.addColumn(column))
+                }
             }
             let rate: SQLiteData = plan.options.maximumRowsPerSecond.map { .integer($0) } ?? .null
             let total: SQLiteData = plan.options.totalRows.map { .integer($0) } ?? .null
+            let target: SQLiteData =
+                plan.options.targetChunkDuration.map { .float(BulkUpdateEngine.seconds($0)) } ?? .null
             guard plan.options.resume else {
                 let existing = try await self.connection.execute(journal.selectRun, [.text(journal.runID)])
                 guard existing.isEmpty else {
@@ -252,7 +258,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
                     journal.insertRun,
                     [
                         .text(journal.runID), .text(plan.table.name.description),
-                        .text(RunJournal.fingerprint(of: plan)), .text(RunJournal.now()), rate, total,
+                        .text(RunJournal.fingerprint(of: plan)), .text(RunJournal.now()), rate, total, target,
                     ]
                 )
                 return [:]
@@ -267,17 +273,20 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 },
                 plan: plan
             )
-            var journaled: [RunJournal.Entry: String] = [:]
+            var journaled: [RunJournal.Entry: RunJournal.Stored] = [:]
             for row in try await self.connection.execute(journal.selectChunks, [.text(journal.runID)]) {
                 let entry = RunJournal.Entry(
                     worker: Int(row.column("worker")?.integer ?? -1),
                     chunk: Int(row.column("chunk")?.integer ?? -1)
                 )
-                journaled[entry] = row.column("fingerprint")?.string ?? ""
+                journaled[entry] = RunJournal.Stored(
+                    fingerprint: row.column("fingerprint")?.string ?? "",
+                    inputRows: row.column("input_rows")?.integer
+                )
             }
             try await self.connection.execute(
                 journal.resumeRun,
-                [.text(journal.runID), .text(RunJournal.now()), rate, total]
+                [.text(journal.runID), .text(RunJournal.now()), rate, total, target]
             )
             return journaled
         }

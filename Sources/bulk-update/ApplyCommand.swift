@@ -103,8 +103,16 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: "Workers writing in parallel, each on its own connection.")
     var workers: Int = 2
 
-    @Option(help: "Rows per chunk; each chunk is one transaction.")
+    @Option(help: "Rows per chunk; each chunk is one transaction. With --target-chunk-seconds, the first chunk's size.")
     var chunkSize: Int = 10_000
+
+    @Option(
+        help: """
+            Adapt each worker's chunk size so a chunk's transaction takes about this many seconds (between 10 and \
+            100,000 rows; retries halve it). For live databases. A resumed run cuts its journaled chunks as before.
+            """
+    )
+    var targetChunkSeconds: Double?
 
     @Option(help: "auto, unnest, copy, values, caseWhen (PostgreSQL); auto, values, tempTable, caseWhen (SQLite).")
     var strategy: String = "auto"
@@ -265,6 +273,14 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         guard self.checkInterval.isFinite, (0.01...3600).contains(self.checkInterval) else {
             throw ValidationError("--check-interval must be between 0.01 and 3600 seconds, got \(self.checkInterval)")
+        }
+        if let target = self.targetChunkSeconds {
+            guard target.isFinite, (0.01...3600).contains(target) else {
+                throw ValidationError("--target-chunk-seconds must be between 0.01 and 3600, got \(target)")
+            }
+            if self.atomic {
+                throw ValidationError("--target-chunk-seconds sizes per-chunk transactions; an --atomic run has one")
+            }
         }
         guard self.grace.isFinite, (0...86_400).contains(self.grace) else {
             throw ValidationError("--grace must be between 0 and 86400 seconds, got \(self.grace)")

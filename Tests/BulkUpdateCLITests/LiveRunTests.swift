@@ -264,6 +264,86 @@ struct LiveRunTests {
     }
 }
 
+extension LiveRunTests {
+    /// The journal's tables as the first version made them.
+    static let oldJournal = [
+        "CREATE TABLE {s}bulk_update_runs (run_id text PRIMARY KEY, target text NOT NULL, fingerprint text NOT NULL,"
+            + " started_at text NOT NULL, finished_at text, rows_committed bigint NOT NULL DEFAULT 0)",
+        "CREATE TABLE {s}bulk_update_journal (run_id text NOT NULL, worker bigint NOT NULL, chunk bigint NOT NULL,"
+            + " first_key text NOT NULL, last_key text NOT NULL, rows bigint NOT NULL, fingerprint text NOT NULL,"
+            + " committed_at text NOT NULL, PRIMARY KEY (run_id, worker, chunk))",
+    ]
+
+    @Test(
+        "journal tables of an earlier version get the new columns from their owner; another role is told the statements",
+        arguments: ApplyBackend.enabled
+    )
+    func olderJournalTables(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns, rows: ApplyHardeningTests.seed(4)) { target in
+            let input = try target.write("c.csv", ApplyHardeningTests.csv(1...4))
+            var schemaArguments: [String] = []
+            switch backend {
+            case .sqlite:
+                for statement in Self.oldJournal {
+                    try target.execute(statement.replacingOccurrences(of: "{s}", with: ""))
+                }
+            case .postgres:
+                let schema =
+                    "bu_old_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(8).lowercased()
+                try target.execute("CREATE SCHEMA \(schema)")
+                for statement in Self.oldJournal {
+                    try target.execute(statement.replacingOccurrences(of: "{s}", with: schema + "."))
+                }
+                schemaArguments = ["--journal-schema", schema]
+                defer { try? target.execute("DROP SCHEMA \(schema) CASCADE") }
+                // A role that may use the tables but does not own them cannot add the columns: it is told how.
+                try TestRole.with(grants: [
+                    "GRANT USAGE ON SCHEMA \(schema) TO {role}",
+                    "GRANT SELECT, INSERT, UPDATE ON \(schema).bulk_update_runs, \(schema).bulk_update_journal TO {role}",
+                    "GRANT SELECT, UPDATE ON \(target.table) TO {role}",
+                ]) { role in
+                    let refused = try Executable.run(
+                        ["apply", "--database", role.url, "--table", target.table, "--input", input] + schemaArguments
+                    )
+                    #expect(refused.status == 77, streams(refused))
+                    #expect(
+                        refused.standardError.contains(
+                            "ALTER TABLE \"\(schema)\".\"bulk_update_runs\" ADD COLUMN \"state\" text;"
+                        ),
+                        streams(refused)
+                    )
+                    #expect(
+                        refused.standardError.contains("ADD COLUMN \"input_rows\" bigint;"),
+                        streams(refused)
+                    )
+                    #expect(try target.contents().map { $0[1] } == ["user1", "user2", "user3", "user4"])
+                }
+                let runID = Self.newRunID()
+                let applied = try target.apply(["--input", input, "--run-id", runID] + schemaArguments)
+                #expect(applied.status == 0, streams(applied))
+                #expect(
+                    try PSQL.count(
+                        target.database,
+                        "SELECT count(*) FROM \(schema).bulk_update_runs WHERE run_id = '\(runID)' AND state = 'finished'"
+                    ) == 1
+                )
+                #expect(try target.contents().map { $0[1] } == ["USER1", "USER2", "USER3", "USER4"])
+                return
+            }
+            let runID = Self.newRunID()
+            let applied = try target.apply(["--input", input, "--run-id", runID])
+            #expect(applied.status == 0, streams(applied))
+            #expect(try Journal.state(target, runID) == "finished")
+            let columns = try PythonSQLite.query(
+                target.database,
+                "SELECT name FROM pragma_table_info('bulk_update_journal')"
+            )
+            #expect(columns.contains(["input_rows"]), "\(columns)")
+            #expect(try target.contents().map { $0[1] } == ["USER1", "USER2", "USER3", "USER4"])
+        }
+    }
+}
+
 // MARK: - Helpers
 
 /// An `apply` running in the background, its output in files.

@@ -57,7 +57,10 @@ struct ReplicaLagTests {
             #expect(settled - atPause <= 2, "only the chunks in flight (one per worker) may commit")
             usleep(2_000_000)
             #expect(try Journal.chunks(target, runID) == settled, "a chunk started while the standby lagged")
-            #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") > 0, "the run finished before it paused")
+            #expect(
+                try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") > 0,
+                "the run finished before it paused"
+            )
             let line = try #require(run.progressLines.last)
             #expect((line["replicaLagSeconds"] as? Double ?? 0) > 1, "\(line)")
 

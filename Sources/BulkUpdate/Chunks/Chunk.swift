@@ -15,6 +15,9 @@ package struct Chunk: Sendable {
     package var number: Int
 
     package var count: Int { self.lines.count }
+    /// How many input rows the router put into the chunk, before ``sortAndDeduplicate()`` dropped repeated keys: where
+    /// an adaptive run that resumes cuts it again.
+    package private(set) var routedRows = 0
 
     package init(plan: UpdatePlan, worker: Int, number: Int, capacity: Int) {
         self.columns = plan.columns.map { $0.type.makeColumn(capacity: capacity) }
@@ -157,6 +160,7 @@ package struct Chunk: Sendable {
     /// - Returns: The dropped rows as (dropped line, line that replaced it), in key order.
     package mutating func sortAndDeduplicate() -> [(dropped: Int, keptLine: Int)] {
         let count = self.count
+        self.routedRows = count
         guard count > 0 else { return [] }
         var order: [Int]
         if let keys = self.integerKeys {

@@ -52,6 +52,10 @@ package protocol ChunkExecutor: Sendable {
 
     /// Writes one sorted, de-duplicated chunk in its own transaction and reports what the database counted.
     func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome
+
+    /// How many input rows the resumed run's journal says chunk `entry` was cut from; `nil` when it holds no such
+    /// chunk (or the journal is older than the column).
+    func journaledInputRows(_ entry: RunJournal.Entry) -> Int?
 }
 
 extension BulkUpdateBackend {
@@ -62,6 +66,9 @@ extension BulkUpdateBackend {
 extension ChunkExecutor {
     // See `ChunkExecutor.alreadyApplied(_:)`: executors without a journal never skip.
     package func alreadyApplied(_ chunk: Chunk) throws(BulkUpdateError) -> Bool { false }
+
+    // See `ChunkExecutor.journaledInputRows(_:)`: executors without a journal hold none.
+    package func journaledInputRows(_ entry: RunJournal.Entry) -> Int? { nil }
 }
 
 /// An executor that keeps a run journal: it skips the chunks the journal of the run it resumes holds.
@@ -69,7 +76,7 @@ package protocol JournaledChunkExecutor: ChunkExecutor {
     /// The run's journal; `nil` when the run keeps none.
     var journal: RunJournal? { get }
     /// The chunks the journal held when the run started, with their content fingerprints (empty unless resuming).
-    var journaled: [RunJournal.Entry: String] { get }
+    var journaled: [RunJournal.Entry: RunJournal.Stored] { get }
 }
 
 extension JournaledChunkExecutor {
@@ -77,5 +84,10 @@ extension JournaledChunkExecutor {
     package func alreadyApplied(_ chunk: Chunk) throws(BulkUpdateError) -> Bool {
         guard let journal = self.journal else { return false }
         return try chunk.isJournaled(in: self.journaled, runID: journal.runID)
+    }
+
+    // See `ChunkExecutor.journaledInputRows(_:)`.
+    package func journaledInputRows(_ entry: RunJournal.Entry) -> Int? {
+        self.journaled[entry]?.inputRows
     }
 }

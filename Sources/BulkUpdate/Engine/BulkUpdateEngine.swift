@@ -119,6 +119,7 @@ package enum BulkUpdateEngine {
             rowsPerSecond: options.maximumRowsPerSecond,
             control: options.control
         )
+        let sizer = ChunkSizer(options: options, control: state.control) { executor.journaledInputRows($0) }
         var firstError: (any Error)?
         var rowsRead = 0
 
@@ -136,12 +137,16 @@ package enum BulkUpdateEngine {
                             plan: plan,
                             executor: executor,
                             state: state,
+                            sizer: sizer,
                             logger: logger
                         ).run(channel)
                     }
                 }
                 do {
-                    try await Router(plan: plan, channels: channels, state: state).route(input, count: &rowsRead)
+                    try await Router(plan: plan, channels: channels, state: state, sizer: sizer).route(
+                        input,
+                        count: &rowsRead
+                    )
                 } catch {
                     state.fail()
                     firstError = error

@@ -14,6 +14,18 @@ package struct RunJournal: Sendable {
         }
     }
 
+    /// What the journal holds of a committed chunk: a fingerprint of its content, and how many input rows were
+    /// routed into it (before duplicates were dropped; `nil` in journals of earlier versions), which an adaptive run
+    /// that resumes cuts the same chunk at.
+    package struct Stored: Hashable, Sendable {
+        package var fingerprint: String
+        package var inputRows: Int?
+        package init(fingerprint: String, inputRows: Int?) {
+            self.fingerprint = fingerprint
+            self.inputRows = inputRows
+        }
+    }
+
     package let runID: String
     package let runsTable: SQL
     package let journalTable: SQL
@@ -30,12 +42,19 @@ package struct RunJournal: Sendable {
     /// Parameter `number`, a 64-bit integer.
     private func integer(_ number: Int) -> SQL { .parameter(number, type: "int8") }
 
-    /// The columns of the runs table that steer and show a running run, added in a later version: a table created
-    /// before them gets them added (``addColumn(_:)``) by a role that owns it.
+    /// The columns of the runs table that steer and show a running run (see ``addedColumns``).
     package static let controlColumns: [(name: String, type: String)] = [
         ("state", "text"), ("requested_state", "text"), ("heartbeat_at", "text"), ("pauses", "text"),
         ("rows_per_second", "double precision"), ("rows_total", "bigint"), ("max_rows_per_second", "bigint"),
+        ("target_chunk_seconds", "double precision"),
     ]
+
+    /// The columns added to the journal's tables after their first version, by table: a journal made before them gets
+    /// them added (``addColumn(_:)``) by a role that owns it.
+    package static let addedColumns: [(table: String, name: String, type: String)] =
+        Self.controlColumns.map { ("bulk_update_runs", $0.name, $0.type) } + [
+            ("bulk_update_journal", "input_rows", "bigint")
+        ]
 
     package var createStatements: [SQL] {
         let control = Self.controlColumns.map { column -> SQL in "\(identifier: column.name) \(type: column.type)" }
@@ -45,28 +64,33 @@ package struct RunJournal: Sendable {
                 + " rows_committed bigint NOT NULL DEFAULT 0, " + SQL.list(control) + ")",
             "CREATE TABLE IF NOT EXISTS \(self.journalTable) (run_id text NOT NULL, worker bigint NOT NULL,"
                 + " chunk bigint NOT NULL, first_key text NOT NULL, last_key text NOT NULL, rows bigint NOT NULL,"
-                + " fingerprint text NOT NULL, committed_at text NOT NULL, PRIMARY KEY (run_id, worker, chunk))",
+                + " fingerprint text NOT NULL, committed_at text NOT NULL, input_rows bigint,"
+                + " PRIMARY KEY (run_id, worker, chunk))",
         ]
     }
 
-    /// Adds one of ``controlColumns`` to a runs table made before it existed.
-    package func addColumn(_ column: (name: String, type: String)) -> SQL {
-        "ALTER TABLE \(self.runsTable) ADD COLUMN \(identifier: column.name) \(type: column.type)"
+    /// Adds one of ``addedColumns`` to a table made before it existed.
+    package func addColumn(_ column: (table: String, name: String, type: String)) -> SQL {
+        let table = column.table == "bulk_update_journal" ? self.journalTable : self.runsTable
+        return "ALTER TABLE \(table) ADD COLUMN \(identifier: column.name) \(type: column.type)"
     }
 
-    /// Parameters: run id, target, options fingerprint, start time, rate limit, total rows (both may be NULL).
+    /// Parameters: run id, target, options fingerprint, start time, rate limit, total rows, target chunk seconds (the
+    /// last three may be NULL).
     package var insertRun: SQL {
         "INSERT INTO \(self.runsTable) (run_id, target, fingerprint, started_at, state, heartbeat_at,"
-            + " max_rows_per_second, rows_total) VALUES (\(self.text(1)), \(self.text(2)), \(self.text(3)),"
-            + " \(self.text(4)), 'running', \(self.text(4)), \(self.integer(5)), \(self.integer(6)))"
+            + " max_rows_per_second, rows_total, target_chunk_seconds) VALUES (\(self.text(1)), \(self.text(2)),"
+            + " \(self.text(3)), \(self.text(4)), 'running', \(self.text(4)), \(self.integer(5)), \(self.integer(6)),"
+            + " \(SQL.parameter(7, type: "float8")))"
     }
 
-    /// Parameters: run id, time, rate limit, total rows. A resumed run is running again, and a stop or pause asked
-    /// of the run it resumes is forgotten.
+    /// Parameters: run id, time, rate limit, total rows, target chunk seconds. A resumed run is running again, and a
+    /// stop or pause asked of the run it resumes is forgotten.
     package var resumeRun: SQL {
         "UPDATE \(self.runsTable) SET state = 'running', requested_state = NULL, pauses = NULL,"
             + " heartbeat_at = \(self.text(2)), max_rows_per_second = \(self.integer(3)),"
-            + " rows_total = \(self.integer(4)) WHERE run_id = \(self.text(1))"
+            + " rows_total = \(self.integer(4)), target_chunk_seconds = \(SQL.parameter(5, type: "float8"))"
+            + " WHERE run_id = \(self.text(1))"
     }
 
     /// Parameters: run id, time, state, pauses, rows per second, total rows (NULL keeps the one stored). Returns the
@@ -75,7 +99,8 @@ package struct RunJournal: Sendable {
         "UPDATE \(self.runsTable) SET heartbeat_at = \(self.text(2)), state = \(self.text(3)),"
             + " pauses = \(self.text(4)), rows_per_second = \(SQL.parameter(5, type: "float8")),"
             + " rows_total = coalesce(\(self.integer(6)), rows_total)"
-            + " WHERE run_id = \(self.text(1)) AND finished_at IS NULL RETURNING requested_state, max_rows_per_second"
+            + " WHERE run_id = \(self.text(1)) AND finished_at IS NULL"
+            + " RETURNING requested_state, max_rows_per_second, target_chunk_seconds"
     }
 
     /// Parameters: run id, state (`interrupted`, `failed`), time: how an unfinished run ended.
@@ -97,24 +122,30 @@ package struct RunJournal: Sendable {
             + " WHERE run_id = \(self.text(1)) AND finished_at IS NULL RETURNING run_id"
     }
 
+    /// Parameters: run id, target chunk seconds. Only an unfinished run is changed; returns its id.
+    package var setTarget: SQL {
+        "UPDATE \(self.runsTable) SET target_chunk_seconds = \(SQL.parameter(2, type: "float8"))"
+            + " WHERE run_id = \(self.text(1)) AND finished_at IS NULL RETURNING run_id"
+    }
+
     /// One row (target, fingerprint, finished_at) for the run id parameter.
     package var selectRun: SQL {
         "SELECT target, fingerprint, finished_at FROM \(self.runsTable) WHERE run_id = \(self.text(1))"
     }
 
-    /// Rows (worker, chunk, fingerprint) of the run id parameter.
+    /// Rows (worker, chunk, fingerprint, input rows) of the run id parameter.
     package var selectChunks: SQL {
-        "SELECT worker, chunk, fingerprint FROM \(self.journalTable) WHERE run_id = \(self.text(1))"
+        "SELECT worker, chunk, fingerprint, input_rows FROM \(self.journalTable) WHERE run_id = \(self.text(1))"
     }
 
-    /// Parameters: run id, worker, chunk, first key, last key, rows, fingerprint, commit time.
+    /// Parameters: run id, worker, chunk, first key, last key, rows, fingerprint, commit time, input rows.
     package var insertChunk: SQL {
         let values = [
             self.text(1), self.integer(2), self.integer(3), self.text(4), self.text(5), self.integer(6),
-            self.text(7), self.text(8),
+            self.text(7), self.text(8), self.integer(9),
         ]
         return "INSERT INTO \(self.journalTable)"
-            + " (run_id, worker, chunk, first_key, last_key, rows, fingerprint, committed_at) VALUES ("
+            + " (run_id, worker, chunk, first_key, last_key, rows, fingerprint, committed_at, input_rows) VALUES ("
             + SQL.list(values) + ")"
     }
 
@@ -165,7 +196,8 @@ package struct RunJournal: Sendable {
             "key=\(plan.keyColumns.map(\.name).joined(separator: ","))",
             "set=\(plan.setColumns.map(\.name).joined(separator: ","))",
             "workers=\(options.workers)",
-            "chunkSize=\(options.chunkSize)",
+            // An adaptive run's resumed chunks are cut where the journal says, whatever size it starts from.
+            options.targetChunkDuration == nil ? "chunkSize=\(options.chunkSize)" : "chunkSize=adaptive",
             "skipUnchanged=\(options.skipUnchanged)",
             "duplicateKeys=\(options.duplicateKeys)",
         ]
@@ -236,9 +268,11 @@ package struct RunJournal: Sendable {
 
 extension Chunk {
     /// Whether the journal of a resumed run holds this chunk; only then is its content fingerprinted and compared.
-    package func isJournaled(in journaled: [RunJournal.Entry: String], runID: String) throws(BulkUpdateError) -> Bool {
+    package func isJournaled(in journaled: [RunJournal.Entry: RunJournal.Stored], runID: String) throws(BulkUpdateError)
+        -> Bool
+    {
         guard let stored = journaled[RunJournal.Entry(worker: self.worker, chunk: self.number)] else { return false }
-        guard stored == self.fingerprint() else {
+        guard stored.fingerprint == self.fingerprint() else {
             throw BulkUpdateError(
                 .input,
                 "the input differs from the one run \(SQLText.literal(runID)) read: chunk \(self.worker).\(self.number)"

@@ -40,6 +40,7 @@ public final class BulkUpdateControl: Sendable {
         var stopReason: String?
         var rowsPerSecond: Int?
         var rowsPerSecondChanged = false
+        var targetChunkSeconds: Double?
         var replicaLagSeconds: Double?
     }
 
@@ -77,6 +78,16 @@ public final class BulkUpdateControl: Sendable {
             $0.rowsPerSecondChanged = true
         }
     }
+
+    /// Changes the target of an adaptive run's chunks (``BulkUpdateOptions/targetChunkDuration``) while it goes; a
+    /// run started with fixed chunks stays fixed.
+    public func setTargetChunkDuration(_ target: Duration) {
+        precondition(target >= .milliseconds(10), "targetChunkDuration must be at least 10 ms")
+        self.state.withLock { $0.targetChunkSeconds = BulkUpdateEngine.seconds(target) }
+    }
+
+    /// The chunk target set while the run goes, if any.
+    package var changedTargetChunkSeconds: Double? { self.state.withLock { $0.targetChunkSeconds } }
 
     /// Whether a stop was asked for.
     public var isStopping: Bool { self.state.withLock { $0.stopReason != nil } }

@@ -75,6 +75,12 @@ struct RunMonitor: Sendable {
         if let previous, request.maximumRowsPerSecond != previous.maximumRowsPerSecond {
             control.setMaximumRowsPerSecond(request.maximumRowsPerSecond)
         }
+        if let previous, request.targetChunkSeconds != previous.targetChunkSeconds,
+            let seconds = request.targetChunkSeconds,
+            seconds >= 0.01
+        {
+            control.setTargetChunkDuration(.seconds(seconds))
+        }
     }
 
     private func checkHealth(_ control: BulkUpdateControl) async {

@@ -26,9 +26,12 @@ package struct RunRequest: Sendable, Equatable {
     package var state: String?
     /// The rate limit asked for by `bulk-update runs set`; `nil` for none.
     package var maximumRowsPerSecond: Int?
+    /// The chunk target asked for by `bulk-update runs set`, in seconds.
+    package var targetChunkSeconds: Double?
 
-    package init(state: String?, maximumRowsPerSecond: Int?) {
+    package init(state: String?, maximumRowsPerSecond: Int?, targetChunkSeconds: Double? = nil) {
         self.state = state
         self.maximumRowsPerSecond = maximumRowsPerSecond
+        self.targetChunkSeconds = targetChunkSeconds
     }
 }

@@ -12,6 +12,7 @@ struct Router {
     let plan: UpdatePlan
     let channels: [AsyncChannel<Chunk>]
     let state: RunState
+    let sizer: ChunkSizer
 
     /// Rows checked before they are moved to their workers' chunks (several workers only).
     static let batchSize = 1_024
@@ -43,7 +44,10 @@ struct Router {
         // Read once: `self.plan` inside the loop was copied (and released) for every row.
         let plan = self.plan
         let expected = plan.options.expectedRows
-        let chunkSize = plan.options.chunkSize
+        let sizer = self.sizer
+        // The single worker's limit, read again every 256 rows and when reached (an adaptive size changes while the
+        // chunk fills): not a lock per row.
+        var limit = sizer.limit(worker: 0, chunk: 0)
         var batch = Chunk(plan: plan, worker: 0, number: 0, capacity: workers > 1 ? Self.batchSize : 0)
         /// Checks one row into the chunk of the only worker, or into the batch; whether that is now full.
         func add(_ row: BulkUpdateRow) throws -> Bool {
@@ -53,7 +57,9 @@ struct Router {
             position += 1
             if workers == 1 {
                 try builders.chunks[0].append(row, line: row.line ?? position, plan: plan)
-                return builders.chunks[0].count >= chunkSize
+                let count = builders.chunks[0].count
+                if count & 255 == 0 || count >= limit { limit = sizer.limit(worker: 0, chunk: builders.numbers[0]) }
+                return count >= limit
             }
             try batch.append(row, line: row.line ?? position, plan: plan)
             return batch.count >= Self.batchSize
@@ -116,13 +122,13 @@ struct Router {
     /// run has failed and routing should stop.
     private func distribute(_ batch: Chunk, to builders: inout Builders) async throws -> Bool {
         let workers = self.channels.count
-        let chunkSize = self.plan.options.chunkSize
         var rowsOf = [[Int]](repeating: [], count: workers)
         for row in 0..<batch.count { rowsOf[Int(batch.hashes[row] % UInt64(workers))].append(row) }
         for worker in 0..<workers {
             var rest = rowsOf[worker][...]
             while !rest.isEmpty {
-                let part = rest.prefix(chunkSize - builders.chunks[worker].count)
+                let limit = self.sizer.limit(worker: worker, chunk: builders.numbers[worker])
+                let part = rest.prefix(max(1, limit - builders.chunks[worker].count))
                 builders.chunks[worker].append(from: batch, rows: part)
                 rest = rest.dropFirst(part.count)
                 guard try await self.sendIfFull(worker, of: &builders) else { return false }
@@ -132,7 +138,8 @@ struct Router {
     }
 
     private func sendIfFull(_ worker: Int, of builders: inout Builders) async throws -> Bool {
-        guard builders.chunks[worker].count >= self.plan.options.chunkSize else { return true }
+        let limit = self.sizer.limit(worker: worker, chunk: builders.numbers[worker])
+        guard builders.chunks[worker].count >= limit else { return true }
         return try await self.send(builders.take(worker))
     }
 

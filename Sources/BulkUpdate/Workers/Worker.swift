@@ -17,6 +17,7 @@ struct Worker: Sendable {
     let plan: UpdatePlan
     let executor: any ChunkExecutor
     let state: RunState
+    let sizer: ChunkSizer
     let logger: Logger
 
     func run(_ channel: AsyncChannel<Chunk>) async -> WorkerResult {
@@ -66,8 +67,16 @@ struct Worker: Sendable {
                     metadata: [LogKey.chunk: "\(chunk.number)", LogKey.rows: "\(chunk.count)"]
                 )
                 let outcome: ChunkOutcome
+                let retriesBefore = report.retries.values.reduce(0, +)
+                let started = ContinuousClock.now
                 do {
                     outcome = try await self.write(chunk, report: &report, logger: logger)
+                    self.sizer.written(
+                        worker: self.index,
+                        rows: chunk.routedRows,
+                        seconds: BulkUpdateEngine.seconds(ContinuousClock.now - started),
+                        retried: report.retries.values.reduce(0, +) > retriesBefore
+                    )
                 } catch var error as BulkUpdateError {
                     if error.chunk == nil { error.chunk = record }
                     throw error

@@ -107,33 +107,32 @@ enum PostgresPrivileges {
         return count == Int64(tables.count)
     }
 
-    /// Adds the control columns (``RunJournal/controlColumns``) a runs table made by an earlier version lacks. Only
-    /// the table's owner may; another role gets the statements to hand to the owner.
+    /// Adds the columns a journal made by an earlier version lacks (``RunJournal/addedColumns``). Only a table's owner
+    /// may; another role gets the statements to hand to the owner.
     static func addControlColumns(_ journal: RunJournal, plan: UpdatePlan, on db: DeadlineConnection) async throws {
         let query: SQL = """
-            SELECT a.attname::text, pg_catalog.pg_has_role(c.relowner, 'USAGE')
+            SELECT c.relname::text, a.attname::text, pg_catalog.pg_has_role(c.relowner, 'USAGE')
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-            WHERE n.nspname = \(parameter: 1) AND c.relname = 'bulk_update_runs'
+            WHERE n.nspname = \(parameter: 1) AND c.relname IN ('bulk_update_runs', 'bulk_update_journal')
             """
         var binds = PostgresBindings(capacity: 1)
         binds.append(Self.journalSchema(plan))
         var present: Set<String> = []
-        var owns = false
+        var owns = true
         for row in try await db.query(query, binds).rows {
-            let (name, owner) = try row.decode((String, Bool).self)
-            present.insert(name)
-            owns = owner
+            let (table, name, owner) = try row.decode((String, String, Bool).self)
+            present.insert(table + "." + name)
+            owns = owns && owner
         }
-        let missing = RunJournal.controlColumns.filter { !present.contains($0.name) }
+        let missing = RunJournal.addedColumns.filter { !present.contains($0.table + "." + $0.name) }
         guard !missing.isEmpty else { return }
         guard owns else {
             throw BulkUpdateError(
                 .privilege,
-                "the runs table \(PostgresStatement(journal.runsTable).text) was made by an earlier version and lacks"
-                    + " the columns that steer a running run; have its owner run: "
+                "the journal tables in schema \(SQLIdentifier.quote(Self.journalSchema(plan))) were made by an earlier"
+                    + " version and lack columns this one needs; have their owner run: "
                     + missing.map { PostgresStatement(journal.addColumn($0)).text + ";" }.joined(separator: " ")
-
             )
         }
         for column in missing { _ = try await db.query(journal.addColumn(column)) }

@@ -30,8 +30,8 @@ struct PostgresRunProbe: RunProbe {
         return try await self.connections.withDeadlineConnection(statementTimeout: Self.timeout, logger: self.logger) {
             db in
             for row in try await db.query(journal.heartbeat, binds).rows {
-                let (state, rate) = try row.decode((String?, Int64?).self)
-                return RunRequest(state: state, maximumRowsPerSecond: rate.map(Int.init))
+                let (state, rate, target) = try row.decode((String?, Int64?, Double?).self)
+                return RunRequest(state: state, maximumRowsPerSecond: rate.map(Int.init), targetChunkSeconds: target)
             }
             return nil
         }

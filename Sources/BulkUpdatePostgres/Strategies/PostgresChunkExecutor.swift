@@ -26,14 +26,14 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     let stage: PostgresAtomicRun.Stage?
     /// The run's journal, and the chunks it already holds when resuming.
     package let journal: RunJournal?
-    package let journaled: [RunJournal.Entry: String]
+    package let journaled: [RunJournal.Entry: RunJournal.Stored]
 
     init(
         connections: PostgresConnections,
         plan: UpdatePlan,
         stage: PostgresAtomicRun.Stage? = nil,
         journal: RunJournal? = nil,
-        journaled: [RunJournal.Entry: String] = [:]
+        journaled: [RunJournal.Entry: RunJournal.Stored] = [:]
     ) {
         self.journal = journal
         self.journaled = journaled
@@ -90,7 +90,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                     if let journal = self.journal {
                         // In the chunk's own transaction: the chunk and its entry commit together or not at all.
                         let record = chunk.record()
-                        var binds = PostgresBindings(capacity: 8)
+                        var binds = PostgresBindings(capacity: 9)
                         binds.append(journal.runID)
                         binds.append(Int64(record.worker))
                         binds.append(Int64(record.number))
@@ -99,6 +99,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                         binds.append(Int64(record.rows))
                         binds.append(fingerprint)
                         binds.append(RunJournal.now())
+                        binds.append(Int64(chunk.routedRows))
                         _ = try await db.query(journal.insertChunk, binds)
                     }
                     return outcome

@@ -23,7 +23,8 @@ struct SQLiteRunProbe: RunProbe {
         return rows.first.map { row in
             RunRequest(
                 state: row.column("requested_state")?.string,
-                maximumRowsPerSecond: row.column("max_rows_per_second")?.integer
+                maximumRowsPerSecond: row.column("max_rows_per_second")?.integer,
+                targetChunkSeconds: row.column("target_chunk_seconds")?.double
             )
         }
     }

@@ -29,7 +29,7 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     let ownsTransactions: Bool
     /// The run's journal, and the chunks it already holds when resuming.
     package let journal: RunJournal?
-    package let journaled: [RunJournal.Entry: String]
+    package let journaled: [RunJournal.Entry: RunJournal.Stored]
 
     init(
         connection: SQLiteConnection,
@@ -38,7 +38,7 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         maximumParameters: Int,
         ownsTransactions: Bool,
         journal: RunJournal? = nil,
-        journaled: [RunJournal.Entry: String] = [:]
+        journaled: [RunJournal.Entry: RunJournal.Stored] = [:]
     ) {
         self.journal = journal
         self.journaled = journaled
@@ -80,6 +80,7 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
                                 .text(journal.runID), .integer(SQLiteInt64(record.worker)),
                                 .integer(SQLiteInt64(record.number)), .text(record.firstKey), .text(record.lastKey),
                                 .integer(SQLiteInt64(record.rows)), .text(fingerprint), .text(RunJournal.now()),
+                                .integer(SQLiteInt64(chunk.routedRows)),
                             ]
                         )
                     }

@@ -44,6 +44,7 @@ struct ApplyRun {
         options.replicaURLs = command.replicas
         options.pauseWhen = command.pauseWhen
         options.healthCheckInterval = .milliseconds(Int(command.checkInterval * 1000))
+        options.targetChunkDuration = command.targetChunkSeconds.map { .milliseconds(Int($0 * 1000)) }
         let generatedRunID = command.resume == nil && command.runID == nil
         if !command.atomic && !command.noJournal {
             // A dry run journals nothing, but checks what a journaled run would need.

@@ -91,39 +91,60 @@ enum RunsRequest {
         }
     }
 
-    static func noSuchRun(_ runID: String, _ journal: RunsJournal) -> ValidationError {
-        ValidationError(
-            "there is no unfinished run \(SQLText.literal(runID)) in the journal of \(journal.schema)"
-                + " (bulk-update runs lists them; pass the --journal-schema the run used)"
+    /// Says on standard error that there is no such unfinished run; exit code 64.
+    static func noSuchRun(_ runID: String, _ journal: RunsJournal) -> ExitCode {
+        FileHandle.standardError.write(
+            Data(
+                ("error: there is no unfinished run \(SQLText.literal(runID)) in the journal of \(journal.schema)"
+                    + " (bulk-update runs lists them; pass the --journal-schema the run used)\n").utf8
+            )
         )
+        return ExitCode(64)
     }
 }
 
-/// `runs set RUN_ID --max-rows-per-second N`: changes a running run's rate limit.
+/// `runs set RUN_ID --max-rows-per-second N | --target-chunk-seconds T`: retunes a running run.
 struct RunsSet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set",
-        abstract: "Change a running run's rate limit; it takes effect within a second."
+        abstract: "Change a running run's rate limit or chunk target; it takes effect within a second."
     )
     @OptionGroup var journal: JournalOptions
     @Argument(help: "The run's id.") var runID: String
 
     @Option(help: "The new limit, in rows per second across all workers; 0 lifts it.")
-    var maxRowsPerSecond: Int
+    var maxRowsPerSecond: Int?
+
+    @Option(help: "The new chunk target in seconds, for a run started with --target-chunk-seconds.")
+    var targetChunkSeconds: Double?
 
     func validate() throws {
-        guard self.maxRowsPerSecond >= 0 else {
+        guard self.maxRowsPerSecond != nil || self.targetChunkSeconds != nil else {
+            throw ValidationError("say what to set: --max-rows-per-second N or --target-chunk-seconds T")
+        }
+        if let rate = self.maxRowsPerSecond, rate < 0 {
             throw ValidationError("--max-rows-per-second cannot be negative (0 lifts the limit)")
+        }
+        if let target = self.targetChunkSeconds, !(target.isFinite && (0.01...3600).contains(target)) {
+            throw ValidationError("--target-chunk-seconds must be between 0.01 and 3600, got \(target)")
         }
     }
 
     func run() async throws {
-        let rate = self.maxRowsPerSecond == 0 ? nil : String(self.maxRowsPerSecond)
+        let rate = self.maxRowsPerSecond.map { $0 == 0 ? nil : String($0) }
         try await RunsJournal.with(try self.journal.location(), schema: self.journal.journalSchema) { journal in
-            guard journal.exists, !(try await journal.rows(journal.journal.setRate, [self.runID, rate]).isEmpty) else {
-                throw RunsRequest.noSuchRun(self.runID, journal)
+            var found = journal.exists
+            if found, let rate {
+                found = !(try await journal.rows(journal.journal.setRate, [self.runID, rate]).isEmpty)
             }
+            if found, let target = self.targetChunkSeconds {
+                found = !(try await journal.rows(journal.journal.setTarget, [self.runID, String(target)]).isEmpty)
+            }
+            guard found else { throw RunsRequest.noSuchRun(self.runID, journal) }
         }
-        print("run \(self.runID): rate limit \(rate.map { "\($0) rows/s" } ?? "lifted"), taken up within a second")
+        var changes: [String] = []
+        if let rate { changes.append("rate limit \(rate.map { "\($0) rows/s" } ?? "lifted")") }
+        if let target = self.targetChunkSeconds { changes.append("chunk target \(target) s") }
+        print("run \(self.runID): \(changes.joined(separator: ", ")), taken up within a second")
     }
 }
