@@ -120,6 +120,14 @@ package struct PostgresBackend: BulkUpdateBackend {
                 statementTimeout: plan.options.statementTimeout,
                 logger: logger
             ) { db in
+                if try await db.query("SELECT pg_catalog.pg_is_in_recovery()" as SQL).rows.first?.decode(Bool.self)
+                    == true
+                {
+                    throw BulkUpdateError(
+                        .configuration,
+                        "the server is a standby (in recovery), where nothing can be written; connect to the primary"
+                    )
+                }
                 try await PostgresPrivileges.check(plan, on: db)
             }
         } catch {
@@ -233,8 +241,15 @@ package struct PostgresBackend: BulkUpdateBackend {
                 let target = plan.options.targetChunkDuration.map(BulkUpdateEngine.seconds)
                 if plan.options.resume {
                     let run = try await db.query(journal.selectRun, binds)
-                    let stored = try run.rows.first.map { try $0.decode((String, String, String?).self) }
-                    try journal.checkResume(stored: stored.map { ($0.0, $0.1, $0.2) }, plan: plan)
+                    let stored = try run.rows.first.map {
+                        try $0.decode((String, String, String?, String?, String?).self)
+                    }
+                    try journal.checkResume(stored: stored.map { ($0.0, $0.1, $0.2, $0.3, $0.4) }, plan: plan)
+                    try await journal.checkNotAlive(state: stored?.3, heartbeat: stored?.4, finished: stored?.2) {
+                        try await db.query(journal.selectState, binds).rows.first?.decode(
+                            (String?, String?, String?).self
+                        ).1
+                    }
                     for row in try await db.query(journal.selectChunks, binds).rows {
                         let (worker, chunk, fingerprint, inputRows) = try row.decode(
                             (Int64, Int64, String, Int64?).self

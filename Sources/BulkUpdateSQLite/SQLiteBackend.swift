@@ -268,11 +268,19 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 stored: run.map {
                     (
                         $0.column("target")?.string ?? "", $0.column("fingerprint")?.string ?? "",
-                        $0.column("finished_at")?.string
+                        $0.column("finished_at")?.string, $0.column("state")?.string, $0.column("heartbeat_at")?.string
                     )
                 },
                 plan: plan
             )
+            try await journal.checkNotAlive(
+                state: run?.column("state")?.string,
+                heartbeat: run?.column("heartbeat_at")?.string,
+                finished: run?.column("finished_at")?.string
+            ) {
+                try await self.connection.execute(journal.selectState, [.text(journal.runID)]).first?
+                    .column("heartbeat_at")?.string
+            }
             var journaled: [RunJournal.Entry: RunJournal.Stored] = [:]
             for row in try await self.connection.execute(journal.selectChunks, [.text(journal.runID)]) {
                 let entry = RunJournal.Entry(

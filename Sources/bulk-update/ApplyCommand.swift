@@ -108,8 +108,9 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @Option(
         help: """
-            Adapt each worker's chunk size so a chunk's transaction takes about this many seconds (between 10 and \
-            100,000 rows; retries halve it). For live databases. A resumed run cuts its journaled chunks as before.
+            Adapt each worker's chunk size so a chunk's transaction takes about this many seconds (0.01 to 3600; \
+            chunks of 10 to 100,000 rows; retries halve it). For live databases. A resumed run cuts its journaled \
+            chunks as before.
             """
     )
     var targetChunkSeconds: Double?
@@ -176,13 +177,18 @@ struct ApplyCommand: AsyncParsableCommand {
     )
     var pauseWhen: String?
 
-    @Option(help: "Seconds between health checks (--max-replica-lag, --pause-when).")
+    @Option(
+        help: """
+            Seconds between health checks (--max-replica-lag, --pause-when), 0.01 to 3600; a check that has not \
+            answered within this (at least 1 s) pauses the run until it does.
+            """
+    )
     var checkInterval: Double = 1
 
     @Option(
         help: """
-            Seconds that chunks in flight get to finish after SIGINT or SIGTERM before the process exits at once \
-            (they then roll back).
+            Seconds (0 to 86400) that chunks in flight get to finish after SIGINT or SIGTERM before the process exits \
+            at once (they then roll back).
             """
     )
     var grace: Double = 10
@@ -197,8 +203,8 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @Option(
         help: """
-            Seconds a chunk waits for a lock held by others: PostgreSQL's lock_timeout (then retried), SQLite's busy \
-            timeout (default 5). 0 means no limit.
+            Seconds a chunk waits for a lock held by others: PostgreSQL's lock_timeout (then retried; default: no \
+            limit of its own, the statement timeout applies), SQLite's busy timeout (default 5). 0 means no limit.
             """
     )
     var lockTimeout: Double?
@@ -215,7 +221,7 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: "Write the report as JSON to this file, whatever the outcome (checked before anything is written).")
     var report: String?
 
-    @Flag(help: "Print no progress.")
+    @Flag(help: "Print no progress (the run id is still printed when it was not chosen with --run-id).")
     var quiet = false
 
     func validate() throws {
@@ -287,6 +293,9 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         guard ProgressLine.Mode(option: self.progress) != nil else {
             throw ValidationError("--progress must be text, json or none, got '\(self.progress)'")
+        }
+        if self.quiet && self.progress == "json" {
+            throw ValidationError("--quiet prints no progress; drop it to get --progress json")
         }
         if let format, RecordStream.Format(rawValue: format.lowercased()) == nil {
             throw ValidationError("--format must be csv, tsv or jsonl, got '\(format)'")
@@ -373,6 +382,8 @@ struct ApplyFailure: Error, CustomStringConvertible {
         ("(statementTimeout)", "(--statement-timeout)"),
         ("(journalSchema, apply --journal-schema SCHEMA)", "(--journal-schema SCHEMA)"),
         ("(atomic, apply --atomic)", "(--atomic)"), ("(apply --no-journal)", "(--no-journal)"),
+        ("(--replica URL, replicaURLs)", "(--replica URL)"),
+        ("--check-interval (healthCheckInterval)", "--check-interval"),
     ]
 
     static func from(_ error: BulkUpdateError) -> ApplyFailure {

@@ -84,6 +84,11 @@ enum DatabaseLocation: CustomStringConvertible {
         }
     }
 
+    var isPostgres: Bool {
+        if case .postgres = self { return true }
+        return false
+    }
+
     var description: String {
         switch self {
         case .postgres(let url): url.description

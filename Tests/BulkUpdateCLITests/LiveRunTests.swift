@@ -45,6 +45,9 @@ struct LiveRunTests {
             #expect(listed.count == (try Journal.chunks(target, runID)), "\(errors)")
             #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 0") == listed.reduce(0) { $0 + $1.rows })
             #expect(try Journal.state(target, runID) == "interrupted")
+            // Nothing runs it now: a pause is recorded, and the command says no process took it up.
+            let pause = try Executable.run(["runs", "pause", runID, "--database", target.database])
+            #expect(pause.status == 75 && pause.standardError.contains("but it is not running"), streams(pause))
 
             let resumed = try target.apply(["--input", input, "--chunk-size", "1000", "--resume", runID, "--quiet"])
             #expect(resumed.status == 0, streams(resumed))
@@ -173,6 +176,20 @@ struct LiveRunTests {
             let line = listed.standardOutput.split(separator: "\n").first { $0.hasPrefix("\(runID) |") } ?? ""
             #expect(line.contains(" | paused: requested: bulk-update runs pause | "), streams(listed))
 
+            // A second process may not take the run over while this one lives.
+            let takeover = try target.apply(["--input", input, "--chunk-size", "1000", "--resume", runID])
+            #expect(takeover.status == 64, streams(takeover))
+            #expect(takeover.standardError.contains("run '\(runID)' is still paused"), streams(takeover))
+            let fixed = try Executable.run([
+                "runs", "set", runID, "--target-chunk-seconds", "0.5", "--database", target.database,
+            ])
+            #expect(fixed.status == 64, streams(fixed))
+            #expect(fixed.standardError.contains("was not started with --target-chunk-seconds"), streams(fixed))
+            let noSchema = try Executable.run([
+                "runs", "--database", target.database, "--journal-schema", "no_such_schema",
+            ])
+            #expect(noSchema.status == 64, streams(noSchema))
+
             let continued = try Executable.run(["runs", "continue", runID, "--database", target.database])
             #expect(continued.standardOutput.contains("run \(runID) is running"), streams(continued))
             let lifted = ContinuousClock.now
@@ -258,13 +275,111 @@ struct LiveRunTests {
             let paused = run.standardOutput.split(separator: "\n").first { $0.hasPrefix("paused: ") } ?? ""
             let seconds = Double(paused.dropFirst("paused: ".count).prefix { $0 != " " }) ?? 0
             #expect(seconds >= 1.5 && paused.hasSuffix(" s for health check"), "\(run.standardOutput)")
+            // Every line on standard error is JSON: the first names the run, the last says how it ended.
+            let lines = run.standardError.split(separator: "\n")
+            #expect(lines.count == run.progressLines.count, "\(run.standardError)")
+            let first = try #require(run.progressLines.first)
+            #expect(first["runID"] as? String == runID && first["state"] as? String == "starting", "\(first)")
             let last = try #require(run.progressLines.last)
-            #expect(last["rowsTotal"] as? Int == Self.rows && last["state"] as? String == "running", "\(last)")
+            #expect(last["rowsTotal"] as? Int == Self.rows && last["state"] as? String == "finished", "\(last)")
+            #expect(last["rowsCommitted"] as? Int == Self.rows && last["runID"] as? String == runID, "\(last)")
         }
     }
 }
 
 extension LiveRunTests {
+    @Test(
+        "a pause holds a chunk that was waiting for its turn under the rate limit",
+        arguments: ApplyBackend.enabled
+    )
+    func pauseDuringTheRateLimitWait(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns) { target in
+            try ApplyHardeningTests.fill(target, 20_000)
+            let input = try target.write("all.csv", ApplyHardeningTests.csv(1...20_000))
+            let runID = Self.newRunID()
+            // 1,000 rows a second and chunks of 5,000: each chunk waits 5 seconds for its turn.
+            let run = try BackgroundApply(
+                target,
+                [
+                    "--input", input, "--chunk-size", "5000", "--workers", "1", "--max-rows-per-second", "1000",
+                    "--run-id", runID,
+                ]
+            )
+            try run.wait("the first chunk committed") { try Journal.chunks(target, runID) >= 1 }
+            let paused = try Executable.run(["runs", "pause", runID, "--database", target.database])
+            #expect(paused.status == 0, streams(paused))
+            let atPause = try Journal.chunks(target, runID)
+            usleep(7_000_000)  // the next chunk's turn came meanwhile
+            #expect(try Journal.chunks(target, runID) == atPause, "a chunk waiting for its turn started while paused")
+            _ = try Executable.run(["runs", "set", runID, "--max-rows-per-second", "0", "--database", target.database])
+            _ = try Executable.run(["runs", "continue", runID, "--database", target.database])
+            #expect(run.finish() == 0, "\(run.standardError)")
+            #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") == 0)
+        }
+    }
+
+    @Test("a pause-when query that hangs pauses the run within a second, and the heartbeat goes on")
+    func hangingPauseQuery() throws {
+        try ApplyTarget.with(.postgres, columns: Self.columns) { target in
+            let input = try Self.prepare(target)
+            let flag = target.table + "_slow"
+            try target.execute("CREATE TABLE \(flag) (slow boolean NOT NULL); INSERT INTO \(flag) VALUES (false)")
+            defer { try? target.execute("DROP TABLE IF EXISTS \(flag)") }
+            let runID = Self.newRunID()
+            let run = try BackgroundApply(
+                target,
+                [
+                    "--input", input, "--chunk-size", "1000", "--max-rows-per-second", "10000", "--run-id", runID,
+                    "--check-interval", "0.2", "--progress", "json", "--pause-when",
+                    "SELECT CASE WHEN slow THEN pg_sleep(6)::text = 'x' ELSE false END FROM \(flag)",
+                ]
+            )
+            try run.wait("two chunks committed") { try Journal.chunks(target, runID) >= 2 }
+            try target.execute("UPDATE \(flag) SET slow = true")
+            try run.wait("the run to pause for the silent check") {
+                run.progressLines.contains { line in
+                    ((line["pauses"] as? [String]) ?? []).contains { pause in
+                        pause == "health check: the pause-when query has not answered within 1.0 s"
+                    }
+                }
+            }
+            let atPause = try Journal.chunks(target, runID)
+            usleep(2_500_000)
+            #expect(try Journal.chunks(target, runID) - atPause <= 2, "chunks went on while the check was silent")
+            // The heartbeat goes on while the check hangs: the run is paused, not dead.
+            let listed = try Executable.run(["runs", "--database", target.database])
+            let line = listed.standardOutput.split(separator: "\n").first { $0.hasPrefix("\(runID) |") } ?? ""
+            #expect(line.contains(" | paused: health check: the pause-when query has not answered"), "\(line)")
+            try target.execute("UPDATE \(flag) SET slow = false")
+            #expect(run.finish() == 0, "\(run.standardError)")
+            #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") == 0)
+        }
+    }
+
+    @Test("runs pause by a role that may not UPDATE the runs table: exit 77 with the GRANT")
+    func steeringNeedsUpdate() throws {
+        try ApplyTarget.with(.postgres, columns: Self.columns, rows: ApplyHardeningTests.seed(2)) { target in
+            let schema = "bu_steer_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(8).lowercased()
+            try target.execute("CREATE SCHEMA \(schema)")
+            defer { try? target.execute("DROP SCHEMA \(schema) CASCADE") }
+            let input = try target.write("c.csv", ApplyHardeningTests.csv(1...2))
+            let applied = try target.apply(["--input", input, "--journal-schema", schema, "--run-id", "steer"])
+            #expect(applied.status == 0, streams(applied))
+            try TestRole.with(grants: [
+                "GRANT USAGE ON SCHEMA \(schema) TO {role}",
+                "GRANT SELECT ON \(schema).bulk_update_runs, \(schema).bulk_update_journal TO {role}",
+            ]) { role in
+                let listed = try Executable.run(["runs", "--database", role.url, "--journal-schema", schema])
+                #expect(listed.status == 0, streams(listed))
+                let paused = try Executable.run([
+                    "runs", "pause", "steer", "--database", role.url, "--journal-schema", schema,
+                ])
+                #expect(paused.status == 77, streams(paused))
+                #expect(paused.standardError.contains("GRANT SELECT, UPDATE ON"), streams(paused))
+            }
+        }
+    }
+
     /// The journal's tables as the first version made them.
     static let oldJournal = [
         "CREATE TABLE {s}bulk_update_runs (run_id text PRIMARY KEY, target text NOT NULL, fingerprint text NOT NULL,"

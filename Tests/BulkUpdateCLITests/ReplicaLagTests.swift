@@ -105,6 +105,18 @@ struct ReplicaLagTests {
             ])
             #expect(refused.status == 64, streams(refused))
             #expect(refused.standardError.contains("is not a standby"), streams(refused))
+            // And the other way round: a standby as the target is refused before anything, in a dry run too.
+            let standby = try Self.requireStandby()
+            try Self.waitFor("the standby to have the table") {
+                try PSQL.count(standby, "SELECT count(*) FROM pg_tables WHERE tablename = '\(target.table)'") == 1
+            }
+            for extra in [[], ["--dry-run"]] {
+                let onStandby = try Executable.run(
+                    ["apply", "--database", standby, "--table", target.table, "--input", input, "--no-journal"] + extra
+                )
+                #expect(onStandby.status == 64, streams(onStandby))
+                #expect(onStandby.standardError.contains("the server is a standby"), streams(onStandby))
+            }
             #expect(try target.contents().map { $0[1] } == ["user1", "user2", "user3"])
         }
     }

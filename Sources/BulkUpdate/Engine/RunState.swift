@@ -39,13 +39,17 @@ final class RunState: Sendable {
     ///
     /// - Returns: `false` when the run is stopping or has failed: the worker starts no more chunks.
     func beforeChunk(_ rows: Int) async throws -> Bool {
-        while self.control.isPaused {
+        while true {
+            while self.control.isPaused {
+                if self.isEnding { return false }
+                try await Task.sleep(for: .milliseconds(50))
+            }
             if self.isEnding { return false }
-            try await Task.sleep(for: .milliseconds(50))
+            try await self.pace(rows)
+            if self.isEnding { return false }
+            // A pause that came during the wait holds the chunk too; its turn is taken again afterwards.
+            if !self.control.isPaused { return true }
         }
-        if self.isEnding { return false }
-        try await self.pace(rows)
-        return !self.isEnding
     }
 
     /// Waits until `rows` more rows fit under the rate limit: each chunk reserves its share of time on one shared
@@ -61,7 +65,7 @@ final class RunState: Sendable {
         }
         // In steps, so that a stop (or a lower rate set meanwhile) does not wait for the whole share.
         while ContinuousClock.now < start {
-            if self.isEnding { return }
+            if self.isEnding || self.control.isPaused { return }
             try await Task.sleep(until: Swift.min(start, .now + .milliseconds(100)), clock: .continuous)
         }
     }

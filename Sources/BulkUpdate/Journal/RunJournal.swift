@@ -122,15 +122,32 @@ package struct RunJournal: Sendable {
             + " WHERE run_id = \(self.text(1)) AND finished_at IS NULL RETURNING run_id"
     }
 
-    /// Parameters: run id, target chunk seconds. Only an unfinished run is changed; returns its id.
+    /// Parameters: run id, target chunk seconds. Only an unfinished adaptive run (one with a target) is changed;
+    /// returns its id.
     package var setTarget: SQL {
         "UPDATE \(self.runsTable) SET target_chunk_seconds = \(SQL.parameter(2, type: "float8"))"
-            + " WHERE run_id = \(self.text(1)) AND finished_at IS NULL RETURNING run_id"
+            + " WHERE run_id = \(self.text(1)) AND finished_at IS NULL AND target_chunk_seconds IS NOT NULL"
+            + " RETURNING run_id"
     }
 
-    /// One row (target, fingerprint, finished_at) for the run id parameter.
+    /// One row (target, fingerprint, finished_at, state, heartbeat_at) for the run id parameter.
     package var selectRun: SQL {
-        "SELECT target, fingerprint, finished_at FROM \(self.runsTable) WHERE run_id = \(self.text(1))"
+        "SELECT target, fingerprint, finished_at, state, heartbeat_at FROM \(self.runsTable)"
+            + " WHERE run_id = \(self.text(1))"
+    }
+
+    /// Seconds without a heartbeat after which a run said to be running is taken for dead: its process is gone. A
+    /// live run beats twice a second.
+    package static let deadAfterSeconds = 15.0
+
+    /// How many seconds ago a journal time (``now()``) was, by this machine's clock.
+    package static func age(of text: String) -> Double? {
+        guard
+            let then = ValueParsing.timestamp(text, withTimeZone: true)
+                ?? ValueParsing.timestamp(text, withTimeZone: false),
+            let now = ValueParsing.microseconds(from: Date())
+        else { return nil }
+        return Double(now - then) / 1_000_000
     }
 
     /// Rows (worker, chunk, fingerprint, input rows) of the run id parameter.
@@ -225,10 +242,42 @@ package struct RunJournal: Sendable {
         return ValueParsing.formatTimestamp(micros) + "Z"
     }
 
-    /// Checks a resumed run against its original: `stored` is the original's (target, fingerprint, finished).
-    package func checkResume(stored: (target: String, fingerprint: String, finished: String?)?, plan: UpdatePlan)
-        throws(BulkUpdateError)
-    {
+    /// How long a resumed run watches the heartbeat of the run it resumes, when that one looks alive, before taking
+    /// it for dead: six heartbeats.
+    package static let livenessWatch = Duration.seconds(3)
+
+    /// Refuses to resume a run whose process is still alive: two processes must never write one run. A run that
+    /// ended (finished, interrupted, failed) or whose heartbeat is older than ``deadAfterSeconds`` is not alive.
+    /// Otherwise its heartbeat is read again (`heartbeat`) for up to ``livenessWatch``: a heartbeat that moves is a
+    /// live process; one that stays still is a process that was killed.
+    package func checkNotAlive(
+        state: String?,
+        heartbeat: String?,
+        finished: String?,
+        reading current: () async throws -> String?
+    ) async throws {
+        guard finished == nil, let state, ["running", "paused", "stopping"].contains(state),
+            let age = heartbeat.flatMap(Self.age), age < Self.deadAfterSeconds
+        else { return }
+        let deadline = ContinuousClock.now + Self.livenessWatch
+        while ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(250))
+            if try await current() != heartbeat {
+                throw BulkUpdateError(
+                    .configuration,
+                    "run \(SQLText.literal(self.runID)) is still \(state): its process is writing its heartbeat; stop it"
+                        + " (bulk-update runs stop \(self.runID)) and resume once it has exited"
+                )
+            }
+        }
+    }
+
+    /// Checks a resumed run against its original: `stored` is the original's (target, fingerprint, finished, state,
+    /// heartbeat).
+    package func checkResume(
+        stored: (target: String, fingerprint: String, finished: String?, state: String?, heartbeat: String?)?,
+        plan: UpdatePlan
+    ) throws(BulkUpdateError) {
         guard let stored else {
             throw BulkUpdateError(.configuration, "there is no run \(SQLText.literal(self.runID)) to resume")
         }

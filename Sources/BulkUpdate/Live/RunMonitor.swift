@@ -19,20 +19,24 @@ struct RunMonitor: Sendable {
     /// How often the heartbeat is exchanged with the runs table.
     static let heartbeatInterval = Duration.milliseconds(500)
 
-    /// Loops until the task is cancelled.
+    /// Loops until the task is cancelled: the heartbeat and the health checks each in a loop of its own, so a check
+    /// that hangs neither stops the heartbeat nor goes unnoticed.
     func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.beat() }
+            if self.options.watchesHealth { group.addTask { await self.watchHealth() } }
+        }
+    }
+
+    /// Exchanges the heartbeat with the runs table twice a second and publishes progress.
+    private func beat() async {
         let control = self.state.control
         var lastRequest: RunRequest?
-        var nextCheck = ContinuousClock.now
         var lastCommitted = 0
         var lastBeat = ContinuousClock.now
         var rate = 0.0
         while !Task.isCancelled {
             let now = ContinuousClock.now
-            if now >= nextCheck {
-                nextCheck = now + self.options.healthCheckInterval
-                await self.checkHealth(control)
-            }
             let progress = self.state.progress
             let seconds = BulkUpdateEngine.seconds(now - lastBeat)
             if seconds > 0 {
@@ -62,6 +66,82 @@ struct RunMonitor: Sendable {
         }
     }
 
+    /// Runs the health checks every ``BulkUpdateOptions/healthCheckInterval``.
+    private func watchHealth() async {
+        let control = self.state.control
+        while !Task.isCancelled {
+            let next = ContinuousClock.now + self.options.healthCheckInterval
+            if let limit = self.options.maximumReplicaLag {
+                await self.watched(.replicaLag, "the replica lag check", control) {
+                    try await self.checkLag(limit, control)
+                }
+            }
+            if self.options.pauseWhen != nil {
+                await self.watched(.healthCheck, "the pause-when query", control) {
+                    let pause = try await self.probe.pauseWhen()
+                    control.setPause(.healthCheck, "the pause-when query returned true", active: pause)
+                }
+            }
+            try? await Task.sleep(until: next, clock: .continuous)
+        }
+    }
+
+    /// Runs one check. One that has not answered within the check interval (at least a second) pauses the run for
+    /// its cause until it answers; one that fails pauses it until a later check succeeds.
+    private func watched(
+        _ cause: BulkUpdateControl.PauseCause,
+        _ name: String,
+        _ control: BulkUpdateControl,
+        _ check: @escaping @Sendable () async throws -> Void
+    ) async {
+        let patience = max(self.options.healthCheckInterval, .seconds(1))
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                do {
+                    try await check()
+                } catch {
+                    control.setPause(cause, "\(name) failed: \(Self.summary(error))", active: true)
+                }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: patience)
+                return false
+            }
+            if await group.next() == false {
+                control.setPause(
+                    cause,
+                    "\(name) has not answered within \(BulkUpdateEngine.seconds(patience)) s",
+                    active: true
+                )
+                _ = await group.next()
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func checkLag(_ limit: Duration, _ control: BulkUpdateControl) async throws {
+        let limitSeconds = BulkUpdateEngine.seconds(limit)
+        let lags: [(standby: String, seconds: Double?)]
+        do {
+            lags = try await self.probe.replicaLags()
+        } catch {
+            control.setReplicaLag(nil)
+            throw error
+        }
+        control.setReplicaLag(lags.compactMap(\.seconds).max())
+        if let unknown = lags.first(where: { $0.seconds == nil }) {
+            control.setPause(.replicaLag, "the lag of \(unknown.standby) is not known", active: true)
+        } else if let worst = lags.max(by: { ($0.seconds ?? 0) < ($1.seconds ?? 0) }), let seconds = worst.seconds,
+            seconds > limitSeconds
+        {
+            let text = String(format: "%@ is %.2f s behind (limit %.2f s)", worst.standby, seconds, limitSeconds)
+            control.setPause(.replicaLag, text, active: true)
+        } else {
+            control.setPause(.replicaLag, "", active: false)
+        }
+    }
+
     /// Acts on what changed in the runs table since the last exchange.
     private func apply(_ request: RunRequest, previous: RunRequest?, to control: BulkUpdateControl) {
         if request.state != previous?.state {
@@ -80,43 +160,6 @@ struct RunMonitor: Sendable {
             seconds >= 0.01
         {
             control.setTargetChunkDuration(.seconds(seconds))
-        }
-    }
-
-    private func checkHealth(_ control: BulkUpdateControl) async {
-        if let limit = self.options.maximumReplicaLag {
-            let limitSeconds = BulkUpdateEngine.seconds(limit)
-            do {
-                let lags = try await self.probe.replicaLags()
-                let known = lags.compactMap(\.seconds)
-                control.setReplicaLag(known.max())
-                if let unknown = lags.first(where: { $0.seconds == nil }) {
-                    control.setPause(.replicaLag, "the lag of \(unknown.standby) is not known", active: true)
-                } else if let worst = lags.max(by: { ($0.seconds ?? 0) < ($1.seconds ?? 0) }),
-                    let seconds = worst.seconds, seconds > limitSeconds
-                {
-                    let text = String(
-                        format: "%@ is %.1f s behind (limit %.1f s)",
-                        worst.standby,
-                        seconds,
-                        limitSeconds
-                    )
-                    control.setPause(.replicaLag, text, active: true)
-                } else {
-                    control.setPause(.replicaLag, "", active: false)
-                }
-            } catch {
-                control.setReplicaLag(nil)
-                control.setPause(.replicaLag, "the lag could not be read: \(Self.summary(error))", active: true)
-            }
-        }
-        if self.options.pauseWhen != nil {
-            do {
-                let pause = try await self.probe.pauseWhen()
-                control.setPause(.healthCheck, "the pause-when query returned true", active: pause)
-            } catch {
-                control.setPause(.healthCheck, "the pause-when query failed: \(Self.summary(error))", active: true)
-            }
         }
     }
 

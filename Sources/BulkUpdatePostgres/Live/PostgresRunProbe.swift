@@ -51,20 +51,32 @@ struct PostgresRunProbe: RunProbe {
     static func pauseWhen(_ query: String, on db: DeadlineConnection) async throws -> Bool {
         _ = try await db.control("BEGIN TRANSACTION READ ONLY" as SQL)
         do {
+            // The server ends a query that takes longer than the monitor's own statements may.
+            let limit = Int(BulkUpdateEngine.seconds(Self.timeout) * 1000)
+            _ = try await db.control(
+                "SELECT pg_catalog.set_config('statement_timeout', \(literal: String(limit)), true)"
+            )
             // The caller's own SQL, documented as such (BulkUpdateOptions.pauseWhen), in a read-only transaction.
             let rows = try await db.query(SQL.unsafeRaw(query)).rows
             _ = try await db.control("COMMIT" as SQL)
-            guard rows.count == 1, let row = rows.first, let value = try? row.decode(Bool?.self) else {
+            guard rows.count == 1, let row = rows.first, row.count == 1, let value = try? row.decode(Bool?.self) else {
                 throw BulkUpdateError(
                     .configuration,
                     "the pause-when query must return one row with one boolean that is not NULL;"
                         + " it returned \(rows.count) row\(rows.count == 1 ? "" : "s")"
-                        + (rows.count == 1 ? " whose first column is not a boolean (or is NULL)" : "")
+                        + (rows.count == 1 ? " that is not one boolean (or is NULL)" : "")
                 )
             }
             return value
         } catch {
             _ = try? await db.control("ROLLBACK" as SQL)
+            if let error = error as? PSQLError, error.serverInfo?[.sqlState] == "57014" {
+                throw BulkUpdateError(
+                    .configuration,
+                    "the pause-when query did not answer within \(Self.timeout); it runs every --check-interval"
+                        + " (healthCheckInterval) and must be quick"
+                )
+            }
             throw BulkUpdateError.optionError(PostgresErrors.map(error, doing: "the pause-when query"))
         }
     }

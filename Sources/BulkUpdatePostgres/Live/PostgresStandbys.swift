@@ -50,7 +50,7 @@ actor PostgresStandbys {
                 throw BulkUpdateError(
                     .configuration,
                     "\(self.standbys[index].url.description) is not a standby (it is not in recovery), so it has no"
-                        + " replay lag to watch; name the standbys with --replica (replicaURLs)"
+                        + " replay lag to watch; name the standbys (--replica URL, replicaURLs)"
                 )
             }
         }
@@ -117,7 +117,9 @@ actor PostgresStandbys {
                 logger: self.logger
             ).get()
         } catch {
-            throw url.connectionError(error)
+            var failure = url.connectionError(error)
+            failure.message = "the standby to watch for replica lag (--replica URL, replicaURLs): " + failure.message
+            throw failure
         }
         self.standbys[index].connection = connection
         return DeadlineConnection(connection: connection, statementTimeout: .seconds(5), logger: self.logger)

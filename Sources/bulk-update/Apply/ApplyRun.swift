@@ -122,11 +122,6 @@ struct ApplyRun {
             return
         }
 
-        // The id is how a killed run is found and resumed: printed even with --quiet unless the user chose it.
-        if let runID = plan.options.runID, !command.quiet || generatedRunID {
-            let verb = plan.options.resume ? "resuming run" : "run"
-            FileHandle.standardError.write(Data("\(verb) \(runID)\n".utf8))
-        }
         self.signals.context.withLock {
             $0.runID = plan.options.runID
             $0.atomic = plan.options.atomic
@@ -134,8 +129,17 @@ struct ApplyRun {
         let signals = self.signals
         let progress = ProgressLine(
             mode: ProgressLine.mode(quiet: command.quiet, option: command.progress),
-            total: checked?.count
+            total: checked?.count,
+            runID: plan.options.runID
         )
+        // The id is how a killed run is found and resumed: printed even with --quiet unless the user chose it; with
+        // --progress json, as the first JSON line.
+        if progress.mode == .json {
+            progress.start(resuming: plan.options.resume)
+        } else if let runID = plan.options.runID, !command.quiet || generatedRunID {
+            let verb = plan.options.resume ? "resuming run" : "run"
+            FileHandle.standardError.write(Data("\(verb) \(runID)\n".utf8))
+        }
         let onProgress: @Sendable (BulkUpdateProgress) -> Void = { value in
             signals.context.withLock { $0.progress = value }
             progress.update(value)
@@ -154,9 +158,9 @@ struct ApplyRun {
                     logger: self.logger
                 )
             }
-            progress.finish()
+            progress.finish("finished", report: report)
         } catch {
-            progress.finish()
+            progress.finish((error as? BulkUpdateError)?.code == .interrupted ? "interrupted" : "failed")
             throw error
         }
         print(report)
@@ -202,10 +206,9 @@ struct ApplyRun {
                 unreadable.append(error)
                 continue
             }
-            if pass.checkOnClient(row, line: line) {
-                try await pass.flushFull()
-                if self.signals.control.isStopping { break }  // reported by the caller: nothing is written
-            }
+            if pass.checkOnClient(row, line: line) { try await pass.flushFull() }
+            // A signal while checking: stop reading (the caller reports it; nothing is written).
+            if line & 4095 == 0, self.signals.control.isStopping { break }
         }
         try await pass.finish()
         if self.signals.control.isStopping { return pass.checkedRows }
@@ -240,7 +243,9 @@ struct ApplyRun {
         print("input     \(input): \(rows) rows, all valid")
         print(
             "strategy  \(options.strategy), \(options.workers) worker\(options.workers == 1 ? "" : "s"),"
-                + " chunks of \(options.chunkSize) rows (about \(chunks) chunk\(chunks == 1 ? "" : "s"))"
+                + (options.targetChunkDuration.map {
+                    " chunks sized to about \(BulkUpdateEngine.seconds($0)) s each, starting at \(options.chunkSize) rows"
+                } ?? " chunks of \(options.chunkSize) rows (about \(chunks) chunk\(chunks == 1 ? "" : "s"))")
                 + (options.skipUnchanged ? ", unchanged rows skipped" : "")
                 + (options.atomic ? ", atomic (all or nothing)" : ", each chunk commits on its own")
                 + ", duplicate keys: \(options.duplicateKeys)"

@@ -25,16 +25,19 @@ final class ProgressLine: Sendable {
     private struct State {
         var lastPrint: Double = -1
         var drewLive = false
+        var last: BulkUpdateProgress?
     }
 
-    private let mode: Mode
+    let mode: Mode
     private let total: Int?
+    private let runID: String?
     private let interval: Double
     private let state = Mutex(State())
 
-    init(mode: Mode, total: Int?) {
+    init(mode: Mode, total: Int?, runID: String? = nil) {
         self.mode = mode
         self.total = total
+        self.runID = runID
         self.interval = mode == .live ? 0.2 : mode == .json ? 1 : 5
     }
 
@@ -47,6 +50,7 @@ final class ProgressLine: Sendable {
     func update(_ progress: BulkUpdateProgress) {
         guard self.mode != .quiet else { return }
         let due = self.state.withLock { state -> Bool in
+            state.last = progress
             guard progress.elapsedSeconds - state.lastPrint >= self.interval else { return false }
             state.lastPrint = progress.elapsedSeconds
             state.drewLive = self.mode == .live
@@ -56,11 +60,36 @@ final class ProgressLine: Sendable {
         self.write(self.mode == .json ? self.json(progress) : self.describe(progress))
     }
 
-    /// Ends a live line so the summary starts on a fresh line.
-    func finish() {
+    /// Ends a live line so the summary starts on a fresh line; with `--progress json`, writes a last line whose
+    /// state is how the run ended (`finished`, `interrupted`, `failed`), with the report's counts when it finished.
+    func finish(_ ending: String, report: BulkUpdateReport? = nil) {
         if self.mode == .live, self.state.withLock({ $0.drewLive }) {
             FileHandle.standardError.write(Data("\n".utf8))
         }
+        guard self.mode == .json else { return }
+        var progress =
+            self.state.withLock { $0.last }
+            ?? BulkUpdateProgress(rowsRead: 0, rowsCommitted: 0, chunks: 0, elapsedSeconds: 0)
+        if let report {
+            progress.rowsRead = report.rowsRead
+            progress.rowsCommitted = report.rowsRead - report.duplicateKeys
+            progress.chunks = report.chunks + report.chunksAlreadyApplied
+            progress.elapsedSeconds = report.elapsedSeconds
+            progress.pausedSeconds = report.pausedSeconds.values.reduce(0, +)
+        }
+        progress.pauses = []
+        self.write(self.json(progress, state: ending))
+    }
+
+    /// With `--progress json`, the line that says a run has started: its id and whether it resumes another.
+    func start(resuming: Bool) {
+        guard self.mode == .json else { return }
+        self.write(
+            self.json(
+                BulkUpdateProgress(rowsRead: 0, rowsCommitted: 0, chunks: 0, elapsedSeconds: 0),
+                state: resuming ? "resuming" : "starting"
+            )
+        )
     }
 
     func describe(_ progress: BulkUpdateProgress) -> String {
@@ -86,15 +115,16 @@ final class ProgressLine: Sendable {
     }
 
     /// One line of `--progress json`: what `describe` says, as fields.
-    func json(_ progress: BulkUpdateProgress) -> String {
+    func json(_ progress: BulkUpdateProgress, state: String? = nil) -> String {
         let rate = progress.elapsedSeconds > 0 ? Double(progress.rowsCommitted) / progress.elapsedSeconds : 0
         var object: [String: Any] = [
             "rowsCommitted": progress.rowsCommitted, "rowsRead": progress.rowsRead, "chunks": progress.chunks,
             "elapsedSeconds": Self.rounded(progress.elapsedSeconds), "rowsPerSecond": Self.rounded(rate),
-            "state": progress.state.rawValue, "pauses": progress.pauses,
+            "state": state ?? progress.state.rawValue, "pauses": progress.pauses,
             "pausedSeconds": Self.rounded(progress.pausedSeconds),
         ]
         if let total { object["rowsTotal"] = total }
+        if let runID = self.runID { object["runID"] = runID }
         if let eta = self.eta(progress, rate: rate) { object["etaSeconds"] = Self.rounded(eta) }
         if let lag = progress.replicaLagSeconds { object["replicaLagSeconds"] = Self.rounded(lag) }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {

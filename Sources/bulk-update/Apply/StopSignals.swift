@@ -60,13 +60,17 @@ final class StopSignals: Sendable {
     /// Ends the process with exit code 75, saying what the journal holds and how to resume.
     private func exitNow(_ why: String) -> Never {
         let context = self.context.withLock { $0 }
-        var text = "error: stopped at once (\(why)); chunks not yet committed are rolled back by the server"
-        if let progress = context.progress {
-            text += "; \(progress.rowsCommitted) rows in \(progress.chunks) chunks had committed"
-        }
+        var text: String
         if context.atomic {
-            text += "; the run is atomic: nothing was applied"
-        } else if let runID = context.runID {
+            text = "error: stopped at once (\(why)); the run is atomic: nothing was applied"
+            if let progress = context.progress { text += " (\(progress.rowsCommitted) rows had been staged)" }
+        } else {
+            text = "error: stopped at once (\(why)); chunks not yet committed are rolled back by the server"
+            if let progress = context.progress {
+                text += "; \(progress.rowsCommitted) rows in \(progress.chunks) chunks had committed"
+            }
+        }
+        if !context.atomic, let runID = context.runID {
             text +=
                 "\nresume with: --resume \(runID) (same input and options); the journal lists what is applied"
                 + " (bulk-update runs)"

@@ -17,6 +17,11 @@ struct RunsCommand: AsyncParsableCommand {
             A running apply reads its row of bulk_update_runs twice a second: `runs pause RUN_ID`, `runs continue \
             RUN_ID`, `runs stop RUN_ID` and `runs set RUN_ID --max-rows-per-second N` take effect within a second, \
             between chunks (chunks in flight always finish). They need UPDATE on bulk_update_runs.
+
+            Exit codes: 0 done (the run took the request up); 64 bad options, no such unfinished run, a journal \
+            schema that does not exist; 69 the database failed; 75 the request is recorded but no running process \
+            took it up (the run is dead or interrupted, or did not answer within 3 s); 77 a privilege is missing \
+            (the message gives the GRANT).
             """,
         subcommands: [
             RunsList.self, RunsRequest.Pause.self, RunsRequest.Continue.self, RunsRequest.Stop.self, RunsSet.self,
@@ -61,7 +66,7 @@ struct RunsList: AsyncParsableCommand {
     )
 
     /// Seconds without a heartbeat after which a running run is taken for dead (it beats twice a second).
-    static let deadAfter = 15.0
+    static let deadAfter = RunJournal.deadAfterSeconds
 
     @OptionGroup var journal: JournalOptions
 
@@ -101,33 +106,40 @@ struct RunsList: AsyncParsableCommand {
             "run id | table | started (UTC) | finished (UTC) | chunks | rows committed | state | rows total | rows/s"
                 + " | ETA | last heartbeat"
         )
-        let now = Date()
         for row in rows {
             let cell = { (name: String) -> String? in
                 RunJournal.listedColumns.firstIndex(of: name).flatMap { row[$0] }
             }
-            print(Self.line(cell, now: now))
+            print(Self.line(cell))
         }
     }
 
     /// One run's line of the listing.
-    static func line(_ cell: (String) -> String?, now: Date) -> String {
+    static func line(_ cell: (String) -> String?) -> String {
         let finished = cell("finished_at")
         let rows = Int(cell("rows") ?? "") ?? 0
         let total = cell("rows_total").flatMap { Int($0) }
         let rate = cell("rows_per_second").flatMap { Double($0) } ?? 0
-        let age = cell("heartbeat_at").flatMap(Self.date).map { now.timeIntervalSince($0) }
+        let age = cell("heartbeat_at").flatMap(RunJournal.age)
         var state = cell("state") ?? (finished == nil ? "unfinished" : "finished")
         if ["running", "paused", "stopping"].contains(state), finished == nil {
             if let age, age > Self.deadAfter {
-                state = "dead (no heartbeat for \(Int(age)) s; resume it)"
+                // A process that was stopping and went silent exited at once (grace over, a second signal).
+                state =
+                    state == "stopping"
+                    ? "interrupted (exited while stopping; resume it)"
+                    : "dead (no heartbeat for \(Int(age)) s; resume it)"
             } else if state == "paused", let pauses = cell("pauses") {
                 state = "paused: \(pauses)"
             }
         }
-        let live = finished == nil && state.hasPrefix("running") || state.hasPrefix("paused")
+        let live = finished == nil && (state.hasPrefix("running") || state.hasPrefix("paused"))
         var eta = "-"
-        if live, let total, rate > 0, total > rows { eta = "\(Int((Double(total - rows) / rate).rounded())) s" }
+        if state.hasPrefix("paused") {
+            eta = "paused"
+        } else if live, let total, rate > 0, total > rows {
+            eta = "\(Int((Double(total - rows) / rate).rounded())) s"
+        }
         let cells = [
             cell("run_id") ?? "", cell("target") ?? "", cell("started_at") ?? "", finished ?? "unfinished",
             cell("chunks") ?? "0", String(rows), state, total.map(String.init) ?? "-",
@@ -135,18 +147,6 @@ struct RunsList: AsyncParsableCommand {
             age.map { "\(Int($0.rounded())) s ago" } ?? "-",
         ]
         return cells.joined(separator: " | ")
-    }
-
-    /// A journal time (`2026-12-01 04:05:06.123456Z`, UTC).
-    static func date(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        for format in ["yyyy-MM-dd HH:mm:ss.SSSSSS'Z'", "yyyy-MM-dd HH:mm:ss'Z'"] {
-            formatter.dateFormat = format
-            if let date = formatter.date(from: text) { return date }
-        }
-        return nil
     }
 
     /// The journal's DDL for PostgreSQL, and the grants a run needs on it.

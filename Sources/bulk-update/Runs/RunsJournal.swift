@@ -1,6 +1,8 @@
+import ArgumentParser
 import BulkUpdate
 import BulkUpdatePostgres
 import BulkUpdateSQLite
+import Foundation
 import PostgresNIO
 import SQLiteNIO
 
@@ -13,11 +15,39 @@ struct RunsJournal {
     /// Whether the journal's tables exist.
     let exists: Bool
 
-    /// Opens `location` and runs `body` with its journal in `schema` (default: public, main).
+    /// Opens `location` and runs `body` with its journal in `schema` (default: public, main). A database error is
+    /// printed and becomes the exit code `apply` uses for it: 77 a missing privilege (with the grants the runs
+    /// commands need), 64 a schema that does not exist, 69 anything else.
     static func with<Result: Sendable>(
         _ location: DatabaseLocation,
         schema: String?,
         runID: String = "",
+        _ body: (RunsJournal) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await Self.open(location, schema: schema, runID: runID, body)
+        } catch let error as BulkUpdateError {
+            var text = "error: \(error.description)"
+            let code: Int32
+            switch error.code {
+            case .privilege:
+                code = 77
+                let runs = RunJournal(runID: "", schema: schema ?? (location.isPostgres ? "public" : "main")).runsTable
+                text +=
+                    "\nthe runs commands read bulk_update_runs and bulk_update_journal (SELECT) and steer a run through"
+                    + " bulk_update_runs (UPDATE): GRANT SELECT, UPDATE ON \(PostgresStatement(runs).text) TO role"
+            case .configuration: code = 64
+            default: code = 69
+            }
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+            throw ExitCode(code)
+        }
+    }
+
+    private static func open<Result: Sendable>(
+        _ location: DatabaseLocation,
+        schema: String?,
+        runID: String,
         _ body: (RunsJournal) async throws -> Result
     ) async throws -> Result {
         switch location {
@@ -34,9 +64,21 @@ struct RunsJournal {
                             rows.append(try row.map { try $0.decode(String?.self) })
                         }
                     } catch {
-                        throw PostgresErrors.map(error, doing: "reading the run journal in schema \(schema)")
+                        throw PostgresErrors.map(error, doing: "the run journal in schema \(schema)")
                     }
                     return rows
+                }
+                guard
+                    !(try await execute(
+                        "SELECT 'yes' FROM pg_catalog.pg_namespace WHERE nspname = \(parameter: 1)",
+                        [schema]
+                    )
+                    .isEmpty)
+                else {
+                    throw BulkUpdateError(
+                        .configuration,
+                        "the journal schema \(SQLText.literal(schema)) does not exist"
+                    )
                 }
                 let exists = try await execute(
                     "SELECT 'yes' FROM pg_catalog.pg_tables"
@@ -56,6 +98,14 @@ struct RunsJournal {
                     try await connection.execute(sql, values.map { $0.map { .text($0) } ?? .null }).map { row in
                         row.columns.map { $0.data.isNull ? nil : $0.data.string }
                     }
+                }
+                let databases = try await connection.execute("SELECT name FROM pragma_database_list")
+                guard databases.contains(where: { $0.column("name")?.string == schema }) else {
+                    throw BulkUpdateError(
+                        .configuration,
+                        "the journal schema \(SQLText.literal(schema)) is not a database of this connection"
+                            + " (SQLite names them main, temp or the name given to ATTACH)"
+                    )
                 }
                 let exists = try await connection.execute(
                     "SELECT 1 FROM \(identifier: schema).sqlite_schema WHERE type = 'table' AND name = 'bulk_update_runs'"

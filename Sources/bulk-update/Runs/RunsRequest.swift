@@ -68,27 +68,41 @@ enum RunsRequest {
     }
 
     /// Waits for the run to show one of `awaiting`, and says what happened.
+    /// Exit code when the request was recorded but no running process took it up: the run is not running (dead,
+    /// interrupted) or did not answer within ``wait`` seconds.
+    static let notTakenUp: Int32 = 75
+
+    /// Waits for the run to show one of `awaiting`, and says what happened; exits 75 when no live process took the
+    /// request up.
     static func watch(_ journal: RunsJournal, runID: String, awaiting: Set<String>, asked: String) async throws {
         let deadline = Date().addingTimeInterval(Self.wait)
         var last: [String?] = []
         while Date() < deadline {
             last = try await journal.rows(journal.journal.selectState, [runID]).first ?? []
-            if let state = last.first ?? nil, awaiting.contains(state) {
+            let state = last.first ?? nil
+            let age = last.count > 1 ? last[1].flatMap(RunJournal.age) : nil
+            if let state, awaiting.contains(state), (age ?? 0) <= RunJournal.deadAfterSeconds {
                 print("run \(runID) is \(state)" + (last.count > 2 ? last[2].map { ": \($0)" } ?? "" : ""))
                 return
             }
+            if let age, age > RunJournal.deadAfterSeconds || ["interrupted", "failed"].contains(state ?? "") {
+                FileHandle.standardError.write(
+                    Data(
+                        ("error: asked run \(runID) to be \(asked), but it is not running (\(state ?? "unknown"), no"
+                            + " heartbeat for \(Int(age.rounded())) s); a resumed run starts afresh\n").utf8
+                    )
+                )
+                throw ExitCode(Self.notTakenUp)
+            }
             try await Task.sleep(for: .milliseconds(250))
         }
-        let heartbeat = last.count > 1 ? last[1].flatMap(RunsList.date) : nil
-        let age = heartbeat.map { Int(Date().timeIntervalSince($0).rounded()) }
-        if let age, Double(age) > RunsList.deadAfter {
-            print(
-                "asked run \(runID) to be \(asked), but it is not running (no heartbeat for \(age) s); a resumed run"
-                    + " starts afresh"
+        FileHandle.standardError.write(
+            Data(
+                ("error: asked run \(runID) to be \(asked); it is \(last.first.flatMap { $0 } ?? "unknown") after"
+                    + " \(Int(Self.wait)) s; bulk-update runs shows when it takes it up\n").utf8
             )
-        } else {
-            print("asked run \(runID) to be \(asked); it is \(last.first.flatMap { $0 } ?? "unknown") so far")
-        }
+        )
+        throw ExitCode(Self.notTakenUp)
     }
 
     /// Says on standard error that there is no such unfinished run; exit code 64.
@@ -137,10 +151,18 @@ struct RunsSet: AsyncParsableCommand {
             if found, let rate {
                 found = !(try await journal.rows(journal.journal.setRate, [self.runID, rate]).isEmpty)
             }
-            if found, let target = self.targetChunkSeconds {
-                found = !(try await journal.rows(journal.journal.setTarget, [self.runID, String(target)]).isEmpty)
-            }
             guard found else { throw RunsRequest.noSuchRun(self.runID, journal) }
+            if let target = self.targetChunkSeconds,
+                try await journal.rows(journal.journal.setTarget, [self.runID, String(target)]).isEmpty
+            {
+                FileHandle.standardError.write(
+                    Data(
+                        ("error: run \(SQLText.literal(self.runID)) was not started with --target-chunk-seconds: its"
+                            + " chunks have a fixed size, which cannot change while it runs\n").utf8
+                    )
+                )
+                throw ExitCode(64)
+            }
         }
         var changes: [String] = []
         if let rate { changes.append("rate limit \(rate.map { "\($0) rows/s" } ?? "lifted")") }
