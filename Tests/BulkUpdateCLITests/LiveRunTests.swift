@@ -5,303 +5,318 @@ import Testing
 /// A live run steered from outside: SIGINT and SIGTERM stop it cleanly (exit 75, the resume command), a grace period
 /// or a second signal stops it at once, `runs pause|continue|set|stop` reach it through the runs table, and
 /// `--pause-when` holds it while the user's own query says so.
-@Suite("apply: live control", .timeLimit(.minutes(3)))
-struct LiveRunTests {
-    static let columns = ApplyHardeningTests.columns
-    static let rows = 100_000
+extension TimedRuns {
+    @Suite("apply: live control", .timeLimit(.minutes(3)))
+    struct LiveRunTests {
+        static let columns = ApplyHardeningTests.columns
+        static let rows = 100_000
 
-    /// A table of ``rows`` users and the file that upper-cases all of them.
-    static func prepare(_ target: ApplyTarget) throws -> String {
-        try ApplyHardeningTests.fill(target, Self.rows)
-        return try target.write("all.csv", ApplyHardeningTests.csv(1...Self.rows))
-    }
-
-    static func newRunID() -> String { "live-" + UUID().uuidString.prefix(8).lowercased() }
-
-    @Test(
-        "SIGINT and SIGTERM: no new chunk, exit 75, the committed chunks are the journal's, the printed resume finishes",
-        arguments: ApplyBackend.enabled,
-        [SIGINT, SIGTERM]
-    )
-    func signalStopsCleanly(_ backend: ApplyBackend, _ signal: Int32) throws {
-        try ApplyTarget.with(backend, columns: Self.columns) { target in
-            let input = try Self.prepare(target)
-            let runID = Self.newRunID()
-            let run = try BackgroundApply(
-                target,
-                ["--input", input, "--chunk-size", "1000", "--max-rows-per-second", "20000", "--run-id", runID]
-            )
-            try run.wait("three chunks committed") { try Journal.chunks(target, runID) >= 3 }
-            run.signal(signal)
-            let status = run.finish()
-            let errors = run.standardError
-            #expect(status == 75, "\(errors)")
-            let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
-            #expect(errors.contains("\(name): stopping; chunks in flight finish"), "\(errors)")
-            #expect(errors.contains("the run was stopped by \(name) after"), "\(errors)")
-            #expect(errors.contains("resume with: --resume \(runID) (same input and options)"), "\(errors)")
-            // What the process says it committed is what the journal holds, and no more rows changed.
-            let listed = ListedChunk.parse(errors)
-            #expect(listed.count == (try Journal.chunks(target, runID)), "\(errors)")
-            #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 0") == listed.reduce(0) { $0 + $1.rows })
-            #expect(try Journal.state(target, runID) == "interrupted")
-            // Nothing runs it now: a pause is recorded, and the command says no process took it up.
-            let pause = try Executable.run(["runs", "pause", runID, "--database", target.database])
-            #expect(pause.status == 75 && pause.standardError.contains("but it is not running"), streams(pause))
-
-            let resumed = try target.apply(["--input", input, "--chunk-size", "1000", "--resume", runID, "--quiet"])
-            #expect(resumed.status == 0, streams(resumed))
-            #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") == 0)
-            #expect(try Journal.state(target, runID) == "finished")
+        /// A table of ``rows`` users and the file that upper-cases all of them.
+        static func prepare(_ target: ApplyTarget) throws -> String {
+            try ApplyHardeningTests.fill(target, Self.rows)
+            return try target.write("all.csv", ApplyHardeningTests.csv(1...Self.rows))
         }
-    }
 
-    @Test(
-        "an atomic run stopped by SIGTERM applies nothing and leaves no staging table",
-        arguments: ApplyBackend.enabled
-    )
-    func atomicSignal(_ backend: ApplyBackend) throws {
-        try ApplyTarget.with(backend, columns: Self.columns) { target in
-            let input = try Self.prepare(target)
-            let run = try BackgroundApply(
-                target,
-                [
-                    "--input", input, "--chunk-size", "1000", "--max-rows-per-second", "20000", "--atomic",
-                    "--progress", "json",
-                ]
-            )
-            try run.wait("chunks staged") { run.progressLines.last.map { ($0["chunks"] as? Int ?? 0) >= 3 } ?? false }
-            run.signal(SIGTERM)
-            let status = run.finish()
-            #expect(status == 75, "\(run.standardError)")
-            #expect(run.standardError.contains("the run is atomic: nothing was applied"), "\(run.standardError)")
-            #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 0") == 0)
-            if backend == .postgres {
-                // The stage is a temporary table of the run's session, which ended with the process.
-                try run.wait("no staging table") {
+        static func newRunID() -> String { "live-" + UUID().uuidString.prefix(8).lowercased() }
+
+        @Test(
+            "SIGINT and SIGTERM: no new chunk, exit 75, the committed chunks are the journal's, the printed resume finishes",
+            arguments: ApplyBackend.enabled,
+            [SIGINT, SIGTERM]
+        )
+        func signalStopsCleanly(_ backend: ApplyBackend, _ signal: Int32) throws {
+            try ApplyTarget.with(backend, columns: Self.columns) { target in
+                let input = try Self.prepare(target)
+                let runID = Self.newRunID()
+                let run = try BackgroundApply(
+                    target,
+                    ["--input", input, "--chunk-size", "1000", "--max-rows-per-second", "20000", "--run-id", runID]
+                )
+                try run.wait("three chunks committed") { try Journal.chunks(target, runID) >= 3 }
+                run.signal(signal)
+                let status = run.finish()
+                let errors = run.standardError
+                #expect(status == 75, "\(errors)")
+                let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+                #expect(errors.contains("\(name): stopping; chunks in flight finish"), "\(errors)")
+                #expect(errors.contains("the run was stopped by \(name) after"), "\(errors)")
+                #expect(errors.contains("resume with: --resume \(runID) (same input and options)"), "\(errors)")
+                // What the process says it committed is what the journal holds, and no more rows changed.
+                let listed = ListedChunk.parse(errors)
+                #expect(listed.count == (try Journal.chunks(target, runID)), "\(errors)")
+                #expect(
+                    try ApplyHardeningTests.wrongRows(target, changed: "1 = 0") == listed.reduce(0) { $0 + $1.rows }
+                )
+                #expect(try Journal.state(target, runID) == "interrupted")
+                // Nothing runs it now: a pause is recorded, and the command says no process took it up.
+                let pause = try Executable.run(["runs", "pause", runID, "--database", target.database])
+                #expect(pause.status == 75 && pause.standardError.contains("but it is not running"), streams(pause))
+
+                let resumed = try target.apply(["--input", input, "--chunk-size", "1000", "--resume", runID, "--quiet"])
+                #expect(resumed.status == 0, streams(resumed))
+                #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") == 0)
+                #expect(try Journal.state(target, runID) == "finished")
+            }
+        }
+
+        @Test(
+            "an atomic run stopped by SIGTERM applies nothing and leaves no staging table",
+            arguments: ApplyBackend.enabled
+        )
+        func atomicSignal(_ backend: ApplyBackend) throws {
+            try ApplyTarget.with(backend, columns: Self.columns) { target in
+                let input = try Self.prepare(target)
+                let run = try BackgroundApply(
+                    target,
+                    [
+                        "--input", input, "--chunk-size", "1000", "--max-rows-per-second", "20000", "--atomic",
+                        "--progress", "json",
+                    ]
+                )
+                try run.wait("chunks staged") {
+                    run.progressLines.last.map { ($0["chunks"] as? Int ?? 0) >= 3 } ?? false
+                }
+                run.signal(SIGTERM)
+                let status = run.finish()
+                #expect(status == 75, "\(run.standardError)")
+                #expect(run.standardError.contains("the run is atomic: nothing was applied"), "\(run.standardError)")
+                #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 0") == 0)
+                if backend == .postgres {
+                    // The stage is a temporary table of the run's session, which ended with the process.
+                    try run.wait("no staging table") {
+                        try PSQL.count(
+                            target.database,
+                            "SELECT count(*) FROM pg_class WHERE relname LIKE 'bulk_update_atomic_%'"
+                        )
+                            == 0
+                    }
+                } else {
+                    let tables = try PythonSQLite.query(
+                        target.database,
+                        "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'bulk_update%'"
+                    )
+                    #expect(tables == [["0"]], "\(tables)")
+                }
+            }
+        }
+
+        @Test(
+            "a chunk that outlasts the grace period, or a second signal: the process exits 75 at once, the chunk rolls back",
+            arguments: ["grace period", "second signal"]
+        )
+        func stopAtOnce(_ how: String) throws {
+            try ApplyTarget.with(.postgres, columns: Self.columns) { target in
+                try ApplyHardeningTests.fill(target, 10_000)
+                let input = try target.write("all.csv", ApplyHardeningTests.csv(1...10_000))
+                // Every chunk takes 2 seconds.
+                try target.execute(
+                    "CREATE FUNCTION \(target.table)_slow() RETURNS trigger LANGUAGE plpgsql AS"
+                        + " $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;"
+                        + " CREATE TRIGGER slow AFTER UPDATE ON \(target.table) FOR EACH STATEMENT"
+                        + " EXECUTE FUNCTION \(target.table)_slow()"
+                )
+                defer { try? target.execute("DROP FUNCTION IF EXISTS \(target.table)_slow() CASCADE") }
+                let runID = Self.newRunID()
+                let grace = how == "grace period" ? "0.5" : "30"
+                let run = try BackgroundApply(
+                    target,
+                    ["--input", input, "--chunk-size", "1000", "--workers", "1", "--run-id", runID, "--grace", grace]
+                )
+                try run.wait("one chunk committed") { try Journal.chunks(target, runID) >= 1 }
+                let signalled = ContinuousClock.now
+                run.signal(SIGINT)
+                if how == "second signal" {
+                    usleep(200_000)
+                    run.signal(SIGINT)
+                }
+                let status = run.finish()
+                let errors = run.standardError
+                #expect(status == 75, "\(errors)")
+                #expect(ContinuousClock.now - signalled < .seconds(1.5), "it waited for the chunk in flight")
+                let why =
+                    how == "grace period"
+                    ? "chunks in flight did not finish within the grace period of 0.5 s"
+                    : "a second signal (SIGINT) came"
+                #expect(errors.contains("stopped at once (\(why))"), "\(errors)")
+                #expect(errors.contains("resume with: --resume \(runID)"), "\(errors)")
+                // Once the server has seen the client go, the chunk in flight is rolled back: the table holds exactly
+                // the journal's chunks.
+                try run.wait("the server ended the run's session") {
                     try PSQL.count(
                         target.database,
-                        "SELECT count(*) FROM pg_class WHERE relname LIKE 'bulk_update_atomic_%'"
-                    )
-                        == 0
+                        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%\(target.table)%' AND pid <> pg_backend_pid()"
+                    ) == 0
                 }
-            } else {
-                let tables = try PythonSQLite.query(
-                    target.database,
-                    "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'bulk_update%'"
+                let journaled = try Journal.rows(target, runID)
+                #expect(journaled >= 1000)
+                #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 0") == journaled)
+                let resumed = try target.apply([
+                    "--input", input, "--chunk-size", "1000", "--workers", "1", "--resume", runID,
+                ])
+                #expect(resumed.status == 0, streams(resumed))
+                #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") == 0)
+            }
+        }
+
+        @Test(
+            "runs pause, continue, set and stop reach a running apply within a second",
+            arguments: ApplyBackend.enabled
+        )
+        func runsControl(_ backend: ApplyBackend) throws {
+            try ApplyTarget.with(backend, columns: Self.columns) { target in
+                let input = try Self.prepare(target)
+                let runID = Self.newRunID()
+                // 5,000 rows a second: 20 seconds for the whole file, unless the limit is lifted.
+                let run = try BackgroundApply(
+                    target,
+                    ["--input", input, "--chunk-size", "1000", "--max-rows-per-second", "5000", "--run-id", runID]
                 )
-                #expect(tables == [["0"]], "\(tables)")
+                try run.wait("two chunks committed") { try Journal.chunks(target, runID) >= 2 }
+
+                let paused = try Executable.run(["runs", "pause", runID, "--database", target.database])
+                #expect(paused.status == 0 && paused.standardOutput.contains("run \(runID) is paused"), streams(paused))
+                let atPause = try Journal.chunks(target, runID)
+                usleep(1_500_000)
+                let settled = try Journal.chunks(target, runID)
+                #expect(settled - atPause <= 2, "only the chunks in flight (one per worker) may commit")
+                usleep(1_000_000)
+                #expect(try Journal.chunks(target, runID) == settled, "a chunk started while the run was paused")
+                let listed = try Executable.run(["runs", "--database", target.database])
+                let line = listed.standardOutput.split(separator: "\n").first { $0.hasPrefix("\(runID) |") } ?? ""
+                #expect(line.contains(" | paused: requested: bulk-update runs pause | "), streams(listed))
+
+                // A second process may not take the run over while this one lives.
+                let takeover = try target.apply(["--input", input, "--chunk-size", "1000", "--resume", runID])
+                #expect(takeover.status == 64, streams(takeover))
+                #expect(takeover.standardError.contains("run '\(runID)' is still paused"), streams(takeover))
+                let fixed = try Executable.run([
+                    "runs", "set", runID, "--target-chunk-seconds", "0.5", "--database", target.database,
+                ])
+                #expect(fixed.status == 64, streams(fixed))
+                #expect(fixed.standardError.contains("was not started with --target-chunk-seconds"), streams(fixed))
+                let noSchema = try Executable.run([
+                    "runs", "--database", target.database, "--journal-schema", "no_such_schema",
+                ])
+                #expect(noSchema.status == 64, streams(noSchema))
+
+                let continued = try Executable.run(["runs", "continue", runID, "--database", target.database])
+                #expect(continued.standardOutput.contains("run \(runID) is running"), streams(continued))
+                let lifted = ContinuousClock.now
+                let set = try Executable.run([
+                    "runs", "set", runID, "--max-rows-per-second", "0", "--database", target.database,
+                ])
+                #expect(set.status == 0, streams(set))
+                // At 5,000 rows a second the rest would take 15 seconds or more.
+                let status = run.finish()
+                #expect(status == 0, "\(run.standardError)")
+                #expect(ContinuousClock.now - lifted < .seconds(10), "the lifted limit was not taken up")
+                #expect(run.standardOutput.contains("paused: "), "\(run.standardOutput)")
+                #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") == 0)
+
+                // Stopped from outside: as a signal does.
+                try target.execute("UPDATE \(target.table) SET username = 'user' || id")
+                let stopID = Self.newRunID()
+                let second = try BackgroundApply(
+                    target,
+                    ["--input", input, "--chunk-size", "1000", "--max-rows-per-second", "5000", "--run-id", stopID]
+                )
+                try second.wait("two chunks committed") { try Journal.chunks(target, stopID) >= 2 }
+                let stopped = try Executable.run(["runs", "stop", stopID, "--database", target.database])
+                #expect(stopped.status == 0, streams(stopped))
+                #expect(second.finish() == 75, "\(second.standardError)")
+                #expect(
+                    second.standardError.contains("the run was stopped by bulk-update runs stop"),
+                    "\(second.standardError)"
+                )
+                #expect(try Journal.state(target, stopID) == "interrupted")
+                let resumed = try target.apply([
+                    "--input", input, "--chunk-size", "1000", "--resume", stopID, "--quiet",
+                ])
+                #expect(resumed.status == 0, streams(resumed))
+                #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") == 0)
+
+                for verb in ["pause", "stop", "continue"] {
+                    let missing = try Executable.run(["runs", verb, "no-such-run", "--database", target.database])
+                    #expect(missing.status != 0, streams(missing))
+                    #expect(
+                        missing.standardError.contains("there is no unfinished run 'no-such-run'"),
+                        streams(missing)
+                    )
+                }
             }
         }
-    }
 
-    @Test(
-        "a chunk that outlasts the grace period, or a second signal: the process exits 75 at once, the chunk rolls back",
-        arguments: ["grace period", "second signal"]
-    )
-    func stopAtOnce(_ how: String) throws {
-        try ApplyTarget.with(.postgres, columns: Self.columns) { target in
-            try ApplyHardeningTests.fill(target, 10_000)
-            let input = try target.write("all.csv", ApplyHardeningTests.csv(1...10_000))
-            // Every chunk takes 2 seconds.
-            try target.execute(
-                "CREATE FUNCTION \(target.table)_slow() RETURNS trigger LANGUAGE plpgsql AS"
-                    + " $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;"
-                    + " CREATE TRIGGER slow AFTER UPDATE ON \(target.table) FOR EACH STATEMENT"
-                    + " EXECUTE FUNCTION \(target.table)_slow()"
-            )
-            defer { try? target.execute("DROP FUNCTION IF EXISTS \(target.table)_slow() CASCADE") }
-            let runID = Self.newRunID()
-            let grace = how == "grace period" ? "0.5" : "30"
-            let run = try BackgroundApply(
-                target,
-                ["--input", input, "--chunk-size", "1000", "--workers", "1", "--run-id", runID, "--grace", grace]
-            )
-            try run.wait("one chunk committed") { try Journal.chunks(target, runID) >= 1 }
-            let signalled = ContinuousClock.now
-            run.signal(SIGINT)
-            if how == "second signal" {
-                usleep(200_000)
-                run.signal(SIGINT)
+        @Test(
+            "--pause-when holds the run while another session says so, shown in --progress json",
+            arguments: ApplyBackend.enabled
+        )
+        func pauseWhen(_ backend: ApplyBackend) throws {
+            try ApplyTarget.with(backend, columns: Self.columns) { target in
+                let input = try Self.prepare(target)
+                let flag = target.table + "_hold"
+                let yes = backend == .postgres ? "true" : "1"
+                let no = backend == .postgres ? "false" : "0"
+                try target.execute("CREATE TABLE \(flag) (hold boolean NOT NULL); INSERT INTO \(flag) VALUES (\(yes))")
+                defer { if backend == .postgres { try? target.execute("DROP TABLE IF EXISTS \(flag)") } }
+
+                // A query that fails is refused before anything is written.
+                let broken = try target.apply(["--input", input, "--pause-when", "SELECT hold FROM no_such_table"])
+                #expect(broken.status == 64, streams(broken))
+                #expect(broken.standardError.contains("the pause-when query"), streams(broken))
+                #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 0") == 0)
+
+                let runID = Self.newRunID()
+                let run = try BackgroundApply(
+                    target,
+                    [
+                        "--input", input, "--chunk-size", "1000", "--run-id", runID, "--pause-when",
+                        "SELECT hold FROM \(flag)",
+                        "--check-interval", "0.2", "--progress", "json",
+                    ]
+                )
+                try run.wait("the run shows it is paused") {
+                    run.progressLines.contains { ($0["state"] as? String) == "paused" }
+                }
+                usleep(1_500_000)
+                // Before the first check a worker may have started a chunk; none after.
+                #expect(try Journal.chunks(target, runID) <= 2)
+                let pausedLine = try #require(run.progressLines.last { ($0["state"] as? String) == "paused" })
+                #expect((pausedLine["pauses"] as? [String]) == ["health check: the pause-when query returned true"])
+                try target.execute("UPDATE \(flag) SET hold = \(no)")
+                let status = run.finish()
+                #expect(status == 0, "\(run.standardError)")
+                #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") == 0)
+                let paused = run.standardOutput.split(separator: "\n").first { $0.hasPrefix("paused: ") } ?? ""
+                let seconds = Double(paused.dropFirst("paused: ".count).prefix { $0 != " " }) ?? 0
+                #expect(seconds >= 1.5 && paused.hasSuffix(" s for health check"), "\(run.standardOutput)")
+                // Every line on standard error is JSON: the first names the run, the last says how it ended.
+                let lines = run.standardError.split(separator: "\n")
+                #expect(lines.count == run.progressLines.count, "\(run.standardError)")
+                let first = try #require(run.progressLines.first)
+                #expect(first["runID"] as? String == runID && first["state"] as? String == "starting", "\(first)")
+                let last = try #require(run.progressLines.last)
+                #expect(last["rowsTotal"] as? Int == Self.rows && last["state"] as? String == "finished", "\(last)")
+                #expect(last["rowsCommitted"] as? Int == Self.rows && last["runID"] as? String == runID, "\(last)")
             }
-            let status = run.finish()
-            let errors = run.standardError
-            #expect(status == 75, "\(errors)")
-            #expect(ContinuousClock.now - signalled < .seconds(1.5), "it waited for the chunk in flight")
-            let why =
-                how == "grace period"
-                ? "chunks in flight did not finish within the grace period of 0.5 s" : "a second signal (SIGINT) came"
-            #expect(errors.contains("stopped at once (\(why))"), "\(errors)")
-            #expect(errors.contains("resume with: --resume \(runID)"), "\(errors)")
-            // Once the server has seen the client go, the chunk in flight is rolled back: the table holds exactly
-            // the journal's chunks.
-            try run.wait("the server ended the run's session") {
-                try PSQL.count(
-                    target.database,
-                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%\(target.table)%' AND pid <> pg_backend_pid()"
-                ) == 0
-            }
-            let journaled = try Journal.rows(target, runID)
-            #expect(journaled >= 1000)
-            #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 0") == journaled)
-            let resumed = try target.apply([
-                "--input", input, "--chunk-size", "1000", "--workers", "1", "--resume", runID,
-            ])
-            #expect(resumed.status == 0, streams(resumed))
-            #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") == 0)
-        }
-    }
-
-    @Test("runs pause, continue, set and stop reach a running apply within a second", arguments: ApplyBackend.enabled)
-    func runsControl(_ backend: ApplyBackend) throws {
-        try ApplyTarget.with(backend, columns: Self.columns) { target in
-            let input = try Self.prepare(target)
-            let runID = Self.newRunID()
-            // 5,000 rows a second: 20 seconds for the whole file, unless the limit is lifted.
-            let run = try BackgroundApply(
-                target,
-                ["--input", input, "--chunk-size", "1000", "--max-rows-per-second", "5000", "--run-id", runID]
-            )
-            try run.wait("two chunks committed") { try Journal.chunks(target, runID) >= 2 }
-
-            let paused = try Executable.run(["runs", "pause", runID, "--database", target.database])
-            #expect(paused.status == 0 && paused.standardOutput.contains("run \(runID) is paused"), streams(paused))
-            let atPause = try Journal.chunks(target, runID)
-            usleep(1_500_000)
-            let settled = try Journal.chunks(target, runID)
-            #expect(settled - atPause <= 2, "only the chunks in flight (one per worker) may commit")
-            usleep(1_000_000)
-            #expect(try Journal.chunks(target, runID) == settled, "a chunk started while the run was paused")
-            let listed = try Executable.run(["runs", "--database", target.database])
-            let line = listed.standardOutput.split(separator: "\n").first { $0.hasPrefix("\(runID) |") } ?? ""
-            #expect(line.contains(" | paused: requested: bulk-update runs pause | "), streams(listed))
-
-            // A second process may not take the run over while this one lives.
-            let takeover = try target.apply(["--input", input, "--chunk-size", "1000", "--resume", runID])
-            #expect(takeover.status == 64, streams(takeover))
-            #expect(takeover.standardError.contains("run '\(runID)' is still paused"), streams(takeover))
-            let fixed = try Executable.run([
-                "runs", "set", runID, "--target-chunk-seconds", "0.5", "--database", target.database,
-            ])
-            #expect(fixed.status == 64, streams(fixed))
-            #expect(fixed.standardError.contains("was not started with --target-chunk-seconds"), streams(fixed))
-            let noSchema = try Executable.run([
-                "runs", "--database", target.database, "--journal-schema", "no_such_schema",
-            ])
-            #expect(noSchema.status == 64, streams(noSchema))
-
-            let continued = try Executable.run(["runs", "continue", runID, "--database", target.database])
-            #expect(continued.standardOutput.contains("run \(runID) is running"), streams(continued))
-            let lifted = ContinuousClock.now
-            let set = try Executable.run([
-                "runs", "set", runID, "--max-rows-per-second", "0", "--database", target.database,
-            ])
-            #expect(set.status == 0, streams(set))
-            // At 5,000 rows a second the rest would take 15 seconds or more.
-            let status = run.finish()
-            #expect(status == 0, "\(run.standardError)")
-            #expect(ContinuousClock.now - lifted < .seconds(10), "the lifted limit was not taken up")
-            #expect(run.standardOutput.contains("paused: "), "\(run.standardOutput)")
-            #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") == 0)
-
-            // Stopped from outside: as a signal does.
-            try target.execute("UPDATE \(target.table) SET username = 'user' || id")
-            let stopID = Self.newRunID()
-            let second = try BackgroundApply(
-                target,
-                ["--input", input, "--chunk-size", "1000", "--max-rows-per-second", "5000", "--run-id", stopID]
-            )
-            try second.wait("two chunks committed") { try Journal.chunks(target, stopID) >= 2 }
-            let stopped = try Executable.run(["runs", "stop", stopID, "--database", target.database])
-            #expect(stopped.status == 0, streams(stopped))
-            #expect(second.finish() == 75, "\(second.standardError)")
-            #expect(
-                second.standardError.contains("the run was stopped by bulk-update runs stop"),
-                "\(second.standardError)"
-            )
-            #expect(try Journal.state(target, stopID) == "interrupted")
-            let resumed = try target.apply(["--input", input, "--chunk-size", "1000", "--resume", stopID, "--quiet"])
-            #expect(resumed.status == 0, streams(resumed))
-            #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") == 0)
-
-            for verb in ["pause", "stop", "continue"] {
-                let missing = try Executable.run(["runs", verb, "no-such-run", "--database", target.database])
-                #expect(missing.status != 0, streams(missing))
-                #expect(missing.standardError.contains("there is no unfinished run 'no-such-run'"), streams(missing))
-            }
-        }
-    }
-
-    @Test(
-        "--pause-when holds the run while another session says so, shown in --progress json",
-        arguments: ApplyBackend.enabled
-    )
-    func pauseWhen(_ backend: ApplyBackend) throws {
-        try ApplyTarget.with(backend, columns: Self.columns) { target in
-            let input = try Self.prepare(target)
-            let flag = target.table + "_hold"
-            let yes = backend == .postgres ? "true" : "1"
-            let no = backend == .postgres ? "false" : "0"
-            try target.execute("CREATE TABLE \(flag) (hold boolean NOT NULL); INSERT INTO \(flag) VALUES (\(yes))")
-            defer { if backend == .postgres { try? target.execute("DROP TABLE IF EXISTS \(flag)") } }
-
-            // A query that fails is refused before anything is written.
-            let broken = try target.apply(["--input", input, "--pause-when", "SELECT hold FROM no_such_table"])
-            #expect(broken.status == 64, streams(broken))
-            #expect(broken.standardError.contains("the pause-when query"), streams(broken))
-            #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 0") == 0)
-
-            let runID = Self.newRunID()
-            let run = try BackgroundApply(
-                target,
-                [
-                    "--input", input, "--chunk-size", "1000", "--run-id", runID, "--pause-when",
-                    "SELECT hold FROM \(flag)",
-                    "--check-interval", "0.2", "--progress", "json",
-                ]
-            )
-            try run.wait("the run shows it is paused") {
-                run.progressLines.contains { ($0["state"] as? String) == "paused" }
-            }
-            usleep(1_500_000)
-            // Before the first check a worker may have started a chunk; none after.
-            #expect(try Journal.chunks(target, runID) <= 2)
-            let pausedLine = try #require(run.progressLines.last { ($0["state"] as? String) == "paused" })
-            #expect((pausedLine["pauses"] as? [String]) == ["health check: the pause-when query returned true"])
-            try target.execute("UPDATE \(flag) SET hold = \(no)")
-            let status = run.finish()
-            #expect(status == 0, "\(run.standardError)")
-            #expect(try ApplyHardeningTests.wrongRows(target, changed: "1 = 1") == 0)
-            let paused = run.standardOutput.split(separator: "\n").first { $0.hasPrefix("paused: ") } ?? ""
-            let seconds = Double(paused.dropFirst("paused: ".count).prefix { $0 != " " }) ?? 0
-            #expect(seconds >= 1.5 && paused.hasSuffix(" s for health check"), "\(run.standardOutput)")
-            // Every line on standard error is JSON: the first names the run, the last says how it ended.
-            let lines = run.standardError.split(separator: "\n")
-            #expect(lines.count == run.progressLines.count, "\(run.standardError)")
-            let first = try #require(run.progressLines.first)
-            #expect(first["runID"] as? String == runID && first["state"] as? String == "starting", "\(first)")
-            let last = try #require(run.progressLines.last)
-            #expect(last["rowsTotal"] as? Int == Self.rows && last["state"] as? String == "finished", "\(last)")
-            #expect(last["rowsCommitted"] as? Int == Self.rows && last["runID"] as? String == runID, "\(last)")
         }
     }
 }
 
-extension LiveRunTests {
+extension TimedRuns.LiveRunTests {
     @Test(
         "a pause holds a chunk that was waiting for its turn under the rate limit",
         arguments: ApplyBackend.enabled
     )
     func pauseDuringTheRateLimitWait(_ backend: ApplyBackend) throws {
         try ApplyTarget.with(backend, columns: Self.columns) { target in
-            try ApplyHardeningTests.fill(target, 20_000)
-            let input = try target.write("all.csv", ApplyHardeningTests.csv(1...20_000))
+            try ApplyHardeningTests.fill(target, 8_000)
+            let input = try target.write("all.csv", ApplyHardeningTests.csv(1...8_000))
             let runID = Self.newRunID()
-            // 1,000 rows a second and chunks of 5,000: each chunk waits 5 seconds for its turn.
+            // 1,000 rows a second and chunks of 2,000: each chunk waits 2 seconds for its turn.
             let run = try BackgroundApply(
                 target,
                 [
-                    "--input", input, "--chunk-size", "5000", "--workers", "1", "--max-rows-per-second", "1000",
+                    "--input", input, "--chunk-size", "2000", "--workers", "1", "--max-rows-per-second", "1000",
                     "--run-id", runID,
                 ]
             )
@@ -309,7 +324,7 @@ extension LiveRunTests {
             let paused = try Executable.run(["runs", "pause", runID, "--database", target.database])
             #expect(paused.status == 0, streams(paused))
             let atPause = try Journal.chunks(target, runID)
-            usleep(7_000_000)  // the next chunk's turn came meanwhile
+            usleep(3_000_000)  // the next chunk's turn came meanwhile
             #expect(try Journal.chunks(target, runID) == atPause, "a chunk waiting for its turn started while paused")
             _ = try Executable.run(["runs", "set", runID, "--max-rows-per-second", "0", "--database", target.database])
             _ = try Executable.run(["runs", "continue", runID, "--database", target.database])
@@ -331,7 +346,7 @@ extension LiveRunTests {
                 [
                     "--input", input, "--chunk-size", "1000", "--max-rows-per-second", "10000", "--run-id", runID,
                     "--check-interval", "0.2", "--progress", "json", "--pause-when",
-                    "SELECT CASE WHEN slow THEN pg_sleep(6)::text = 'x' ELSE false END FROM \(flag)",
+                    "SELECT CASE WHEN slow THEN pg_sleep(5)::text = '' ELSE false END FROM \(flag)",
                 ]
             )
             try run.wait("two chunks committed") { try Journal.chunks(target, runID) >= 2 }

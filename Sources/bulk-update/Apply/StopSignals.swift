@@ -21,22 +21,45 @@ final class StopSignals: Sendable {
     let context = Mutex(Context())
     private let grace: Duration
     private let signals = Mutex(0)
-    /// The dispatch sources must live as long as the process handles the signals.
-    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+    /// The write end of the pipe the signal handler writes a signal's number to: set once in ``install()`` before
+    /// the handler is installed, and only read afterwards (by the handler: one `write`, which is async-signal-safe).
+    nonisolated(unsafe) private static var pipeWrite: Int32 = -1
 
     init(grace: Duration) {
         self.grace = grace
     }
 
     /// Takes SIGINT and SIGTERM over from their default action (ending the process) for the rest of the process.
+    ///
+    /// A plain handler writes the signal's number to a pipe, and a thread of its own reads it and acts. The signals
+    /// are unblocked on that thread and on this one: a process started from a thread that blocks them (a thread pool
+    /// of the parent) inherits that mask, and would otherwise never see them.
     func install() {
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { return }
+        Self.pipeWrite = ends[1]
+        let readEnd = ends[0]
         for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [self] in self.received(number) }
-            source.resume()
-            Self.sources.append(source)
+            _ = signal(number) { number in
+                var byte = UInt8(truncatingIfNeeded: number)
+                _ = write(StopSignals.pipeWrite, &byte, 1)
+            }
         }
+        Self.unblockStopSignals()
+        let thread = Thread { [self] in
+            Self.unblockStopSignals()
+            var byte: UInt8 = 0
+            while read(readEnd, &byte, 1) == 1 { self.received(Int32(byte)) }
+        }
+        thread.start()
+    }
+
+    private static func unblockStopSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     private func received(_ number: Int32) {
