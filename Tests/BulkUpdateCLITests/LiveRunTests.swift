@@ -19,6 +19,25 @@ extension TimedRuns {
 
         static func newRunID() -> String { "live-" + UUID().uuidString.prefix(8).lowercased() }
 
+        /// Starts `apply` of `input` in chunks of 1,000 at `rate` rows a second as run `runID`, and waits until
+        /// `chunks` chunks have committed.
+        static func start(
+            _ target: ApplyTarget,
+            _ input: String,
+            runID: String,
+            rate: Int = 5_000,
+            waitingFor chunks: Int = 2,
+            _ extra: [String] = []
+        ) throws -> BackgroundApply {
+            let run = try BackgroundApply(
+                target,
+                ["--input", input, "--chunk-size", "1000", "--max-rows-per-second", String(rate), "--run-id", runID]
+                    + extra
+            )
+            try run.wait("\(chunks) chunks committed") { try Journal.chunks(target, runID) >= chunks }
+            return run
+        }
+
         @Test(
             "SIGINT and SIGTERM: no new chunk, exit 75, the committed chunks are the journal's, the printed resume finishes",
             arguments: ApplyBackend.enabled,
@@ -28,11 +47,7 @@ extension TimedRuns {
             try ApplyTarget.with(backend, columns: Self.columns) { target in
                 let input = try Self.prepare(target)
                 let runID = Self.newRunID()
-                let run = try BackgroundApply(
-                    target,
-                    ["--input", input, "--chunk-size", "1000", "--max-rows-per-second", "20000", "--run-id", runID]
-                )
-                try run.wait("three chunks committed") { try Journal.chunks(target, runID) >= 3 }
+                let run = try Self.start(target, input, runID: runID, rate: 20_000, waitingFor: 3)
                 run.signal(signal)
                 let status = run.finish()
                 let errors = run.standardError
@@ -167,20 +182,11 @@ extension TimedRuns {
                 let input = try Self.prepare(target)
                 let runID = Self.newRunID()
                 // 5,000 rows a second: 20 seconds for the whole file, unless the limit is lifted.
-                let run = try BackgroundApply(
-                    target,
-                    ["--input", input, "--chunk-size", "1000", "--max-rows-per-second", "5000", "--run-id", runID]
-                )
-                try run.wait("two chunks committed") { try Journal.chunks(target, runID) >= 2 }
+                let run = try Self.start(target, input, runID: runID)
 
                 let paused = try Executable.run(["runs", "pause", runID, "--database", target.database])
                 #expect(paused.status == 0 && paused.standardOutput.contains("run \(runID) is paused"), streams(paused))
-                let atPause = try Journal.chunks(target, runID)
-                usleep(1_500_000)
-                let settled = try Journal.chunks(target, runID)
-                #expect(settled - atPause <= 2, "only the chunks in flight (one per worker) may commit")
-                usleep(1_000_000)
-                #expect(try Journal.chunks(target, runID) == settled, "a chunk started while the run was paused")
+                try Journal.expectHeld(target, runID, while: "the run was paused")
                 let listed = try Executable.run(["runs", "--database", target.database])
                 let line = listed.standardOutput.split(separator: "\n").first { $0.hasPrefix("\(runID) |") } ?? ""
                 #expect(line.contains(" | paused: requested: bulk-update runs pause | "), streams(listed))
@@ -216,11 +222,7 @@ extension TimedRuns {
                 // Stopped from outside: as a signal does.
                 try target.execute("UPDATE \(target.table) SET username = 'user' || id")
                 let stopID = Self.newRunID()
-                let second = try BackgroundApply(
-                    target,
-                    ["--input", input, "--chunk-size", "1000", "--max-rows-per-second", "5000", "--run-id", stopID]
-                )
-                try second.wait("two chunks committed") { try Journal.chunks(target, stopID) >= 2 }
+                let second = try Self.start(target, input, runID: stopID)
                 let stopped = try Executable.run(["runs", "stop", stopID, "--database", target.database])
                 #expect(stopped.status == 0, streams(stopped))
                 #expect(second.finish() == 75, "\(second.standardError)")
@@ -534,6 +536,17 @@ final class BackgroundApply {
 enum Journal {
     static func chunks(_ target: ApplyTarget, _ runID: String) throws -> Int {
         try Self.count(target, "SELECT count(*) FROM bulk_update_journal WHERE run_id = '\(runID)'")
+    }
+
+    /// Expects a run that has just paused to stay paused: in the next 1.5 s at most the chunks in flight (one per
+    /// worker) commit, and in the `seconds` after that none.
+    static func expectHeld(_ target: ApplyTarget, _ runID: String, while what: String, seconds: Double = 1) throws {
+        let atPause = try Self.chunks(target, runID)
+        usleep(1_500_000)
+        let settled = try Self.chunks(target, runID)
+        #expect(settled - atPause <= 2, "only the chunks in flight (one per worker) may commit")
+        usleep(useconds_t(seconds * 1_000_000))
+        #expect(try Self.chunks(target, runID) == settled, "a chunk started while \(what)")
     }
 
     static func rows(_ target: ApplyTarget, _ runID: String) throws -> Int {
