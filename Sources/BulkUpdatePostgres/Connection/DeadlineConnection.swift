@@ -99,34 +99,49 @@ struct DeadlineConnection: Sendable {
     /// Sends `payload` (COPY text rows) with `COPY table (columns) FROM STDIN`, in slices of 64 KiB.
     ///
     /// PostgresNIO's `copyFrom` is not future-based, so its deadline is a race in a task group: when the timer
-    /// wins, the connection is closed, which fails the copy in flight.
+    /// wins, the connection is closed, which fails the copy in flight. The copy also races the connection's closing:
+    /// a COPY whose backend was terminated could wait forever (PostgresNIO 1.33.2) instead of failing, so a closed
+    /// connection fails it at once, as a lost connection (retried on a fresh one).
     func copy(into table: String, columns: [String], _ payload: ByteBuffer) async throws {
         guard !self.connection.isClosed else {
             throw BulkUpdateError(.connection, "the connection to PostgreSQL was closed")
         }
         let connection = self.connection
         let logger = self.logger
-        guard let timeout = self.timeout else {
-            try await Self.send(payload, into: table, columns: columns, on: connection, logger: logger)
-            return
-        }
-        try await withThrowingTaskGroup(of: Bool.self) { group in
+        let timeout = self.timeout
+        enum Ending: Sendable { case copied, timedOut, closed }
+        try await withThrowingTaskGroup(of: Ending.self) { group in
             group.addTask {
                 try await Self.send(payload, into: table, columns: columns, on: connection, logger: logger)
-                return true
+                return .copied
             }
             group.addTask {
-                try await Task.sleep(for: timeout)
-                return false
+                // Polled, not awaited on its future, so that this task ends when the group is cancelled.
+                while !connection.isClosed { try await Task.sleep(for: .milliseconds(50)) }
+                // Let a copy that failed with the server's own error report it first.
+                try await Task.sleep(for: .milliseconds(200))
+                return .closed
             }
-            let finished = try await group.next() ?? false
+            if let timeout {
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return .timedOut
+                }
+            }
+            let ending = try await group.next() ?? .closed
             group.cancelAll()
-            if !finished {
+            switch ending {
+            case .copied:
+                return
+            case .timedOut:
                 try? await connection.close()
                 throw BulkUpdateError(
                     .timeout,
-                    "a PostgreSQL COPY did not finish within \(timeout) (statementTimeout); the connection was closed"
+                    "a PostgreSQL COPY did not finish within \(timeout ?? .zero) (statementTimeout); the connection was"
+                        + " closed"
                 )
+            case .closed:
+                throw BulkUpdateError(.connection, "the connection to PostgreSQL was closed during a COPY")
             }
         }
     }
