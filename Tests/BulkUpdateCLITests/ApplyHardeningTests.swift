@@ -220,34 +220,21 @@ struct ApplyHardeningTests {
             csv.reserveCapacity(count * 24)
             for id in 1...count { csv += "\(id),USER\(id),\\N\n" }
             let input = try target.write("all.csv", csv)
-            let errors = target.path("stderr.txt")
-            #expect(FileManager.default.createFile(atPath: errors, contents: nil))
-            let process = Process()
-            process.executableURL = Executable.url
-            process.arguments = [
-                "apply", "--database", target.database, "--table", target.table, "--input", input, "--chunk-size",
-                "2000", "--quiet",
-            ]
-            process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
-                .merging(["DATABASE_URL": ""]) { $1 }
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
-            try process.run()
+            let process = try BackgroundApply(target, ["--input", input, "--chunk-size", "2000", "--quiet"])
             // Wait until the run is under way (its id is printed), then interrupt it as Ctrl-C does.
             var runID: String?
-            let deadline = ContinuousClock.now + .seconds(60)
-            while runID == nil, process.isRunning, ContinuousClock.now < deadline {
-                usleep(20_000)
-                let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
-                runID = text.split(separator: "\n").first { $0.hasPrefix("run ") }.map { String($0.dropFirst(4)) }
+            try process.wait("the run id on standard error") {
+                runID = process.standardError.split(separator: "\n").first { $0.hasPrefix("run ") }
+                    .map { String($0.dropFirst(4)) }
+                return runID != nil || !process.process.isRunning
             }
             usleep(300_000)
-            kill(process.processIdentifier, SIGINT)
-            process.waitUntilExit()
+            process.signal(SIGINT)
+            let status = process.finish()
             let id = try #require(runID, "no run id on standard error")
             // The run takes seconds; interrupted a third of a second in, it stops between chunks, as documented.
-            let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
-            #expect(process.terminationReason == .exit && process.terminationStatus == 75, "\(text)")
+            let text = process.standardError
+            #expect(status == 75, "\(text)")
             #expect(text.contains("the run was stopped by SIGINT") && text.contains("resume with: --resume \(id)"))
             #expect(try Self.wrongRows(target, changed: "1 = 0") > 0, "the run finished before the interrupt")
             let resumed = try target.apply(["--input", input, "--chunk-size", "2000", "--resume", id, "--quiet"])

@@ -67,15 +67,15 @@ struct Worker: Sendable {
                     metadata: [LogKey.chunk: "\(chunk.number)", LogKey.rows: "\(chunk.count)"]
                 )
                 let outcome: ChunkOutcome
-                let retriesBefore = report.retries.values.reduce(0, +)
                 let started = ContinuousClock.now
                 do {
-                    outcome = try await self.write(chunk, report: &report, logger: logger)
+                    let retried: Bool
+                    (outcome, retried) = try await self.write(chunk, report: &report, logger: logger)
                     self.sizer.written(
                         worker: self.index,
                         rows: chunk.routedRows,
                         seconds: BulkUpdateEngine.seconds(ContinuousClock.now - started),
-                        retried: report.retries.values.reduce(0, +) > retriesBefore
+                        retried: retried
                     )
                 } catch var error as BulkUpdateError {
                     if error.chunk == nil { error.chunk = record }
@@ -96,11 +96,15 @@ struct Worker: Sendable {
 
     /// Writes a chunk, retrying transient failures with exponential backoff and jitter. Each attempt runs in its
     /// own transaction on a freshly leased connection, so a failed attempt left nothing behind.
-    private func write(_ chunk: Chunk, report: inout BulkUpdateReport, logger: Logger) async throws -> ChunkOutcome {
+    ///
+    /// - Returns: What the database counted, and whether an attempt before the last one failed.
+    private func write(_ chunk: Chunk, report: inout BulkUpdateReport, logger: Logger) async throws
+        -> (ChunkOutcome, retried: Bool)
+    {
         var attempt = 0
         while true {
             do {
-                return try await self.executor.write(chunk, logger: logger)
+                return (try await self.executor.write(chunk, logger: logger), attempt > 0)
             } catch let error as BulkUpdateError where error.isTransient && attempt < self.plan.options.maximumRetries {
                 attempt += 1
                 let cause = error.sqlState ?? "connection"
