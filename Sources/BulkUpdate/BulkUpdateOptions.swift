@@ -163,6 +163,16 @@ public struct BulkUpdateOptions: Sendable {
     public var pauseWhen: String?
     /// How often the replica lag and ``pauseWhen`` are checked. Defaults to 1 second.
     public var healthCheckInterval: Duration = .seconds(1)
+    /// Previews the run instead of writing it: every chunk is read, cut and checked exactly as in the real run,
+    /// and the database is asked, in a plain `SELECT` that writes nothing and locks no row, how many of its rows
+    /// would change, already hold their new values, or are not found, with a sample of the differences (see
+    /// ``diffSampleLimit``). The report (``BulkUpdateReport/dryRun``) then counts what a run with
+    /// ``skipUnchanged`` would do on the table as it is now; without ``skipUnchanged`` a run also rewrites the
+    /// unchanged rows and counts them as changed. Nothing is journaled, staged or paced. Defaults to `false`.
+    public var dryRun: Bool = false
+    /// How many differences (key, column, current value, new value) a dry run reports in
+    /// ``BulkUpdateReport/diffSamples``, at most. Defaults to `10`.
+    public var diffSampleLimit: Int = 10
     /// The longest any single statement may take. On PostgreSQL it is set as the transaction's
     /// `statement_timeout`, so the server stops a statement that runs longer; every database call also has a
     /// client-side deadline 5 seconds later, after which the run fails with
@@ -252,6 +262,9 @@ public struct BulkUpdateOptions: Sendable {
                     "an atomic run is one final transaction; targetChunkDuration sizes the transactions of per-chunk runs"
                 )
             }
+        }
+        guard self.diffSampleLimit >= 0 else {
+            throw BulkUpdateError(.configuration, "diffSampleLimit cannot be negative, got \(self.diffSampleLimit)")
         }
         guard self.healthCheckInterval >= .milliseconds(10) else {
             throw BulkUpdateError(.configuration, "healthCheckInterval must be at least 10 ms")

@@ -215,8 +215,17 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(help: "Seconds a single statement may run (PostgreSQL statement_timeout); 0 means no timeout.")
     var statementTimeout: Double = 300
 
-    @Flag(help: "Check the input and print the plan; write nothing.")
+    @Flag(
+        help: """
+            Check the input, print the plan, and ask the database what the run would do, writing nothing and \
+            locking no row: rows that would change, that already hold their new values, keys not found, and a \
+            sample of the differences. The counts are those a --skip-unchanged run would report now.
+            """
+    )
     var dryRun = false
+
+    @Option(help: "Differences (key, column: current -> new) a --dry-run shows, at most; 0 shows none.")
+    var diffSample: Int = 10
 
     @Option(help: "Write the report as JSON to this file, whatever the outcome (checked before anything is written).")
     var report: String?
@@ -254,6 +263,9 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ValidationError("--chunk-size must be at least 1, got \(self.chunkSize)")
         }
         guard self.retries >= 0 else { throw ValidationError("--retries cannot be negative, got \(self.retries)") }
+        guard self.diffSample >= 0 else {
+            throw ValidationError("--diff-sample cannot be negative, got \(self.diffSample)")
+        }
         if let rate = self.maxRowsPerSecond, rate < 1 {
             throw ValidationError("--max-rows-per-second must be at least 1, got \(rate)")
         }

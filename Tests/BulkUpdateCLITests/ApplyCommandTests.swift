@@ -535,7 +535,7 @@ struct ApplyCommandTests {
     }
 
     // 7.
-    @Test("--dry-run prints the plan and writes nothing", arguments: ApplyBackend.enabled)
+    @Test("--dry-run prints the plan and the preview, and writes nothing", arguments: ApplyBackend.enabled)
     func dryRun(_ backend: ApplyBackend) throws {
         try ApplyTarget.with(
             backend,
@@ -548,7 +548,7 @@ struct ApplyCommandTests {
             #expect(result.status == 0, streams(result))
             let output = result.standardOutput
             let lines = output.split(separator: "\n").map(String.init)
-            #expect(lines.first == "dry run: nothing was written", streams(result))
+            #expect(lines.first == "dry run: nothing is written", streams(result))
             #expect(output.contains("target    \(target.qualifiedName) ("), streams(result))
             let key = try #require(lines.first { $0.hasPrefix("key ") }, streams(result))
             let set = try #require(lines.first { $0.hasPrefix("set ") }, streams(result))
@@ -560,7 +560,12 @@ struct ApplyCommandTests {
             #expect(output.contains("duplicate keys: last"), streams(result))
             let update = try #require(lines.first { $0.hasPrefix("  UPDATE ") }, streams(result))
             #expect(update.contains(target.table), streams(result))
-            #expect(!output.contains("rows read"), streams(result))
+            #expect(output.contains("3 of 3 row(s) matched: 3 would change, 0 already hold"), streams(result))
+            #expect(
+                output.contains("  1  username: 'alice' -> 'A'\n  1  email: 'a@example.com' -> NULL"),
+                streams(result)
+            )
+            #expect(output.contains("  3  email: NULL -> 'c@example.com'"), streams(result))
             #expect(try target.contents() == before)
 
             // Standard input is checked too.
@@ -569,7 +574,11 @@ struct ApplyCommandTests {
                 standardInput: Data("id,username,email\n1,A,\\N\n".utf8)
             )
             #expect(piped.status == 0, streams(piped))
-            #expect(piped.standardOutput.contains("input     standard input: 1 rows, all valid"), streams(piped))
+            #expect(
+                piped.standardOutput.contains("input     standard input: read once, checked as it streams"),
+                streams(piped)
+            )
+            #expect(piped.standardOutput.contains("1 of 1 row(s) matched: 1 would change"), streams(piped))
             #expect(piped.standardOutput.contains("strategy  caseWhen,"), streams(piped))
             #expect(piped.standardOutput.contains("CASE"), streams(piped))
             #expect(try target.contents() == before)

@@ -296,7 +296,7 @@ struct ApplyHardeningTests {
             #expect(dry.status == 0, streams(dry))
             written = try readReport(report)
             #expect(written["dryRun"] as? Bool == true && written["exitCode"] as? Int == 0, "\(written)")
-            #expect(written["rowsRead"] as? Int == 3 && written["rowsChanged"] as? Int == 0, "\(written)")
+            #expect(written["rowsRead"] as? Int == 3 && written["rowsMatched"] as? Int == 3, "\(written)")
         }
         let unreachable = "postgres://nobody@127.0.0.1:\(unusedPort())/x?sslmode=disable"
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString)")

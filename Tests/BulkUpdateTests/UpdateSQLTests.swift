@@ -7,7 +7,8 @@ import Testing
 struct UpdateSQLTests {
     private static let dialect = UpdateSQL.Dialect(
         parameter: { number, _ in .parameter(number) },
-        differs: { lhs, rhs, _ in "\(lhs) IS NOT \(rhs)" }
+        differs: { lhs, rhs, _ in "\(lhs) IS NOT \(rhs)" },
+        text: { value, _ in "CAST(\(value) AS TEXT)" }
     )
 
     /// The text of `sql` with `?N` parameters.

@@ -53,6 +53,11 @@ package protocol ChunkExecutor: Sendable {
     /// Writes one sorted, de-duplicated chunk in its own transaction and reports what the database counted.
     func write(_ chunk: Chunk, logger: Logger) async throws -> ChunkOutcome
 
+    /// Asks the database what writing one sorted, de-duplicated chunk would do, writing nothing and locking no row:
+    /// rows matched, rows whose values differ (``ChunkOutcome/changed``), keys not found (a few of them, as
+    /// ``write(_:logger:)`` reports them) and the differences of up to `samples` rows, in key order.
+    func preview(_ chunk: Chunk, samples: Int, logger: Logger) async throws -> ChunkOutcome
+
     /// How many input rows the resumed run's journal says chunk `entry` was cut from; `nil` when it holds no such
     /// chunk (or the journal is older than the column).
     func journaledInputRows(_ entry: RunJournal.Entry) -> Int?

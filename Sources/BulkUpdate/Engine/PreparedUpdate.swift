@@ -146,6 +146,33 @@ package struct PreparedUpdate<Backend: BulkUpdateBackend>: Sendable {
         plan.options.inputDigest = inputDigest
         plan.options.totalRows = totalRows ?? plan.options.expectedRows
         if let onProgress { plan.options.onProgress = onProgress }
+        if plan.options.dryRun {
+            // A preview reads chunk by chunk as the run would, and nothing else: no journal, no stage, no pacing.
+            plan.options.runID = nil
+            plan.options.resume = false
+            plan.options.atomic = false
+            plan.options.maximumRowsPerSecond = nil
+            plan.options.maximumReplicaLag = nil
+            plan.options.replicaURLs = []
+            plan.options.pauseWhen = nil
+            plan.options.targetChunkDuration = nil
+            do {
+                var report = try await BulkUpdateEngine.run(
+                    backend: self.backend,
+                    plan: plan,
+                    input: input,
+                    started: self.started,
+                    logger: logger
+                )
+                report.dryRun = true
+                report.atomic = self.plan.options.atomic
+                report.diffSamples = Array(report.diffSamples.prefix(plan.options.diffSampleLimit))
+                return report
+            } catch var error as BulkUpdateError {
+                error.partialReport?.dryRun = true
+                throw error
+            }
+        }
         return try await BulkUpdateEngine.run(
             backend: self.backend,
             plan: plan,

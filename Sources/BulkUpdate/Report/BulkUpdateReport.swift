@@ -29,6 +29,25 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
         }
     }
 
+    /// One difference a dry run found: a column of a row whose current value differs from the new one.
+    public struct DiffSample: Sendable, Codable, Equatable {
+        /// The row's key, as SQL-like text (`42`, `('a', 7)`).
+        public var key: String
+        /// The column that would change.
+        public var column: String
+        /// The column's current value as the database writes it as text; `nil` for NULL.
+        public var current: String?
+        /// The value the run would write, as the database writes it as text; `nil` for NULL.
+        public var new: String?
+
+        package init(key: String, column: String, current: String?, new: String?) {
+            self.key = key
+            self.column = column
+            self.current = current
+            self.new = new
+        }
+    }
+
     /// The target table, schema-qualified, as the database names it.
     public var table: String
     /// The key columns the rows were matched by.
@@ -42,6 +61,9 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
     /// Whether the run was all or nothing (see ``BulkUpdateOptions/atomic``). In an atomic run the counts come
     /// from the final statement and ``committedChunks`` lists the chunks that were staged.
     public var atomic: Bool = false
+    /// Whether this is a dry run's preview (``BulkUpdateOptions/dryRun``): nothing was written, and the counts say
+    /// what a run with ``BulkUpdateOptions/skipUnchanged`` would do on the table as it was read.
+    public var dryRun: Bool = false
     /// Input rows read.
     public var rowsRead: Int = 0
     /// Table rows found for the input keys.
@@ -73,8 +95,11 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
     /// Seconds the run was paused, by cause (`requested`, `replica lag`, `health check`); causes that overlapped
     /// each count their whole time.
     public var pausedSeconds: [String: Double] = [:]
-    /// Every committed chunk, ordered by worker and number.
+    /// Every committed chunk, ordered by worker and number (none in a dry run).
     public var committedChunks: [ChunkRecord] = []
+    /// A dry run's sample of differences, at most ``BulkUpdateOptions/diffSampleLimit``, in key order within each
+    /// chunk. Holds row values; empty unless ``dryRun``.
+    public var diffSamples: [DiffSample] = []
     /// Wall-clock time of the whole run, in seconds.
     public var elapsedSeconds: Double = 0
 
@@ -106,8 +131,9 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
         for example in outcome.notFoundExamples where self.notFoundExamples.count < Self.maximumNotFoundExamples {
             self.notFoundExamples.append(example)
         }
+        self.diffSamples += outcome.samples
         self.chunks += 1
-        self.committedChunks.append(record)
+        if !outcome.isPreview { self.committedChunks.append(record) }
     }
 
     package mutating func merge(_ other: BulkUpdateReport) {
@@ -125,12 +151,14 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
         self.rowsAlreadyApplied += other.rowsAlreadyApplied
         self.retries.merge(other.retries, uniquingKeysWith: +)
         self.committedChunks += other.committedChunks
+        self.diffSamples += other.diffSamples
     }
 }
 
 extension BulkUpdateReport: CustomStringConvertible {
     /// A short multi-line summary for people.
     public var description: String {
+        if self.dryRun { return self.previewDescription }
         var lines = [
             "table \(self.table), key (\(self.keyColumns.joined(separator: ", "))),"
                 + " set (\(self.setColumns.joined(separator: ", ")))",
@@ -172,6 +200,40 @@ extension BulkUpdateReport: CustomStringConvertible {
     }
 }
 
+extension BulkUpdateReport {
+    /// A dry run's summary: what a run would change, and the sampled differences.
+    private var previewDescription: String {
+        var lines = [
+            "dry run: nothing was written; a run now would find:",
+            "  \(self.rowsMatched) of \(self.rowsRead) row(s) matched: \(self.rowsChanged) would change,"
+                + " \(self.rowsUnchanged) already hold their new values",
+            "  \(self.keysNotFound) key(s) not found, \(self.duplicateKeys) duplicate key(s) dropped"
+                + (self.duplicateKeysAcrossChunks > 0
+                    ? " (+\(self.duplicateKeysAcrossChunks) written again in later chunks)" : ""),
+        ]
+        if !self.notFoundExamples.isEmpty {
+            lines.append("keys not found, e.g.: " + self.notFoundExamples.joined(separator: ", "))
+        }
+        if !self.diffSamples.isEmpty {
+            lines.append("differences (\(self.diffSamples.count) shown; key  column: current -> new):")
+            for sample in self.diffSamples {
+                lines.append(
+                    "  \(sample.key)  \(sample.column): \(sample.current.map(Self.quoted) ?? "NULL")"
+                        + " -> \(sample.new.map(Self.quoted) ?? "NULL")"
+                )
+            }
+        }
+        let seconds = (self.elapsedSeconds * 1000).rounded() / 1000
+        lines.append("read in \(seconds) s, \(Int(self.rowsPerSecond)) rows/s")
+        return lines.joined(separator: "\n")
+    }
+
+    /// `'it''s'`: a value as a (shortened) SQL literal, line breaks as `\n`, so that each shows on one line.
+    private static func quoted(_ text: String) -> String {
+        SQLText.literal(String(text.flatMap { $0 == "\n" ? ["\\", "n"] : $0 == "\r" ? ["\\", "r"] : [$0] }))
+    }
+}
+
 /// What the database answered for one chunk.
 package struct ChunkOutcome: Sendable {
     /// How many keys with no row a chunk (or an atomic run) reports, at most.
@@ -186,6 +248,10 @@ package struct ChunkOutcome: Sendable {
 
     /// Whether the chunk was skipped because a resumed run's journal already holds it.
     package var alreadyApplied = false
+    /// Whether the chunk was only previewed (a dry run): `changed` counts the rows whose values differ.
+    package var isPreview = false
+    /// A preview's differences, in key order.
+    package var samples: [BulkUpdateReport.DiffSample] = []
 
     package init(matched: Int, changed: Int, notFoundExamples: [String] = []) {
         self.matched = matched

@@ -10,12 +10,17 @@ package struct UpdateSQL: Sendable {
         /// A null-safe "differs" test between two expressions of `column`'s type.
         package var differs: @Sendable (_ lhs: SQL, _ rhs: SQL, _ column: ColumnSchema) -> SQL
 
+        /// An expression of `column`'s type as the text the database shows for it (NULL stays NULL).
+        package var text: @Sendable (_ value: SQL, _ column: ColumnSchema) -> SQL
+
         package init(
             parameter: @escaping @Sendable (Int, ColumnSchema) -> SQL,
-            differs: @escaping @Sendable (SQL, SQL, ColumnSchema) -> SQL
+            differs: @escaping @Sendable (SQL, SQL, ColumnSchema) -> SQL,
+            text: @escaping @Sendable (SQL, ColumnSchema) -> SQL
         ) {
             self.parameter = parameter
             self.differs = differs
+            self.text = text
         }
     }
 
@@ -58,24 +63,59 @@ package struct UpdateSQL: Sendable {
         return sql
     }
 
-    /// A relation `u` of `rows` rows of parameters, numbered row by row, key values first:
+    /// A relation `u` of `rows` rows of parameters, numbered row by row, key values first, each followed by its
+    /// position when `ordinal` is set (see ``ordinalColumn``):
     /// `(SELECT column1 AS "id", column2 AS "username" FROM (VALUES (p1, p2), …) AS v) AS u`.
-    package func valuesSource(rows: Int) -> SQL {
-        Self.relation(names: self.allNames, columns: self.plan.columns, rows: rows, dialect: self.dialect)
+    package func valuesSource(rows: Int, ordinal: Bool = false) -> SQL {
+        Self.relation(
+            names: self.allNames + (ordinal ? [Self.ordinalName] : []),
+            columns: self.plan.columns + (ordinal ? [Self.ordinalSchema] : []),
+            rows: rows,
+            dialect: self.dialect
+        )
+    }
+
+    // MARK: Preview
+
+    /// A dry run's counts for the rows of a source `u`: one row (matched, differing), both integers.
+    package func previewCounts(from source: SQL) -> SQL {
+        "SELECT count(*), coalesce(sum(CASE WHEN \(self.changed) THEN 1 ELSE 0 END), 0)"
+            + " FROM \(self.table) AS t JOIN \(source) ON \(self.match)"
+    }
+
+    /// Up to `limit` rows of a source `u` with an ``ordinalColumn`` whose values differ, in that column's order:
+    /// the position, then for each set column whether it differs (1 or 0), its current value and its new one, both
+    /// as text (see ``previewSample(key:row:)``).
+    package func previewSamples(from source: SQL, limit: Int) -> SQL {
+        var projection: [SQL] = ["u.\(Self.ordinalName)"]
+        for (column, name) in zip(self.plan.setColumns, self.setNames) {
+            projection.append("CASE WHEN \(self.dialect.differs("t.\(name)", "u.\(name)", column)) THEN 1 ELSE 0 END")
+            projection.append(self.dialect.text("t.\(name)", column))
+            projection.append(self.dialect.text("u.\(name)", column))
+        }
+        return "SELECT \(SQL.list(projection)) FROM \(self.table) AS t JOIN \(source) ON \(self.match)"
+            + " WHERE \(self.changed) ORDER BY u.\(Self.ordinalName) LIMIT \(integer: limit)"
+    }
+
+    /// The differences of one row ``previewSamples(from:limit:)`` returned: `cells` are the columns after the
+    /// position, three per set column.
+    package func previewSample(key: String, cells: [(differs: Bool, current: String?, new: String?)])
+        -> [BulkUpdateReport.DiffSample]
+    {
+        zip(self.plan.setColumns, cells).compactMap { column, cell in
+            cell.differs
+                ? BulkUpdateReport.DiffSample(key: key, column: column.name, current: cell.current, new: cell.new)
+                : nil
+        }
     }
 
     /// A relation `u` of `rows` keys, numbered row by row, each followed by its position when `ordinal` is set
     /// (named `"bulk_update ordinal"`): `(SELECT column1 AS "id", column2 AS "bulk_update ordinal" FROM (VALUES
     /// (p1, p2), …) AS v) AS u`.
     package func keyValuesSource(rows: Int, ordinal: Bool) -> SQL {
-        let ordinalColumn = ColumnSchema(
-            name: Self.ordinalColumn,
-            type: ColumnType(kind: .int64, sqlName: "int8"),
-            isNullable: false
-        )
-        return Self.relation(
+        Self.relation(
             names: self.keyNames + (ordinal ? [Self.ordinalName] : []),
-            columns: self.plan.keyColumns + (ordinal ? [ordinalColumn] : []),
+            columns: self.plan.keyColumns + (ordinal ? [Self.ordinalSchema] : []),
             rows: rows,
             dialect: self.dialect
         )
@@ -99,6 +139,11 @@ package struct UpdateSQL: Sendable {
     /// The position column of ``keyValuesSource(rows:ordinal:)``, and of the not-found lookups.
     package static let ordinalColumn = "bulk_update ordinal"
     package static let ordinalName = SQL.identifier(Self.ordinalColumn)
+    private static let ordinalSchema = ColumnSchema(
+        name: Self.ordinalColumn,
+        type: ColumnType(kind: .int64, sqlName: "int8"),
+        isNullable: false
+    )
 
     /// The statement Django's `bulk_update` sends, for `rows` rows of parameters numbered row by row (key values
     /// first): `UPDATE <table> SET c = CASE WHEN ("id" = p1) THEN p2 … ELSE c END WHERE "id" IN (p1, …)`.

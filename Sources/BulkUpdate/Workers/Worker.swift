@@ -51,6 +51,21 @@ struct Worker: Sendable {
                     }
                 }
                 let record = chunk.record()
+                if self.plan.options.dryRun {
+                    // Read only: no journal, no rate limit, no retries (a failed read writes nothing to redo).
+                    let samples = max(0, self.plan.options.diffSampleLimit - report.diffSamples.count)
+                    do {
+                        report.add(
+                            try await self.executor.preview(chunk, samples: samples, logger: logger),
+                            record: record
+                        )
+                    } catch var error as BulkUpdateError {
+                        if error.chunk == nil { error.chunk = record }
+                        throw error
+                    }
+                    self.state.committed(chunk.count)
+                    continue
+                }
                 if try self.executor.alreadyApplied(chunk) {
                     // Committed by the run this one resumes: no write, and no wait under the rate limit.
                     report.add(.skipped, record: record)

@@ -92,16 +92,20 @@ package struct PostgresConnections: Sendable {
     }
 
     /// Runs `body` as one transaction on `db`: its own, or a savepoint named `name` in the caller's. When `body`
-    /// throws, what it did is rolled back and the error rethrown.
+    /// throws, what it did is rolled back and the error rethrown. With `readOnly`, its own transaction is a
+    /// `REPEATABLE READ READ ONLY` one (one snapshot for every statement of `body`); a savepoint stays as the
+    /// caller's transaction is.
     func transaction<Result>(
         on db: DeadlineConnection,
         savepoint name: String = "bulk_update_chunk",
+        readOnly: Bool = false,
         _ body: () async throws -> Result
     ) async throws -> Result {
         let savepoint = SQL.identifier(name)
         let (begin, commit, rollback): ([SQL], [SQL], [SQL]) =
             switch self.transactions {
-            case .own: (["BEGIN"], ["COMMIT"], ["ROLLBACK"])
+            case .own:
+                ([readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN"], ["COMMIT"], ["ROLLBACK"])
             case .nested:
                 (
                     ["SAVEPOINT \(savepoint)"], ["RELEASE SAVEPOINT \(savepoint)"],

@@ -17,6 +17,8 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     let stageStatement: PostgresStatement
     /// The not-found lookup of the strategies that bind arrays.
     let notFoundStatement: PostgresStatement
+    /// A dry run's counts, over the chunk as arrays.
+    let previewCountsStatement: PostgresStatement
     /// The `copy` strategy's per-connection temporary table, and the connections that already have it.
     let temporaryStage: StageTable
     let preparedConnections: ConnectionSet
@@ -43,6 +45,9 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
         self.temporaryStage = StageTable.temporary(for: plan)
         self.stageStatement = PostgresStatement(self.statements.update(from: "\(self.temporaryStage.qualified) AS u"))
         self.notFoundStatement = PostgresStatement(self.statements.notFoundLookup)
+        self.previewCountsStatement = PostgresStatement(
+            self.statements.sql.previewCounts(from: self.statements.unnestSource)
+        )
         self.preparedConnections = ConnectionSet()
         self.batchStatements = StatementCache()
         self.stage = stage
@@ -85,7 +90,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                     _ = try await db.control(settings, binds)
                     var outcome = try await self.apply(chunk, on: db)
                     try await outcome.checkMissingKeys(of: chunk, options: options) {
-                        try await self.notFound(chunk, on: db)
+                        try await self.notFound(chunk, on: db, fromStage: options.strategy == .copy)
                     }
                     if let journal = self.journal {
                         // In the chunk's own transaction: the chunk and its entry commit together or not at all.
@@ -107,6 +112,58 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
             }
         } catch {
             throw PostgresErrors.map(error, doing: "the update")
+        }
+    }
+
+    // See `ChunkExecutor.preview(_:samples:logger:)`. Whatever the strategy, the chunk travels as arrays.
+    package func preview(_ chunk: Chunk, samples: Int, logger: Logger) async throws -> ChunkOutcome {
+        let options = self.statements.plan.options
+        let sql = self.statements.sql
+        do {
+            return try await self.connections.withDeadlineConnection(
+                statementTimeout: options.statementTimeout,
+                logger: logger
+            ) { db in
+                try await self.connections.transaction(on: db, readOnly: true) {
+                    let (settings, binds) = Self.transactionSettings(options, indexJoins: true)
+                    _ = try await db.control(settings, binds)
+                    let arrays = self.statements.arrayBinds(chunk)
+                    let counts = try await db.query(self.previewCountsStatement, arrays)
+                    guard let row = counts.rows.first else { return ChunkOutcome(matched: 0, changed: 0) }
+                    let (matched, differing) = try row.decode((Int64, Int64).self)
+                    var outcome = ChunkOutcome(matched: Int(matched), changed: Int(differing))
+                    outcome.isPreview = true
+                    if differing > 0 && samples > 0 {
+                        let found = try await db.query(
+                            PostgresStatement(
+                                sql.previewSamples(from: self.statements.unnestSource(ordinal: true), limit: samples)
+                            ),
+                            arrays
+                        )
+                        for row in found.rows {
+                            let cells = row.makeRandomAccess()
+                            let position = try cells[0].decode(Int64.self)
+                            var diffs: [(differs: Bool, current: String?, new: String?)] = []
+                            for column in 0..<sql.setNames.count {
+                                diffs.append(
+                                    (
+                                        try cells[1 + 3 * column].decode(Int32.self) == 1,
+                                        try cells[2 + 3 * column].decode(String?.self),
+                                        try cells[3 + 3 * column].decode(String?.self)
+                                    )
+                                )
+                            }
+                            outcome.samples += sql.previewSample(key: chunk.renderKey(Int(position) - 1), cells: diffs)
+                        }
+                    }
+                    if outcome.matched < chunk.count {
+                        outcome.notFoundExamples = try await self.notFound(chunk, on: db, fromStage: false)
+                    }
+                    return outcome
+                }
+            }
+        } catch {
+            throw PostgresErrors.map(error, doing: "the dry run")
         }
     }
 
@@ -193,9 +250,11 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
         return ChunkOutcome(matched: matched, changed: matched)
     }
 
-    private func notFound(_ chunk: Chunk, on db: DeadlineConnection) async throws -> [String] {
+    /// Up to ``ChunkOutcome/notFoundExampleLimit`` keys of `chunk` with no row: looked up in the `copy` strategy's
+    /// stage, which still holds the chunk, when `fromStage`, else sent as arrays.
+    private func notFound(_ chunk: Chunk, on db: DeadlineConnection, fromStage: Bool) async throws -> [String] {
         let result: PostgresQueryResult
-        if self.statements.plan.options.strategy == .copy {
+        if fromStage {
             // The chunk is still in the stage, with each row's position.
             let stage = self.temporaryStage
             let sql = self.statements.sql

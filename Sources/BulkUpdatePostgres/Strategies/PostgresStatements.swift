@@ -13,7 +13,8 @@ struct PostgresStatements: Sendable {
             // json (and xml, point, …) has no equality operator; compare the text, which is what would be stored.
             column.type.kind == .json || column.type.comparesAsText
                 ? "\(lhs)::text IS DISTINCT FROM \(rhs)::text" : "\(lhs) IS DISTINCT FROM \(rhs)"
-        }
+        },
+        text: { value, _ in "\(value)::text" }
     )
 
     let sql: UpdateSQL
@@ -34,14 +35,20 @@ struct PostgresStatements: Sendable {
     /// An array-typed column travels as `text[]` of its values' text forms (`{1,2}`), because `unnest` would flatten
     /// an array of arrays; a projection around the `unnest` casts it back:
     /// `(SELECT "id", "tags"::integer[] AS "tags" FROM unnest($1::integer[], $2::text[]) AS u("id", "tags")) AS u`.
-    var unnestSource: SQL {
+    var unnestSource: SQL { self.unnestSource(ordinal: false) }
+
+    /// ``unnestSource``, with each row's position (from 1) as ``UpdateSQL/ordinalColumn`` when `ordinal` is set:
+    /// `unnest(…) WITH ORDINALITY AS u("id", "username", "bulk_update ordinal")`.
+    func unnestSource(ordinal: Bool) -> SQL {
         let columns = self.plan.columns
         let arrays = SQL.list(columns.indices.map(self.arrayParameter))
-        let source: SQL = "unnest(\(arrays)) AS u(\(SQL.list(self.sql.allNames)))"
+        let names = self.sql.allNames + (ordinal ? [UpdateSQL.ordinalName] : [])
+        let source: SQL = "unnest(\(arrays))\(ordinal ? " WITH ORDINALITY" : "") AS u(\(SQL.list(names)))"
         guard columns.contains(where: \.type.isArray) else { return source }
-        let projection = zip(columns, self.sql.allNames).map { column, name -> SQL in
+        var projection = zip(columns, self.sql.allNames).map { column, name -> SQL in
             column.type.isArray ? "\(name)::\(type: column.type.sqlName) AS \(name)" : name
         }
+        if ordinal { projection.append(UpdateSQL.ordinalName) }
         return "(SELECT \(SQL.list(projection)) FROM \(source)) AS u"
     }
 

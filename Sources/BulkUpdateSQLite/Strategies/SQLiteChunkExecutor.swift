@@ -10,7 +10,11 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     /// `?3`: SQLite is dynamically typed, values are bound as they are stored.
     static let dialect = UpdateSQL.Dialect(
         parameter: { number, _ in .parameter(number) },
-        differs: { lhs, rhs, _ in "\(lhs) IS NOT \(rhs)" }
+        differs: { lhs, rhs, _ in "\(lhs) IS NOT \(rhs)" },
+        // A blob as PostgreSQL shows a bytea (`\x0aff`), anything else as SQLite casts it.
+        text: { value, _ in
+            "CASE WHEN typeof(\(value)) = 'blob' THEN '\\x' || lower(hex(\(value))) ELSE CAST(\(value) AS TEXT) END"
+        }
     )
     /// The temporary table of the `tempTable` strategy, private to the connection.
     static let stageName = "bulk_update_stage"
@@ -94,6 +98,67 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         } catch {
             throw SQLiteErrors.map(error, doing: "the update")
         }
+    }
+
+    // See `ChunkExecutor.preview(_:samples:logger:)`. Whatever the strategy, the chunk travels as VALUES.
+    package func preview(_ chunk: Chunk, samples: Int, logger: Logger) async throws -> ChunkOutcome {
+        guard self.ownsTransactions else {
+            do { return try await self.read(chunk, samples: samples) } catch {
+                throw SQLiteErrors.map(error, doing: "the dry run")
+            }
+        }
+        do {
+            return try await self.lock.withLock {
+                // A deferred transaction that only reads: one snapshot for the counts, samples and missing keys,
+                // and no write lock.
+                try await self.connection.execute("BEGIN")
+                do {
+                    let outcome = try await self.read(chunk, samples: samples)
+                    try await self.connection.execute("COMMIT")
+                    return outcome
+                } catch {
+                    _ = try? await self.connection.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        } catch {
+            throw SQLiteErrors.map(error, doing: "the dry run")
+        }
+    }
+
+    /// A preview's reads: the counts, up to `samples` rows of differences, the keys not found.
+    private func read(_ chunk: Chunk, samples: Int) async throws -> ChunkOutcome {
+        var outcome = ChunkOutcome(matched: 0, changed: 0)
+        outcome.isPreview = true
+        var samplesLeft = samples
+        for rows in self.batches(chunk.count, width: chunk.columns.count + 1) {
+            let source = self.sql.valuesSource(rows: rows.count, ordinal: true)
+            let binds = self.binds(chunk, rows: rows, ordinal: true)
+            let counts = try await self.connection.execute(self.sql.previewCounts(from: source), binds)
+            let differing = Int(counts.first?.columns[1].data.integer ?? 0)
+            outcome.matched += Int(counts.first?.columns[0].data.integer ?? 0)
+            outcome.changed += differing
+            guard differing > 0 && samplesLeft > 0 else { continue }
+            let found = try await self.connection.execute(
+                self.sql.previewSamples(from: source, limit: samplesLeft),
+                binds
+            )
+            for row in found {
+                let cells = row.columns.map(\.data)
+                let diffs = (0..<self.sql.setNames.count).map { column in
+                    (
+                        differs: cells[1 + 3 * column].integer == 1,
+                        current: cells[2 + 3 * column].string,
+                        new: cells[3 + 3 * column].string
+                    )
+                }
+                let key = chunk.renderKey(Int(cells[0].integer ?? 0))
+                outcome.samples += self.sql.previewSample(key: key, cells: diffs)
+            }
+            samplesLeft -= found.count
+        }
+        if outcome.matched < chunk.count { outcome.notFoundExamples = try await self.notFound(chunk) }
+        return outcome
     }
 
     private func apply(_ chunk: Chunk) async throws -> ChunkOutcome {
@@ -196,12 +261,14 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
 
     // MARK: Binds
 
-    private func binds(_ chunk: Chunk, rows: Range<Int>) -> [SQLiteData] {
+    /// The values of `rows`, row by row, each row followed by its position in the chunk when `ordinal` is set.
+    private func binds(_ chunk: Chunk, rows: Range<Int>, ordinal: Bool = false) -> [SQLiteData] {
         var binds: [SQLiteData] = []
-        binds.reserveCapacity(rows.count * chunk.columns.count)
+        binds.reserveCapacity(rows.count * (chunk.columns.count + (ordinal ? 1 : 0)))
         let columns = chunk.columns.map(\.sqlite)
         for row in rows {
             for column in columns { binds.append(column.sqliteData(at: row)) }
+            if ordinal { binds.append(.integer(SQLiteInt64(row))) }
         }
         return binds
     }

@@ -45,6 +45,8 @@ struct ApplyRun {
         options.pauseWhen = command.pauseWhen
         options.healthCheckInterval = .milliseconds(Int(command.checkInterval * 1000))
         options.targetChunkDuration = command.targetChunkSeconds.map { .milliseconds(Int($0 * 1000)) }
+        options.dryRun = command.dryRun
+        options.diffSampleLimit = command.diffSample
         let generatedRunID = command.resume == nil && command.runID == nil
         if !command.atomic && !command.noJournal {
             // A dry run journals nothing, but checks what a journaled run would need.
@@ -82,10 +84,10 @@ struct ApplyRun {
         // Only a regular file can be read twice; a pipe, a FIFO or /dev/stdin is streamed once, like `-`.
         let isFile = stream.isRegularFile
         let limit = Self.keptFileLimit
-        let keepsRows = !command.dryRun && limit > 0 && (stream.fileSize ?? Int.max) <= limit
+        let keepsRows = limit > 0 && (stream.fileSize ?? Int.max) <= limit
         // What the check found: the rows and the input's digest, and the rows themselves when they were kept.
         var checked: CheckedRows?
-        if isFile || command.dryRun {
+        if isFile {
             let pass = try await self.check(
                 &stream,
                 mapping: mapping,
@@ -105,7 +107,7 @@ struct ApplyRun {
             } catch {
                 throw ApplyFailure.from(error)
             }
-            if isFile && !pass.isKept && !command.dryRun {
+            if !pass.isKept {
                 stream = try RecordStream(
                     path: command.input,
                     format: command.inputFormat,
@@ -113,30 +115,25 @@ struct ApplyRun {
                 )
             }
         }
-        if command.dryRun {
-            self.printPlan(update, rows: checked?.count ?? 0, input: stream.name)
-            var report = update.nothingWritten()
-            report.rowsRead = checked?.count ?? 0
-            report.runID = nil
-            try self.finishReport(report, dryRun: true)
-            return
-        }
+        // A dry run reads the rows as the run would, and journals nothing.
+        let runID = command.dryRun ? nil : plan.options.runID
+        if command.dryRun { self.printPlan(update, rows: checked?.count, input: stream.name) }
 
         self.signals.context.withLock {
-            $0.runID = plan.options.runID
+            $0.runID = runID
             $0.atomic = plan.options.atomic
         }
         let signals = self.signals
         let progress = ProgressLine(
             mode: ProgressLine.mode(quiet: command.quiet, option: command.progress),
             total: checked?.count,
-            runID: plan.options.runID
+            runID: runID
         )
         // The id is how a killed run is found and resumed: printed even with --quiet unless the user chose it; with
         // --progress json, as the first JSON line.
         if progress.mode == .json {
             progress.start(resuming: plan.options.resume)
-        } else if let runID = plan.options.runID, !command.quiet || generatedRunID {
+        } else if let runID, !command.quiet || generatedRunID {
             let verb = plan.options.resume ? "resuming run" : "run"
             FileHandle.standardError.write(Data("\(verb) \(runID)\n".utf8))
         }
@@ -164,7 +161,7 @@ struct ApplyRun {
             throw error
         }
         print(report)
-        try self.finishReport(report, dryRun: false)
+        try self.finishReport(report)
     }
 
     /// Reads every record and checks it, on the client and, for the columns only the database can judge, by the
@@ -228,24 +225,25 @@ struct ApplyRun {
         return pass.checkedRows
     }
 
-    private func printPlan<Backend: BulkUpdateBackend>(_ update: PreparedUpdate<Backend>, rows: Int, input: String) {
+    private func printPlan<Backend: BulkUpdateBackend>(_ update: PreparedUpdate<Backend>, rows: Int?, input: String) {
         let plan = update.plan
         let options = plan.options
         func describe(_ columns: [ColumnSchema]) -> String {
             columns.map { "\($0.name) \($0.type.displayName)\($0.isNullable ? "" : " NOT NULL")" }
                 .joined(separator: ", ")
         }
-        let chunks = Int((Double(rows) / Double(options.chunkSize)).rounded(.up))
-        print("dry run: nothing was written")
+        let chunks = Int((Double(rows ?? 0) / Double(options.chunkSize)).rounded(.up))
+        print("dry run: nothing is written")
         print("target    \(plan.table.name) (\(update.backend.databaseName))")
         print("key       \(describe(plan.keyColumns))")
         print("set       \(describe(plan.setColumns))")
-        print("input     \(input): \(rows) rows, all valid")
+        print("input     \(input): " + (rows.map { "\($0) rows, all valid" } ?? "read once, checked as it streams"))
         print(
             "strategy  \(options.strategy), \(options.workers) worker\(options.workers == 1 ? "" : "s"),"
                 + (options.targetChunkDuration.map {
                     " chunks sized to about \(BulkUpdateEngine.seconds($0)) s each, starting at \(options.chunkSize) rows"
-                } ?? " chunks of \(options.chunkSize) rows (about \(chunks) chunk\(chunks == 1 ? "" : "s"))")
+                } ?? " chunks of \(options.chunkSize) rows"
+                    + (rows == nil ? "" : " (about \(chunks) chunk\(chunks == 1 ? "" : "s"))"))
                 + (options.skipUnchanged ? ", unchanged rows skipped" : "")
                 + (options.atomic ? ", atomic (all or nothing)" : ", each chunk commits on its own")
                 + ", duplicate keys: \(options.duplicateKeys)"
@@ -256,9 +254,9 @@ struct ApplyRun {
 
     /// Writes the report of a run that succeeded; a report that cannot be written (a full disk) makes the exit
     /// code 73, since a script relying on it would otherwise read nothing.
-    private func finishReport(_ report: BulkUpdateReport, dryRun: Bool) throws {
+    private func finishReport(_ report: BulkUpdateReport) throws {
         guard let file = self.reportFile else { return }
-        guard file.write(report, dryRun: dryRun, exitCode: 0) else {
+        guard file.write(report, exitCode: 0) else {
             throw ExitCode(ApplyFailure.reportUnwritable)
         }
     }

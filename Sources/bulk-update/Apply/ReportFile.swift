@@ -25,12 +25,12 @@ final class ReportFile: Sendable {
 
     deinit { close(self.descriptor) }
 
-    /// Writes the report's own fields, plus `exitCode`, `error` when the run failed, and `dryRun` for a dry run.
+    /// Writes the report's own fields (`dryRun` among them), plus `exitCode`, and `error` when the run failed.
     /// A failure before any work has no report: then only `exitCode` and `error` are written.
     ///
     /// - Returns: Whether the report was written; when not, the reason is on standard error.
     @discardableResult
-    func write(_ report: BulkUpdateReport?, error: String? = nil, dryRun: Bool = false, exitCode: Int32) -> Bool {
+    func write(_ report: BulkUpdateReport?, error: String? = nil, exitCode: Int32) -> Bool {
         var object: [String: Any] = [:]
         if let report, let data = try? JSONEncoder().encode(report),
             let fields = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
@@ -39,7 +39,6 @@ final class ReportFile: Sendable {
         }
         object["exitCode"] = Int(exitCode)
         if let error { object["error"] = error }
-        if dryRun { object["dryRun"] = true }
         do {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
             try FileHandle(fileDescriptor: self.descriptor, closeOnDealloc: false).write(
