@@ -163,6 +163,24 @@ public struct BulkUpdateOptions: Sendable {
     public var pauseWhen: String?
     /// How often the replica lag and ``pauseWhen`` are checked. Defaults to 1 second.
     public var healthCheckInterval: Duration = .seconds(1)
+    /// Guards against concurrent changes: table columns whose current value each row carries, after its new
+    /// values (one value per column, in this order: a `version`, an `updated_at`, or the old value of a column being
+    /// fixed). A row whose column no longer holds that value (compared null-safely, as ``skipUnchanged`` compares)
+    /// is not written: it is a conflict, counted in ``BulkUpdateReport/rowsConflicting`` and passed to
+    /// ``onConflicts``. The check and the write are one statement per chunk, so a change committed by another
+    /// session before the row is written is seen, never overwritten. A column may be both set and expected.
+    /// Defaults to none.
+    public var expectedColumns: [String] = []
+    /// The caller's own SQL predicate on the target table, which the statements name `t` (`t.status = 'active'`):
+    /// only matched rows for which it is true are written; the others are counted in
+    /// ``BulkUpdateReport/rowsSkippedByCondition``. It is the caller's SQL, sent as written inside each chunk's
+    /// statement (qualify columns with `t.`: the new values are a relation with the same column names); it must
+    /// keep its parentheses balanced and hold no `;` or comment. It is run once on no rows before the first write,
+    /// so SQL the database refuses stops the run before anything is written. Defaults to `nil`.
+    public var condition: String?
+    /// Called with each chunk's conflicts (see ``expectedColumns``) once the chunk committed, or, in a dry run, was
+    /// read; from the worker that wrote it, so keep it quick. The conflicts carry row values. Defaults to `nil`.
+    public var onConflicts: (@Sendable ([BulkUpdateConflict]) -> Void)?
     /// Previews the run instead of writing it: every chunk is read, cut and checked exactly as in the real run,
     /// and the database is asked, in a plain `SELECT` that writes nothing and locks no row, how many of its rows
     /// would change, already hold their new values, or are not found, with a sample of the differences (see
@@ -263,6 +281,7 @@ public struct BulkUpdateOptions: Sendable {
                 )
             }
         }
+        if let condition = self.condition { try SQLPredicate.check(condition) }
         guard self.diffSampleLimit >= 0 else {
             throw BulkUpdateError(.configuration, "diffSampleLimit cannot be negative, got \(self.diffSampleLimit)")
         }

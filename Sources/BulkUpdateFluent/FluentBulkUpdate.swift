@@ -19,6 +19,14 @@ enum FluentBulkUpdate {
         logger: Logger?
     ) async throws -> BulkUpdateReport {
         let logger = logger ?? Logger.silent
+        guard options.expectedColumns.isEmpty && options.condition == nil else {
+            // Models carry no expected values, and a model left alone must not be marked saved.
+            throw BulkUpdateError(
+                .configuration,
+                "expectedColumns and condition are not available for Fluent models; use BulkUpdatePostgres or"
+                    + " BulkUpdateSQLite with rows"
+            )
+        }
         let target = try FluentTarget(database)
         let prepared = try ModelRows(
             models: models,
@@ -34,7 +42,8 @@ enum FluentBulkUpdate {
             options: options
         )
         let report = try await target.update(request, rows: prepared.rows, logger: logger)
-        try prepared.markSaved(allRowsFound: report.keysNotFound == 0)
+        // A dry run wrote nothing: the models stay as they are, their changes pending.
+        if !report.dryRun { try prepared.markSaved(allRowsFound: report.keysNotFound == 0) }
         return report
     }
 }

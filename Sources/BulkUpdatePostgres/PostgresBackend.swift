@@ -28,8 +28,15 @@ package struct PostgresBackend: BulkUpdateBackend {
         case .copy:
             // An atomic run's stage gets its random name when the run starts.
             let stage: SQL = plan.options.atomic ? "<staging table>" : StageTable.temporary(for: plan).qualified
-            sql = "COPY \(stage) FROM STDIN; " + statements.update(from: "\(stage) AS u")
-        default: sql = statements.update(from: statements.unnestSource)
+            let update =
+                plan.isGuarded && !plan.options.atomic
+                ? statements.guardedWrite(from: "\(stage) AS u") : statements.update(from: "\(stage) AS u")
+            sql = "COPY \(stage) FROM STDIN; " + update
+        default:
+            sql =
+                plan.isGuarded
+                ? statements.guardedWrite(from: statements.unnestSource(ordinal: true))
+                : statements.update(from: statements.unnestSource)
         }
         return PostgresStatement(sql).text
     }
@@ -40,6 +47,7 @@ package struct PostgresBackend: BulkUpdateBackend {
         if self.connections.isPinned {
             try Self.pin(&options, nested: self.connections.transactions == .nested, logger: logger)
         }
+        let guarded = !options.expectedColumns.isEmpty || options.condition != nil
         switch options.strategy {
         case .auto:
             // Measured (docs/strategies.md): unnest is as fast as or faster than copy at every chunk size; copy is
@@ -48,6 +56,12 @@ package struct PostgresBackend: BulkUpdateBackend {
             return options
         case .copy:
             return options
+        case .values where guarded, .caseWhen where guarded:
+            throw BulkUpdateError(
+                .configuration,
+                "strategy \(options.strategy) cannot check expected values or a condition on PostgreSQL;"
+                    + " use auto, unnest or copy"
+            )
         case .unnest, .values, .caseWhen:
             guard !options.atomic else {
                 throw BulkUpdateError(
@@ -133,6 +147,7 @@ package struct PostgresBackend: BulkUpdateBackend {
         } catch {
             throw PostgresErrors.map(error, doing: "checking privileges on \(plan.table.name)")
         }
+        if plan.isGuarded { try await self.tryGuards(plan, logger: logger) }
         // The health checks of a live run, tried once: the pause query, the right to read the standbys' positions,
         // the standbys themselves.
         guard plan.options.watchesHealth else { return }
@@ -146,6 +161,33 @@ package struct PostgresBackend: BulkUpdateBackend {
         }
         if !plan.options.replicaURLs.isEmpty {
             try await PostgresStandbys.open(urls: plan.options.replicaURLs, logger: logger).close()
+        }
+    }
+
+    /// Runs the statement that reads a guarded chunk's rows once, on no rows: the caller's condition is SQL only the
+    /// server can judge, so one it refuses (or that reads a column the role may not) stops the run before anything
+    /// is written.
+    ///
+    /// - Throws: ``BulkUpdateError`` with code `configuration` and the server's message, or `privilege`.
+    private func tryGuards(_ plan: UpdatePlan, logger: Logger) async throws {
+        let statements = PostgresStatements(plan: plan)
+        let sql = statements.sql.classification(from: statements.unnestSource(ordinal: true), filter: "1 = 1")
+        let none = Chunk(plan: plan, worker: 0, number: 0, capacity: 0)
+        do {
+            try await self.connections.withDeadlineConnection(
+                statementTimeout: plan.options.statementTimeout,
+                logger: logger
+            ) { db in
+                try await self.connections.isolated(on: db, savepoint: "bulk_update_condition") {
+                    _ = try await db.query(PostgresStatement(sql), statements.arrayBinds(none))
+                }
+            }
+        } catch {
+            guard var mapped = PostgresErrors.map(error, doing: "the condition") as? BulkUpdateError,
+                mapped.code == .server || mapped.code == .input
+            else { throw PostgresErrors.map(error, doing: "trying the condition") }
+            mapped.code = .configuration
+            throw mapped
         }
     }
 

@@ -57,6 +57,11 @@ package struct SQLiteBackend: BulkUpdateBackend {
         case .auto:
             options.strategy = .values
             return options
+        case .caseWhen where !options.expectedColumns.isEmpty || options.condition != nil:
+            throw BulkUpdateError(
+                .configuration,
+                "strategy caseWhen cannot check expected values or a condition; use auto, values or tempTable"
+            )
         case .values, .caseWhen, .tempTable:
             return options
         default:
@@ -190,6 +195,22 @@ package struct SQLiteBackend: BulkUpdateBackend {
         if let pauseWhen = plan.options.pauseWhen {
             // Tried once before anything is written: a query that fails stops the run here.
             _ = try await self.lock.withLock { try await SQLiteRunProbe.pauseWhen(pauseWhen, on: self.connection) }
+        }
+        if plan.isGuarded {
+            // The caller's condition is SQL only SQLite can judge: the statement that reads a guarded chunk's rows
+            // is run once on one row of NULLs, which matches nothing, so SQL it refuses stops the run here.
+            let sql = UpdateSQL(plan: plan, dialect: SQLiteChunkExecutor.dialect)
+            let query = sql.classification(from: sql.valuesSource(rows: 1, ordinal: true), filter: "1 = 1")
+            do {
+                _ = try await self.lock.withLock {
+                    try await self.connection.execute(query, Array(repeating: .null, count: plan.columns.count + 1))
+                }
+            } catch {
+                let mapped = SQLiteErrors.map(error, doing: "the condition")
+                guard var failure = mapped as? BulkUpdateError else { throw mapped }
+                failure.code = .configuration
+                throw failure
+            }
         }
         // SQLite has no privileges; what can stop a write is the file system: the database file and the directory
         // its journal files go to must be writable by this process.

@@ -53,7 +53,8 @@ struct ApplyCommand: AsyncParsableCommand {
             error when the run starts (with --quiet too, unless you chose it with --run-id); `bulk-update runs` \
             lists runs.
 
-            Exit codes: 0 success; 64 bad options or settings (a journal schema that does not exist included); \
+            Exit codes: 0 success; 3 the run finished and left rows alone as conflicts (--expect; a --dry-run that \
+            finds some too); 64 bad options or settings (a journal schema that does not exist included); \
             65 the input does not fit the table — an unknown table or column, a value the column refuses, a row the \
             database rejects (a constraint), --expect-rows, --fail-on-missing-keys — nothing written; 66 input not \
             readable; 69 the database failed (connection, timeout, server error), nothing written; 73 the --report \
@@ -68,6 +69,10 @@ struct ApplyCommand: AsyncParsableCommand {
             what was committed and the resume command and exits 75. An atomic run applies nothing. A signal while \
             the file is being checked exits 75 with nothing written. `bulk-update runs pause|continue|stop|set \
             RUN_ID` steers a journaled run from another terminal (seen within a second).
+
+            Safe data fixes: --dry-run shows what would change; --expect COLUMN=INPUT_COLUMN writes a row only \
+            while its column still holds the value the input expected, checked in the statement that writes it, so \
+            a change made meanwhile is never overwritten; --where adds your own condition. See docs/safe-fixes.md.
 
             Live databases: --max-rows-per-second caps the rate, --max-replica-lag pauses while standbys lag, \
             --pause-when pauses while your own query says so; pauses are shown in the progress line and summed in \
@@ -149,6 +154,36 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @Option(help: "Fail unless the input holds exactly this many rows (a file is counted before anything is written).")
     var expectRows: Int?
+
+    @Option(
+        name: .customLong("expect"),
+        parsing: .singleValue,
+        help: """
+            COLUMN=INPUT_COLUMN (repeatable): write a row only while its table column COLUMN still holds the value of \
+            the input's INPUT_COLUMN (a version, an updated_at, the old value of a column being fixed); otherwise \
+            the row is a conflict, left alone, counted, listed (--conflicts) and the command exits 3. COLUMN alone \
+            reads the input column of that name, which is then not set. COLUMN may also be set.
+            """
+    )
+    var expectations: [String] = []
+
+    @Option(
+        name: .customLong("where"),
+        help: """
+            Your own SQL predicate on the target, named t (t.status = 'active'): only matched rows for which it is \
+            true are written; the others are counted as skipped by the condition. Sent as written; tried once on no \
+            rows before anything is written.
+            """
+    )
+    var condition: String?
+
+    @Option(
+        help: """
+            Write every conflict as CSV to this file (key columns, column, expected, actual; NULL as \\N), also for \
+            --dry-run (checked before anything is written).
+            """
+    )
+    var conflicts: String?
 
     @Option(help: "Write at most this many rows per second across all workers (for live databases).")
     var maxRowsPerSecond: Int?
@@ -272,6 +307,9 @@ struct ApplyCommand: AsyncParsableCommand {
         if let runID = self.runID ?? self.resume, runID.isEmpty || runID.count > 100 {
             throw ValidationError("a run id must have 1 to 100 characters")
         }
+        for (column, input) in self.expected where column.isEmpty || input.isEmpty {
+            throw ValidationError("--expect takes COLUMN or COLUMN=INPUT_COLUMN, got '\(column)=\(input)'")
+        }
         if let expectRows, expectRows < 0 {
             throw ValidationError("--expect-rows cannot be negative")
         }
@@ -331,6 +369,17 @@ struct ApplyCommand: AsyncParsableCommand {
         self.columns.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     }
 
+    /// `--expect` as (table column, input column) pairs.
+    var expected: [(column: String, input: String)] {
+        self.expectations.map { text in
+            guard let equals = text.firstIndex(of: "=") else { return (text, text) }
+            return (
+                text[..<equals].trimmingCharacters(in: .whitespaces),
+                text[text.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            )
+        }
+    }
+
     var keyColumns: [String]? {
         let keys = self.keys.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         return keys.isEmpty ? nil : keys
@@ -340,8 +389,10 @@ struct ApplyCommand: AsyncParsableCommand {
         let signals = StopSignals(grace: .milliseconds(Int(self.grace * 1000)))
         signals.install()
         let reportFile: ReportFile?
+        let conflictsFile: ConflictsFile?
         do {
             reportFile = try self.report.map { try ReportFile(path: $0) }
+            conflictsFile = try self.conflicts.map { try ConflictsFile(path: $0) }
         } catch let failure as ApplyFailure {
             FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
             throw ExitCode(failure.exitCode)
@@ -355,7 +406,7 @@ struct ApplyCommand: AsyncParsableCommand {
                 )
             }
             signals.context.withLock { $0.reportFile = reportFile }
-            let runner = ApplyRun(command: self, reportFile: reportFile, signals: signals)
+            let runner = ApplyRun(command: self, reportFile: reportFile, conflictsFile: conflictsFile, signals: signals)
             try await location.withBackend(connections: self.workers + 1) { backend in
                 try await runner.run(backend: backend)
             }
@@ -382,6 +433,8 @@ struct ApplyFailure: Error, CustomStringConvertible {
     /// Stopped by a signal or `runs stop` (the same code as a partly applied run: resume it).
     static let interrupted: Int32 = 75
     static let privilegeMissing: Int32 = 77
+    /// The run finished, and left rows alone as conflicts (`--expect`).
+    static let conflicts: Int32 = 3
 
     var description: String
     var exitCode: Int32
@@ -390,7 +443,8 @@ struct ApplyFailure: Error, CustomStringConvertible {
 
     /// Library option names as they appear in messages, and the flags that set them.
     static let flagNames = [
-        ("(expectedRows)", "(--expect-rows)"), ("(failOnMissingKeys)", "(--fail-on-missing-keys)"),
+        ("(expectedRows)", "(--expect-rows)"), ("expected columns", "--expect columns"),
+        ("(failOnMissingKeys)", "(--fail-on-missing-keys)"),
         ("(statementTimeout)", "(--statement-timeout)"),
         ("(journalSchema, apply --journal-schema SCHEMA)", "(--journal-schema SCHEMA)"),
         ("(atomic, apply --atomic)", "(--atomic)"), ("(apply --no-journal)", "(--no-journal)"),

@@ -109,4 +109,103 @@ struct SafeFixTests {
             #expect(hex.standardOutput.contains("  1  data: '\\x00ff' -> '\\x01'"), streams(hex))
         }
     }
+
+    /// 40 rows `(i, version 1, 'e<i>', 'active' or 'gone' for every fourth)`; rows 5, 10, … 40 then changed by
+    /// "another session" (version 2, email 'app').
+    static func guardedTable(_ target: ApplyTarget) throws {
+        try target.execute(
+            "INSERT INTO \(target.table) VALUES "
+                + (1...40).map { "(\($0), 1, 'e\($0)', '\($0 % 4 == 0 ? "gone" : "active")')" }.joined(separator: ", ")
+                + "; UPDATE \(target.table) SET version = 2, email = 'app' WHERE id % 5 = 0"
+        )
+    }
+
+    @Test(
+        "--expect and --where: a dry run, the run and the conflicts file agree, per chunk and atomic",
+        arguments: ApplyBackend.enabled
+    )
+    func guardedRun(_ backend: ApplyBackend) throws {
+        for atomic in [false, true] {
+            try ApplyTarget.with(
+                backend,
+                columns: "id integer PRIMARY KEY, version integer NOT NULL, email text, status text"
+            ) { target in
+                try Self.guardedTable(target)
+                // Every row expects version 1 and asks for a new email; ids 41 and 42 have no row.
+                let input = try target.write(
+                    "fix.csv",
+                    "id,email,version\n" + (1...42).map { "\($0),new\($0),1\n" }.joined()
+                )
+                let options =
+                    ["--input", input, "--expect", "version", "--where", "t.status = 'active'", "--chunk-size", "7"]
+                    + (atomic ? ["--atomic"] : [])
+                let dry = try target.apply(
+                    options + ["--dry-run", "--conflicts", target.path("dry.csv"), "--report", target.path("dry.json")]
+                )
+                #expect(dry.status == 3, streams(dry))
+                #expect(dry.standardError.contains("would be left alone as conflicts"), streams(dry))
+                let run = try target.apply(
+                    options + ["--conflicts", target.path("run.csv"), "--report", target.path("run.json")]
+                )
+                #expect(run.status == 3, streams(run))
+                let preview = try readReport(target.path("dry.json"))
+                let done = try readReport(target.path("run.json"))
+                for field in [
+                    "rowsMatched", "rowsChanged", "rowsConflicting", "rowsSkippedByCondition", "keysNotFound",
+                ] {
+                    #expect(preview[field] as? Int == done[field] as? Int, "\(field): \(preview) vs \(done)")
+                }
+                // Ids 4, 8, … 40 are gone: skipped (20 and 40, changed too, among them). Ids 5, 10, 15, 25, 30, 35
+                // were changed and are active: conflicts. The other 24 rows are written.
+                #expect(done["rowsConflicting"] as? Int == 6, "\(done)")
+                #expect(done["rowsSkippedByCondition"] as? Int == 10, "\(done)")
+                #expect(done["rowsChanged"] as? Int == 24 && done["keysNotFound"] as? Int == 2, "\(done)")
+                #expect(done["exitCode"] as? Int == 3)
+                let expected =
+                    "id,column,expected,actual\n" + [5, 10, 15, 25, 30, 35].map { "\($0),version,1,2\n" }.joined()
+                let dryLines = try String(contentsOfFile: target.path("dry.csv"), encoding: .utf8)
+                let runLines = try String(contentsOfFile: target.path("run.csv"), encoding: .utf8)
+                // Chunks finish in any order: compare the lines as sets, the header first.
+                #expect(runLines.hasPrefix("id,column,expected,actual\n"), "\(runLines)")
+                #expect(Set(runLines.split(separator: "\n")) == Set(expected.split(separator: "\n")), "\(runLines)")
+                #expect(Set(dryLines.split(separator: "\n")) == Set(expected.split(separator: "\n")), "\(dryLines)")
+                // The table: conflicts and skipped rows untouched, the rest written.
+                for row in try target.contents() {
+                    let id = Int(row[0]!)!
+                    let email = row[2]
+                    if id % 5 == 0 {
+                        #expect(email == "app", "row \(id): \(row)")
+                    } else if id % 4 == 0 {
+                        #expect(email == "e\(id)", "row \(id): \(row)")
+                    } else {
+                        #expect(email == "new\(id)", "row \(id): \(row)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("--where that the database refuses, or that could leave its parentheses, stops before anything is written")
+    func badConditions() throws {
+        for backend in ApplyBackend.enabled {
+            try ApplyTarget.with(backend, columns: "id integer PRIMARY KEY, email text", rows: "(1, 'a')") { target in
+                let input = try target.write("c.csv", "id,email\n1,b\n")
+                for (condition, message) in [
+                    ("t.nope = 1", "nope"), ("t.email = 'a') OR (1 = 1", "closes a parenthesis it did not open"),
+                    ("t.email = 'a'; DROP TABLE x", "holds a ';'"), ("t.email = 'a' -- x", "holds a comment"),
+                    ("(t.email = 'a'", "leaves a parenthesis open"),
+                ] {
+                    let result = try target.apply(["--input", input, "--where", condition])
+                    #expect(result.status == 64, "\(condition): \(streams(result))")
+                    #expect(result.standardError.contains(message), "\(condition): \(streams(result))")
+                    #expect(result.standardError.contains("nothing was written"), streams(result))
+                }
+                #expect(try target.contents() == [["1", "a"]])
+                // Quoted text may hold what would otherwise be refused.
+                let quoted = try target.apply(["--input", input, "--where", "t.email <> ')--;' AND t.email <> 'x'"])
+                #expect(quoted.status == 0, streams(quoted))
+                #expect(try target.contents() == [["1", "b"]])
+            }
+        }
+    }
 }

@@ -218,6 +218,11 @@ package struct RunJournal: Sendable {
             "skipUnchanged=\(options.skipUnchanged)",
             "duplicateKeys=\(options.duplicateKeys)",
         ]
+        // Only when set, so that the fingerprints of runs without them stay as they were.
+        if !options.expectedColumns.isEmpty {
+            parts.append("expected=\(options.expectedColumns.joined(separator: ","))")
+        }
+        if let condition = options.condition { parts.append("condition=\(String(condition.stableHash, radix: 16))") }
         if let digest = options.inputDigest { parts.append(Self.inputPrefix + digest) }
         return parts.joined(separator: ";")
     }

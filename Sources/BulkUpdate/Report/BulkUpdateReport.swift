@@ -4,8 +4,9 @@
 ///   later row of its chunk has the same key, or sent and then matched to exactly one table row or counted as not
 ///   found. A key repeated in a later chunk is sent again (so the last row still wins) and counted again; such
 ///   repeats are also counted in `duplicateKeysAcrossChunks`.
-/// - `rowsMatched` = `rowsChanged` + `rowsUnchanged`. Without ``BulkUpdateOptions/skipUnchanged`` every matched
-///   row is rewritten and counted as changed.
+/// - `rowsMatched` = `rowsChanged` + `rowsUnchanged` + `rowsConflicting` + `rowsSkippedByCondition`. Without
+///   ``BulkUpdateOptions/skipUnchanged`` every matched row that meets the guards is rewritten and counted as
+///   changed.
 public struct BulkUpdateReport: Sendable, Codable, Equatable {
     /// One chunk that was committed.
     public struct ChunkRecord: Sendable, Codable, Equatable {
@@ -72,6 +73,14 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
     public var rowsChanged: Int = 0
     /// Table rows found whose values already equalled the new ones (only with `skipUnchanged`).
     public var rowsUnchanged: Int = 0
+    /// Table rows left alone because an expected column no longer held the expected value
+    /// (``BulkUpdateOptions/expectedColumns``).
+    public var rowsConflicting: Int = 0
+    /// Table rows left alone because the caller's ``BulkUpdateOptions/condition`` was not true for them.
+    public var rowsSkippedByCondition: Int = 0
+    /// Up to ten conflicts, in the order the chunks finished; all of them go to ``BulkUpdateOptions/onConflicts``.
+    /// Holds row values.
+    public var conflictExamples: [BulkUpdateConflict] = []
     /// Input keys with no row in the table.
     public var keysNotFound: Int = 0
     /// Up to ten of the keys not found, as SQL-like text.
@@ -126,7 +135,12 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
         }
         self.rowsMatched += outcome.matched
         self.rowsChanged += outcome.changed
-        self.rowsUnchanged += outcome.matched - outcome.changed
+        self.rowsConflicting += outcome.conflicting
+        self.rowsSkippedByCondition += outcome.skippedByCondition
+        self.rowsUnchanged += outcome.matched - outcome.changed - outcome.conflicting - outcome.skippedByCondition
+        for conflict in outcome.conflicts where self.conflictExamples.count < Self.maximumNotFoundExamples {
+            self.conflictExamples.append(conflict)
+        }
         self.keysNotFound += record.rows - outcome.matched
         for example in outcome.notFoundExamples where self.notFoundExamples.count < Self.maximumNotFoundExamples {
             self.notFoundExamples.append(example)
@@ -140,6 +154,11 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
         self.rowsMatched += other.rowsMatched
         self.rowsChanged += other.rowsChanged
         self.rowsUnchanged += other.rowsUnchanged
+        self.rowsConflicting += other.rowsConflicting
+        self.rowsSkippedByCondition += other.rowsSkippedByCondition
+        for conflict in other.conflictExamples where self.conflictExamples.count < Self.maximumNotFoundExamples {
+            self.conflictExamples.append(conflict)
+        }
         self.keysNotFound += other.keysNotFound
         for example in other.notFoundExamples where self.notFoundExamples.count < Self.maximumNotFoundExamples {
             self.notFoundExamples.append(example)
@@ -191,6 +210,7 @@ extension BulkUpdateReport: CustomStringConvertible {
                     .map { "\(($0.value * 10).rounded() / 10) s for \($0.key)" }.joined(separator: ", ")
             )
         }
+        lines += self.guardLines
         if !self.notFoundExamples.isEmpty {
             lines.append("keys not found, e.g.: " + self.notFoundExamples.joined(separator: ", "))
         }
@@ -211,6 +231,7 @@ extension BulkUpdateReport {
                 + (self.duplicateKeysAcrossChunks > 0
                     ? " (+\(self.duplicateKeysAcrossChunks) written again in later chunks)" : ""),
         ]
+        lines += self.guardLines
         if !self.notFoundExamples.isEmpty {
             lines.append("keys not found, e.g.: " + self.notFoundExamples.joined(separator: ", "))
         }
@@ -226,6 +247,30 @@ extension BulkUpdateReport {
         let seconds = (self.elapsedSeconds * 1000).rounded() / 1000
         lines.append("read in \(seconds) s, \(Int(self.rowsPerSecond)) rows/s")
         return lines.joined(separator: "\n")
+    }
+
+    /// The conflicts and the rows the condition skipped, when there are any.
+    private var guardLines: [String] {
+        var lines: [String] = []
+        if self.rowsConflicting > 0 {
+            lines.append(
+                "conflicts \(self.rowsConflicting): rows another session changed were left alone"
+                    + (self.dryRun ? " (a run would leave them)" : "")
+            )
+            for conflict in self.conflictExamples {
+                lines.append(
+                    "  \(conflict.key)  \(conflict.column): expected \(conflict.expected.map(Self.quoted) ?? "NULL"),"
+                        + " found \(conflict.actual.map(Self.quoted) ?? "NULL")"
+                )
+            }
+            if self.rowsConflicting > self.conflictExamples.count {
+                lines.append("  … and \(self.rowsConflicting - self.conflictExamples.count) more")
+            }
+        }
+        if self.rowsSkippedByCondition > 0 {
+            lines.append("skipped by the condition \(self.rowsSkippedByCondition)")
+        }
+        return lines
     }
 
     /// `'it''s'`: a value as a (shortened) SQL literal, line breaks as `\n`, so that each shows on one line.
@@ -252,6 +297,12 @@ package struct ChunkOutcome: Sendable {
     package var isPreview = false
     /// A preview's differences, in key order.
     package var samples: [BulkUpdateReport.DiffSample] = []
+    /// Matched rows left alone because an expected column differed; counted in `matched`, not in `changed`.
+    package var conflicting = 0
+    /// Matched rows left alone because the condition was not true; counted in `matched`, not in `changed`.
+    package var skippedByCondition = 0
+    /// The conflicts, one per differing expected column.
+    package var conflicts: [BulkUpdateConflict] = []
 
     package init(matched: Int, changed: Int, notFoundExamples: [String] = []) {
         self.matched = matched

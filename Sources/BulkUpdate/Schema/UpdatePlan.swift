@@ -5,9 +5,22 @@ package struct UpdatePlan: Sendable {
     package let table: TableSchema
     package let keyColumns: [ColumnSchema]
     package let setColumns: [ColumnSchema]
+    /// The table's columns each row carries an expected value for (``BulkUpdateOptions/expectedColumns``).
+    package let expectedColumns: [ColumnSchema]
     package var options: BulkUpdateOptions
-    /// Key columns first, then set columns: the order of every row's values and of every chunk's columns.
+    /// Key columns first, then set columns, then one column per expected column (named by
+    /// ``expectedName(_:)``, typed as the table's column, nullable): the order of every row's values and of every
+    /// chunk's columns.
     package let columns: [ColumnSchema]
+
+    /// Whether rows are written only under conditions: expected values or the caller's condition.
+    package var isGuarded: Bool { !self.expectedColumns.isEmpty || self.options.condition != nil }
+
+    /// The name of expected column `index` among the chunk's columns and in the statements' relation of new values:
+    /// `expected email`, or `expected 3` when that would pass PostgreSQL's 63-byte identifier limit.
+    package func expectedName(_ index: Int) -> String {
+        self.columns[self.keyColumns.count + self.setColumns.count + index].name
+    }
 
     /// The schema (SQLite: attached database) of the run's journal: ``BulkUpdateOptions/journalSchema``, else the
     /// target's.
@@ -60,6 +73,15 @@ package struct UpdatePlan: Sendable {
         }
         try checkUnique(keyNames, "key")
         try checkUnique(setColumns, "set")
+        try checkUnique(options.expectedColumns, "expected")
+        let expected = try options.expectedColumns.map { name throws(BulkUpdateError) in try lookup(name) }
+        for name in options.expectedColumns where keyNames.contains(name) {
+            throw BulkUpdateError(
+                .schema,
+                "column \"\(name)\" is part of the key, which finds the row; it cannot also be expected",
+                column: name
+            )
+        }
         let keys = try keyNames.map { name throws(BulkUpdateError) in try lookup(name) }
         let sets = try setColumns.map { name throws(BulkUpdateError) in try lookup(name) }
         for name in setColumns where keyNames.contains(name) {
@@ -69,7 +91,7 @@ package struct UpdatePlan: Sendable {
                 column: name
             )
         }
-        for column in keys + sets {
+        for column in keys + sets + expected {
             if let unsupported = column.unsupportedType {
                 throw BulkUpdateError(
                     .schema,
@@ -104,7 +126,16 @@ package struct UpdatePlan: Sendable {
         self.table = table
         self.keyColumns = keys
         self.setColumns = sets
-        self.columns = keys + sets
+        self.expectedColumns = expected
+        let aliases = expected.enumerated().map { index, column in
+            let name = "expected \(column.name)"
+            return ColumnSchema(
+                name: name.utf8.count <= 63 ? name : "expected \(index + 1)",
+                type: column.type,
+                isNullable: true
+            )
+        }
+        self.columns = keys + sets + aliases
         self.options = options
     }
 

@@ -30,7 +30,9 @@ package struct UpdateSQL: Sendable {
     package let table: SQL
     package let keyNames: [SQL]
     package let setNames: [SQL]
-    /// Key names then set names: the column order of every chunk.
+    /// The names of the expected values in the relation of new values (``UpdatePlan/expectedName(_:)``).
+    package let expectedNames: [SQL]
+    /// Key names, set names, then expected names: the column order of every chunk.
     package let allNames: [SQL]
     /// `t."id" = u."id" AND …`
     package let match: SQL
@@ -38,6 +40,11 @@ package struct UpdateSQL: Sendable {
     package let assignments: SQL
     /// `t."username" IS DISTINCT FROM u."username" OR …`
     package let changed: SQL
+    /// `NOT (t."version" IS DISTINCT FROM u."expected version") AND …`: the row still holds every expected value;
+    /// `nil` without expected columns.
+    package let expectationsHold: SQL?
+    /// `CASE WHEN (<the caller's condition>) THEN 1 ELSE 0 END = 1` (true or false, never NULL); `nil` without one.
+    package let conditionHolds: SQL?
 
     package init(plan: UpdatePlan, dialect: Dialect) {
         self.plan = plan
@@ -45,7 +52,8 @@ package struct UpdateSQL: Sendable {
         self.table = plan.table.name.sql
         self.keyNames = plan.keyColumns.map { .identifier($0.name) }
         self.setNames = plan.setColumns.map { .identifier($0.name) }
-        self.allNames = self.keyNames + self.setNames
+        self.expectedNames = plan.expectedColumns.indices.map { .identifier(plan.expectedName($0)) }
+        self.allNames = self.keyNames + self.setNames + self.expectedNames
         self.match = .list(self.keyNames.map { "t.\($0) = u.\($0)" }, separator: " AND ")
         self.assignments = .list(self.setNames.map { "\($0) = u.\($0)" })
         self.changed = .list(
@@ -53,12 +61,27 @@ package struct UpdateSQL: Sendable {
             },
             separator: " OR "
         )
+        let expected = zip(plan.expectedColumns, self.expectedNames).map { column, name -> SQL in
+            "NOT (\(dialect.differs("t.\(SQL.identifier(column.name))", "u.\(name)", column)))"
+        }
+        self.expectationsHold = expected.isEmpty ? nil : .list(expected, separator: " AND ")
+        // The caller's own SQL (BulkUpdateOptions.condition), documented as such, checked by SQLPredicate to keep
+        // its parentheses inside these.
+        self.conditionHolds = plan.options.condition.map { "CASE WHEN (\(SQL.unsafeRaw($0))) THEN 1 ELSE 0 END = 1" }
+    }
+
+    /// The conditions besides the key a row must meet to be written: the expected values and the caller's condition
+    /// (`nil` when there are none).
+    package var guards: SQL? {
+        let conditions = [self.expectationsHold, self.conditionHolds].compactMap { $0 }
+        return conditions.isEmpty ? nil : .list(conditions, separator: " AND ")
     }
 
     /// `UPDATE <table> AS t SET … FROM <source> WHERE <match>`, plus `AND (<changed>)` when
     /// `onlyChanged`.
     package func update(from source: SQL, onlyChanged: Bool) -> SQL {
         var sql: SQL = "UPDATE \(self.table) AS t SET \(self.assignments) FROM \(source) WHERE \(self.match)"
+        if let guards = self.guards { sql += " AND \(guards)" }
         if onlyChanged { sql += " AND (\(self.changed))" }
         return sql
     }
@@ -77,10 +100,49 @@ package struct UpdateSQL: Sendable {
 
     // MARK: Preview
 
-    /// A dry run's counts for the rows of a source `u`: one row (matched, differing), both integers.
+    /// A dry run's counts for the rows of a source `u`: one row of integers (matched, would change, conflicting,
+    /// skipped by the condition).
     package func previewCounts(from source: SQL) -> SQL {
-        "SELECT count(*), coalesce(sum(CASE WHEN \(self.changed) THEN 1 ELSE 0 END), 0)"
+        let condition = self.conditionHolds ?? "1 = 1"
+        let expectations = self.expectationsHold ?? "1 = 1"
+        func count(_ test: SQL) -> SQL { "coalesce(sum(CASE WHEN \(test) THEN 1 ELSE 0 END), 0)" }
+        return "SELECT count(*), \(count("\(condition) AND \(expectations) AND (\(self.changed))")),"
+            + " \(count("\(condition) AND NOT (\(expectations))")), \(count("NOT (\(condition))"))"
             + " FROM \(self.table) AS t JOIN \(source) ON \(self.match)"
+    }
+
+    /// The rows that meet the condition but not the expectations: the conflicts of a dry run.
+    package var conflicting: SQL {
+        "\(self.conditionHolds ?? "1 = 1") AND NOT (\(self.expectationsHold ?? "1 = 1"))"
+    }
+
+    /// The matched rows a write leaves alone: those that do not meet the guards, and with `onlyChanged` those whose
+    /// values do not differ.
+    package func leftAlone(onlyChanged: Bool) -> SQL {
+        var written: [SQL] = self.guards.map { [$0] } ?? []
+        if onlyChanged { written.append("(\(self.changed))") }
+        return written.isEmpty ? "1 = 0" : "NOT (\(SQL.list(written, separator: " AND ")))"
+    }
+
+    /// The matched rows of a source `u` with an ``ordinalColumn`` that meet `filter`, each with what decides its
+    /// fate: the position; whether the condition holds, the expected values hold, the values differ (1 or 0); the
+    /// key values as text; then for each expected column whether it differs (1 or 0), the expected value and the
+    /// row's, as text. Read by ``ClassifiedRow/init(cells:keyCount:expectedCount:)``.
+    package func classification(from source: SQL, filter: SQL) -> SQL {
+        func flag(_ test: SQL?) -> SQL { test.map { "CASE WHEN \($0) THEN 1 ELSE 0 END" } ?? "1" }
+        var projection: [SQL] = [
+            "u.\(Self.ordinalName)", flag(self.conditionHolds), flag(self.expectationsHold), flag("(\(self.changed))"),
+        ]
+        for (column, name) in zip(self.plan.keyColumns, self.keyNames) {
+            projection.append(self.dialect.text("t.\(name)", column))
+        }
+        for (column, name) in zip(self.plan.expectedColumns, self.expectedNames) {
+            let current: SQL = "t.\(SQL.identifier(column.name))"
+            projection.append(flag(self.dialect.differs(current, "u.\(name)", column)))
+            projection.append(self.dialect.text("u.\(name)", column))
+            projection.append(self.dialect.text(current, column))
+        }
+        return "SELECT \(SQL.list(projection)) FROM \(self.table) AS t JOIN \(source) ON \(self.match) WHERE \(filter)"
     }
 
     /// Up to `limit` rows of a source `u` with an ``ordinalColumn`` whose values differ, in that column's order:
@@ -93,8 +155,9 @@ package struct UpdateSQL: Sendable {
             projection.append(self.dialect.text("t.\(name)", column))
             projection.append(self.dialect.text("u.\(name)", column))
         }
+        let guards = self.guards.map { " AND \($0)" as SQL } ?? ""
         return "SELECT \(SQL.list(projection)) FROM \(self.table) AS t JOIN \(source) ON \(self.match)"
-            + " WHERE \(self.changed) ORDER BY u.\(Self.ordinalName) LIMIT \(integer: limit)"
+            + " WHERE (\(self.changed))\(guards) ORDER BY u.\(Self.ordinalName) LIMIT \(integer: limit)"
     }
 
     /// The differences of one row ``previewSamples(from:limit:)`` returned: `cells` are the columns after the

@@ -55,10 +55,9 @@ struct Worker: Sendable {
                     // Read only: no journal, no rate limit, no retries (a failed read writes nothing to redo).
                     let samples = max(0, self.plan.options.diffSampleLimit - report.diffSamples.count)
                     do {
-                        report.add(
-                            try await self.executor.preview(chunk, samples: samples, logger: logger),
-                            record: record
-                        )
+                        let outcome = try await self.executor.preview(chunk, samples: samples, logger: logger)
+                        report.add(outcome, record: record)
+                        self.reportConflicts(outcome)
                     } catch var error as BulkUpdateError {
                         if error.chunk == nil { error.chunk = record }
                         throw error
@@ -97,6 +96,7 @@ struct Worker: Sendable {
                     throw error
                 }
                 report.add(outcome, record: record)
+                self.reportConflicts(outcome)
                 self.state.committed(chunk.count)
             }
         } catch {
@@ -107,6 +107,12 @@ struct Worker: Sendable {
         // Stopping: the router's next send to this worker must not wait for it.
         channel.finish()
         return WorkerResult(report: report, error: nil)
+    }
+
+    /// Hands a chunk's conflicts to ``BulkUpdateOptions/onConflicts``.
+    private func reportConflicts(_ outcome: ChunkOutcome) {
+        guard !outcome.conflicts.isEmpty, let onConflicts = self.plan.options.onConflicts else { return }
+        onConflicts(outcome.conflicts)
     }
 
     /// Writes a chunk, retrying transient failures with exponential backoff and jitter. Each attempt runs in its

@@ -28,10 +28,13 @@ enum PostgresPrivileges {
         }
 
         // The target's columns.
-        // Unchanged rows are found by reading the set columns, and Django's CASE statement reads them in its ELSE.
-        let readsSetColumns = plan.options.skipUnchanged || plan.options.strategy == .caseWhen
-        let readColumns = plan.keyColumns + (readsSetColumns ? plan.setColumns : [])
-        let names = plan.columns.map(\.name)
+        // Unchanged rows are found by reading the set columns, and Django's CASE statement reads them in its ELSE;
+        // a dry run compares them, and a guarded run reads them to tell why a row was left alone. Expected columns
+        // are read to compare them.
+        let readsSetColumns =
+            plan.options.skipUnchanged || plan.options.strategy == .caseWhen || plan.options.dryRun || plan.isGuarded
+        let readColumns = plan.keyColumns + (readsSetColumns ? plan.setColumns : []) + plan.expectedColumns
+        let names = (plan.keyColumns + plan.setColumns + plan.expectedColumns).map(\.name)
         let columnQuery: SQL = """
             SELECT c, pg_catalog.has_column_privilege(\(parameter: 1), c, 'SELECT'),
                    pg_catalog.has_column_privilege(\(parameter: 2), c, 'UPDATE')

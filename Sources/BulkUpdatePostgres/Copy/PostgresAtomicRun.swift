@@ -62,16 +62,18 @@ struct PostgresAtomicRun {
         let statements = PostgresStatements(plan: self.plan)
         let keys = SQL.list(statements.sql.keyNames)
         let repeated = report.duplicateKeysAcrossChunks > 0
-        let source: SQL =
+        let rows: SQL =
             repeated
-            ? "(SELECT DISTINCT ON (\(keys)) * FROM \(stage.qualified) ORDER BY \(keys), \(stage.extra) DESC) AS u"
-            : "\(stage.qualified) AS u"
+            ? "(SELECT DISTINCT ON (\(keys)) * FROM \(stage.qualified) ORDER BY \(keys), \(stage.extra) DESC)"
+            : stage.qualified
+        let source: SQL = "\(rows) AS u"
         // The stage's size and key distribution, for the planner: a whole file is often best applied with a hash
         // join, unlike a chunk.
         _ = try await db.query(stage.analyze)
         try await self.connections.transaction(on: db) {
             let (settings, binds) = PostgresChunkExecutor.transactionSettings(self.plan.options, indexJoins: false)
             _ = try await db.query(settings, binds)
+            let left = try await self.leftAlone(by: statements, rows: rows, on: db)
             let result = try await db.query(statements.update(from: source))
             var matched: Int
             var changed: Int
@@ -82,6 +84,7 @@ struct PostgresAtomicRun {
                 matched = result.metadata.rows ?? 0
                 changed = matched
             }
+            if let left { matched = left.matched }
             let staged = report.committedChunks.reduce(0) { $0 + $1.rows }
             var distinctKeys = staged
             if repeated {
@@ -108,12 +111,44 @@ struct PostgresAtomicRun {
             _ = try await db.query(stage.drop)
             report.rowsMatched = matched
             report.rowsChanged = changed
-            report.rowsUnchanged = matched - changed
+            report.rowsConflicting = left?.conflicting ?? 0
+            report.rowsSkippedByCondition = left?.skippedByCondition ?? 0
+            report.conflictExamples = Array((left?.conflicts ?? []).prefix(ChunkOutcome.notFoundExampleLimit))
+            report.rowsUnchanged = matched - changed - report.rowsConflicting - report.rowsSkippedByCondition
             report.keysNotFound = distinctKeys - matched
             report.notFoundExamples = examples
             report.duplicateKeys += report.duplicateKeysAcrossChunks
             report.duplicateKeysAcrossChunks = 0
             report.elapsedSeconds += BulkUpdateEngine.seconds(ContinuousClock.now - started)
+            if let conflicts = left?.conflicts, !conflicts.isEmpty { self.plan.options.onConflicts?(conflicts) }
         }
+    }
+
+    /// In a guarded run, before the final UPDATE and in its transaction: locks every matched row of the stage's
+    /// `rows` (so none changes before the UPDATE), then reads why each one the UPDATE will leave alone is left alone.
+    ///
+    /// - Returns: The rows matched (``ChunkOutcome/matched``) and those left alone, counted; `nil` when the run is
+    ///   not guarded.
+    private func leftAlone(by statements: PostgresStatements, rows: SQL, on db: DeadlineConnection) async throws
+        -> ChunkOutcome?
+    {
+        guard self.plan.isGuarded else { return nil }
+        let sql = statements.sql
+        let locked = try await db.query(
+            "SELECT count(*) FROM (SELECT 1 FROM \(sql.table) AS t JOIN \(rows) AS u ON \(sql.match)"
+                + " FOR NO KEY UPDATE OF t) AS l"
+        )
+        var outcome = ChunkOutcome(matched: 0, changed: 0)
+        let positioned: SQL = "(SELECT s.*, 0::int8 AS \(UpdateSQL.ordinalName) FROM \(rows) AS s) AS u"
+        let classification = sql.classification(
+            from: positioned,
+            filter: sql.leftAlone(onlyChanged: self.plan.options.skipUnchanged)
+        )
+        for row in try await db.query(classification).rows {
+            let classified = try ClassifiedRow(row, plan: self.plan, firstPosition: 0)
+            outcome.count(classified, key: self.plan.renderKey(text: classified.keyValues), plan: self.plan)
+        }
+        outcome.matched = Int(try locked.rows.first?.decode(Int64.self) ?? 0)
+        return outcome
     }
 }

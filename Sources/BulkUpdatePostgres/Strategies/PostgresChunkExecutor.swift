@@ -19,6 +19,10 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     let notFoundStatement: PostgresStatement
     /// A dry run's counts, over the chunk as arrays.
     let previewCountsStatement: PostgresStatement
+    /// A guarded run's statements (see ``applyGuarded(_:on:)``): the write, which returns the positions it wrote,
+    /// and the classification of the matched rows it left alone; for the `copy` strategy, from the stage.
+    let guardedWrite: PostgresStatement
+    let guardedClassification: PostgresStatement
     /// The `copy` strategy's per-connection temporary table, and the connections that already have it.
     let temporaryStage: StageTable
     let preparedConnections: ConnectionSet
@@ -47,6 +51,16 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
         self.notFoundStatement = PostgresStatement(self.statements.notFoundLookup)
         self.previewCountsStatement = PostgresStatement(
             self.statements.sql.previewCounts(from: self.statements.unnestSource)
+        )
+        let guardedSource = self.statements.guardedSource(
+            stage: plan.options.strategy == .copy ? self.temporaryStage : nil
+        )
+        self.guardedWrite = PostgresStatement(self.statements.guardedWrite(from: guardedSource))
+        self.guardedClassification = PostgresStatement(
+            self.statements.guardedClassification(
+                from: guardedSource,
+                written: plan.options.strategy == .copy ? 1 : plan.columns.count + 1
+            )
         )
         self.preparedConnections = ConnectionSet()
         self.batchStatements = StatementCache()
@@ -130,9 +144,29 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                     let arrays = self.statements.arrayBinds(chunk)
                     let counts = try await db.query(self.previewCountsStatement, arrays)
                     guard let row = counts.rows.first else { return ChunkOutcome(matched: 0, changed: 0) }
-                    let (matched, differing) = try row.decode((Int64, Int64).self)
+                    let (matched, differing, conflicting, skipped) = try row.decode((Int64, Int64, Int64, Int64).self)
                     var outcome = ChunkOutcome(matched: Int(matched), changed: Int(differing))
                     outcome.isPreview = true
+                    outcome.conflicting = Int(conflicting)
+                    outcome.skippedByCondition = Int(skipped)
+                    if conflicting > 0 {
+                        let plan = self.statements.plan
+                        let found = try await db.query(
+                            PostgresStatement(
+                                sql.classification(
+                                    from: self.statements.unnestSource(ordinal: true),
+                                    filter: sql.conflicting
+                                )
+                            ),
+                            arrays
+                        )
+                        var rows = ChunkOutcome(matched: 0, changed: 0)
+                        for row in found.rows {
+                            let classified = try ClassifiedRow(row, plan: plan, firstPosition: 1)
+                            rows.count(classified, key: chunk.renderKey(classified.position), plan: plan)
+                        }
+                        outcome.conflicts = rows.conflicts
+                    }
                     if differing > 0 && samples > 0 {
                         let found = try await db.query(
                             PostgresStatement(
@@ -202,6 +236,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
 
     private func apply(_ chunk: Chunk, on db: DeadlineConnection) async throws -> ChunkOutcome {
         let statements = self.statements
+        if statements.plan.isGuarded { return try await self.applyGuarded(chunk, on: db) }
         switch statements.plan.options.strategy {
         case .values:
             var total = ChunkOutcome(matched: 0, changed: 0)
@@ -232,6 +267,35 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
         default:
             return try await self.run(self.unnestStatement, statements.arrayBinds(chunk), on: db)
         }
+    }
+
+    /// A guarded chunk (``UpdatePlan/isGuarded``), `unnest` or `copy`: one statement writes the rows that meet the
+    /// guards (which the server re-checks on a row's newest version when another session changed it first, so no
+    /// concurrent change is overwritten) and returns their positions; when some rows were not written, a second
+    /// statement, in the same transaction, reads why for each matched one of them (``ClassifiedRow``).
+    private func applyGuarded(_ chunk: Chunk, on db: DeadlineConnection) async throws -> ChunkOutcome {
+        let plan = self.statements.plan
+        var binds: PostgresBindings
+        let firstPosition: Int
+        if plan.options.strategy == .copy {
+            let stage = self.temporaryStage
+            if self.connections.transactions == .nested { _ = try await db.query(stage.clear) }
+            try await db.copy(into: stage.copyTable, columns: stage.copyColumns, self.copyPayload(chunk) { String($0) })
+            binds = PostgresBindings(capacity: 1)
+            firstPosition = 0
+        } else {
+            binds = self.statements.arrayBinds(chunk)
+            firstPosition = 1
+        }
+        let written = try await db.query(self.guardedWrite, binds).rows.first?.decode([Int64].self) ?? []
+        var outcome = ChunkOutcome(matched: written.count, changed: written.count)
+        guard written.count < chunk.count else { return outcome }
+        binds.append(written)
+        for row in try await db.query(self.guardedClassification, binds).rows {
+            let classified = try ClassifiedRow(row, plan: plan, firstPosition: firstPosition)
+            outcome.count(classified, key: chunk.renderKey(classified.position), plan: plan)
+        }
+        return outcome
     }
 
     /// Runs one update statement and reads its counts: the command tag, or the (changed, matched) row.

@@ -62,6 +62,31 @@ struct PostgresStatements: Sendable {
             + "(SELECT count(*) FROM \(self.sql.table) AS t JOIN u ON \(self.sql.match))::int8"
     }
 
+    /// The relation of new values of a guarded chunk, with each row's position: the `copy` strategy's `stage` (whose
+    /// extra column holds it, from 0), else the chunk's arrays unnested with their ordinality (from 1).
+    func guardedSource(stage: StageTable?) -> SQL {
+        guard let stage else { return self.unnestSource(ordinal: true) }
+        return "\(stage.qualified) AS u"
+    }
+
+    /// Writes the rows of `source` that meet the guards (and differ, with `skipUnchanged`); one row: the positions
+    /// written, as `int8[]`.
+    func guardedWrite(from source: SQL) -> SQL {
+        let ordinal = UpdateSQL.ordinalName
+        let update = self.sql.update(from: source, onlyChanged: self.plan.options.skipUnchanged)
+        return
+            "WITH w AS (\(update) RETURNING u.\(ordinal)) SELECT coalesce(array_agg(w.\(ordinal)), '{}')::int8[] FROM w"
+    }
+
+    /// The classification of the matched rows of `source` whose positions are not in parameter `written`
+    /// (`int8[]`).
+    func guardedClassification(from source: SQL, written: Int) -> SQL {
+        self.sql.classification(
+            from: source,
+            filter: "u.\(UpdateSQL.ordinalName) <> ALL(\(parameter: written, type: "int8[]"))"
+        )
+    }
+
     /// Django's statement; with `skipUnchanged`, one row (changed, matched).
     func caseWhen(rows: Int) -> SQL {
         let skip = self.plan.options.skipUnchanged
@@ -107,5 +132,19 @@ struct PostgresStatements: Sendable {
             }
         }
         return bindings
+    }
+}
+
+extension ClassifiedRow {
+    /// A row of ``UpdateSQL/classification(from:filter:)`` whose source numbered positions from `firstPosition`.
+    init(_ row: PostgresRow, plan: UpdatePlan, firstPosition: Int) throws {
+        let cells = row.makeRandomAccess()
+        try self.init(
+            keyCount: plan.keyColumns.count,
+            expectedCount: plan.expectedColumns.count,
+            position: Int(try cells[0].decode(Int64.self)) - firstPosition,
+            flag: { try cells[$0].decode(Int32.self) == 1 },
+            text: { try cells[$0].decode(String?.self) }
+        )
     }
 }

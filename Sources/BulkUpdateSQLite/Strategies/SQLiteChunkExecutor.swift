@@ -135,9 +135,19 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
             let source = self.sql.valuesSource(rows: rows.count, ordinal: true)
             let binds = self.binds(chunk, rows: rows, ordinal: true)
             let counts = try await self.connection.execute(self.sql.previewCounts(from: source), binds)
-            let differing = Int(counts.first?.columns[1].data.integer ?? 0)
-            outcome.matched += Int(counts.first?.columns[0].data.integer ?? 0)
+            func count(_ column: Int) -> Int { Int(counts.first?.columns[column].data.integer ?? 0) }
+            let differing = count(1)
+            outcome.matched += count(0)
             outcome.changed += differing
+            outcome.conflicting += count(2)
+            outcome.skippedByCondition += count(3)
+            if count(2) > 0 {
+                var conflicts = ChunkOutcome(matched: 0, changed: 0)
+                for row in try await self.classify(chunk, rows: rows, filter: self.sql.conflicting) {
+                    conflicts.count(row, key: chunk.renderKey(row.position), plan: self.sql.plan)
+                }
+                outcome.conflicts += conflicts.conflicts
+            }
             guard differing > 0 && samplesLeft > 0 else { continue }
             let found = try await self.connection.execute(
                 self.sql.previewSamples(from: source, limit: samplesLeft),
@@ -161,9 +171,49 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         return outcome
     }
 
+    /// The matched rows among `rows` of `chunk` that meet `filter`, with what decides their fate.
+    private func classify(_ chunk: Chunk, rows: Range<Int>, filter: SQL) async throws -> [ClassifiedRow] {
+        let plan = self.sql.plan
+        let found = try await self.connection.execute(
+            self.sql.classification(from: self.sql.valuesSource(rows: rows.count, ordinal: true), filter: filter),
+            self.binds(chunk, rows: rows, ordinal: true)
+        )
+        return found.map { row in
+            let cells = row.columns.map(\.data)
+            return ClassifiedRow(
+                keyCount: plan.keyColumns.count,
+                expectedCount: plan.expectedColumns.count,
+                position: Int(cells[0].integer ?? 0),
+                flag: { cells[$0].integer == 1 },
+                text: { cells[$0].string }
+            )
+        }
+    }
+
     private func apply(_ chunk: Chunk) async throws -> ChunkOutcome {
         let plan = self.sql.plan
         let skip = plan.options.skipUnchanged
+        var outcome = ChunkOutcome(matched: 0, changed: 0)
+        guard !plan.isGuarded else {
+            // Read first, then write: in this write transaction no other session can change a row between the two.
+            var left: [ClassifiedRow] = []
+            for rows in self.batches(chunk.count, width: chunk.columns.count + 1) {
+                left += try await self.classify(chunk, rows: rows, filter: self.sql.leftAlone(onlyChanged: skip))
+            }
+            outcome = try await self.write(chunk, skip: skip, countMatched: false)
+            outcome.matched = outcome.changed
+            for row in left { outcome.count(row, key: chunk.renderKey(row.position), plan: plan) }
+            return outcome
+        }
+        outcome = try await self.write(chunk, skip: skip, countMatched: skip)
+        if !skip { outcome.matched = outcome.changed }
+        return outcome
+    }
+
+    /// Writes the chunk with the run's strategy; `changed` is what SQLite changed, `matched` the rows found when
+    /// `countMatched`.
+    private func write(_ chunk: Chunk, skip: Bool, countMatched: Bool) async throws -> ChunkOutcome {
+        let plan = self.sql.plan
         var outcome = ChunkOutcome(matched: 0, changed: 0)
         switch plan.options.strategy {
         case .tempTable:
@@ -182,7 +232,7 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
                 try await self.connection.execute(statement, self.binds(chunk, rows: rows))
             }
             let source: SQL = "\(Self.stageTable) AS u"
-            if skip {
+            if countMatched {
                 outcome.matched = try await self.count(
                     "SELECT count(*) FROM \(self.sql.table) AS t JOIN \(source) ON \(self.sql.match)",
                     []
@@ -195,7 +245,7 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
             try await self.connection.execute("DROP TABLE \(Self.stageTable)")
         case .caseWhen:
             for rows in self.batches(chunk.count, width: chunk.columns.count) {
-                if skip { outcome.matched += try await self.countMatched(chunk, rows: rows) }
+                if countMatched { outcome.matched += try await self.countMatched(chunk, rows: rows) }
                 let statement = self.batchStatements.statement(rows: rows.count) {
                     SQLiteStatement(self.sql.caseWhen(rows: $0, onlyChanged: skip).statement)
                 }
@@ -203,14 +253,13 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
             }
         default:
             for rows in self.batches(chunk.count, width: chunk.columns.count) {
-                if skip { outcome.matched += try await self.countMatched(chunk, rows: rows) }
+                if countMatched { outcome.matched += try await self.countMatched(chunk, rows: rows) }
                 let statement = self.batchStatements.statement(rows: rows.count) {
                     SQLiteStatement(self.sql.update(from: self.sql.valuesSource(rows: $0), onlyChanged: skip))
                 }
                 outcome.changed += try await self.update(statement, self.binds(chunk, rows: rows))
             }
         }
-        if !skip { outcome.matched = outcome.changed }
         return outcome
     }
 

@@ -19,6 +19,7 @@ struct ApplyRun {
 
     let command: ApplyCommand
     let reportFile: ReportFile?
+    let conflictsFile: ConflictsFile?
     let signals: StopSignals
     let logger = Logger.silent
 
@@ -46,6 +47,11 @@ struct ApplyRun {
         options.healthCheckInterval = .milliseconds(Int(command.checkInterval * 1000))
         options.targetChunkDuration = command.targetChunkSeconds.map { .milliseconds(Int($0 * 1000)) }
         options.dryRun = command.dryRun
+        options.expectedColumns = command.expected.map(\.column)
+        options.condition = command.condition
+        if let conflictsFile = self.conflictsFile {
+            options.onConflicts = { conflictsFile.write($0) }
+        }
         options.diffSampleLimit = command.diffSample
         let generatedRunID = command.resume == nil && command.runID == nil
         if !command.atomic && !command.noJournal {
@@ -67,15 +73,20 @@ struct ApplyRun {
                 )
                 opened = stream
                 let keys = command.keyColumns ?? schema.primaryKey
-                return command.setColumns ?? Self.tableOrder(stream.columns.filter { !keys.contains($0) }, schema)
+                // An input column --expect reads holds expected values, not new ones.
+                let expected = Set(command.expected.map(\.input))
+                return command.setColumns
+                    ?? Self.tableOrder(stream.columns.filter { !keys.contains($0) && !expected.contains($0) }, schema)
             },
             options: options,
             logger: self.logger
         )
         guard var stream = opened else { preconditionFailure("prepare asks for the set columns once it has the table") }
         let plan = update.plan
+        self.conflictsFile?.start(keyColumns: plan.keyColumns.map(\.name))
         let mapping = try RowMapping(
             plan: plan,
+            expectedInputs: command.expected.map(\.input),
             inputColumns: stream.columns,
             ignoreOthers: command.setColumns != nil,
             inputName: stream.name
@@ -161,7 +172,19 @@ struct ApplyRun {
             throw error
         }
         print(report)
-        try self.finishReport(report)
+        if report.rowsConflicting > 0 {
+            let listed = self.conflictsFile.map { " (listed in \($0.path))" } ?? " (--conflicts FILE lists them)"
+            FileHandle.standardError.write(
+                Data(
+                    ("\(report.rowsConflicting) row\(report.rowsConflicting == 1 ? "" : "s") "
+                        + (report.dryRun ? "would be" : report.rowsConflicting == 1 ? "was" : "were")
+                        + " left alone as conflicts\(listed)\n").utf8
+                )
+            )
+        }
+        let exitCode = report.rowsConflicting > 0 ? ApplyFailure.conflicts : 0
+        try self.finishReport(report, exitCode: exitCode)
+        if exitCode != 0 { throw ExitCode(exitCode) }
     }
 
     /// Reads every record and checks it, on the client and, for the columns only the database can judge, by the
@@ -254,9 +277,10 @@ struct ApplyRun {
 
     /// Writes the report of a run that succeeded; a report that cannot be written (a full disk) makes the exit
     /// code 73, since a script relying on it would otherwise read nothing.
-    private func finishReport(_ report: BulkUpdateReport) throws {
+    private func finishReport(_ report: BulkUpdateReport, exitCode: Int32) throws {
+        if let conflicts = self.conflictsFile, !conflicts.isComplete { throw ExitCode(ApplyFailure.reportUnwritable) }
         guard let file = self.reportFile else { return }
-        guard file.write(report, exitCode: 0) else {
+        guard file.write(report, exitCode: exitCode) else {
             throw ExitCode(ApplyFailure.reportUnwritable)
         }
     }

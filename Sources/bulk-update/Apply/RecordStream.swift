@@ -91,17 +91,28 @@ struct RowMapping {
     ///   - inputColumns: The header (positional) or the first object's keys.
     ///   - ignoreOthers: Whether input columns that are neither key nor set columns are ignored (`--columns` was
     ///     given) rather than an error.
-    init(plan: UpdatePlan, inputColumns: [String], ignoreOthers: Bool, inputName: String) throws {
-        self.columns = plan.columns.map(\.name)
+    ///   - expectedInputs: The input column of each of the plan's expected columns (`--expect COLUMN=INPUT`).
+    init(plan: UpdatePlan, expectedInputs: [String] = [], inputColumns: [String], ignoreOthers: Bool, inputName: String)
+        throws
+    {
+        precondition(expectedInputs.count == plan.expectedColumns.count, "one input column per expected column")
+        // The input's name for each plan column: a key or set column's own, an expected column's input column.
+        self.columns = (plan.keyColumns + plan.setColumns).map(\.name) + expectedInputs
         var positions: [Int] = []
-        for column in plan.columns {
-            guard let position = inputColumns.firstIndex(of: column.name) else {
-                let role = plan.keyColumns.contains { $0.name == column.name } ? "key column" : "column"
+        for (index, name) in self.columns.enumerated() {
+            guard let position = inputColumns.firstIndex(of: name) else {
+                let expected = index - plan.keyColumns.count - plan.setColumns.count
+                let role =
+                    plan.keyColumns.contains { $0.name == name } && expected < 0
+                    ? "key column \"\(name)\""
+                    : expected >= 0
+                        ? "column \"\(name)\" (the expected values of \"\(plan.expectedColumns[expected].name)\", --expect)"
+                        : "column \"\(name)\""
                 throw BulkUpdateError(
                     .input,
-                    "\(inputName) has no \(role) \"\(column.name)\"; its columns are "
+                    "\(inputName) has no \(role); its columns are "
                         + inputColumns.map { "\"\($0)\"" }.joined(separator: ", "),
-                    column: column.name
+                    column: name
                 )
             }
             positions.append(position)
