@@ -104,6 +104,12 @@ public struct BulkUpdateOptions: Sendable {
     /// `bulk_update_runs`, both tables in ``journalSchema`` (created when missing). A chunk and its journal entry
     /// commit together or not at all. Not for atomic runs. Defaults to `nil` (no journal).
     public var runID: String?
+    /// Whether a journaled run (``runID``) keeps, in the same transaction as each chunk, the values the rows it changed
+    /// held before, and the values it wrote, in the journal table `bulk_update_undo` (one row per changed row, the
+    /// values as text), so that `bulk-update runs revert RUN_ID` can put them back where nobody changed them since.
+    /// Costs about the time of writing each changed row once more (docs/safe-fixes.md); not for atomic runs or dry
+    /// runs. Defaults to `true`.
+    public var keepsUndo: Bool = true
     /// The schema (SQLite: the attached database) that holds the journal tables `bulk_update_runs` and
     /// `bulk_update_journal`. When they exist, they are used as they are and need only SELECT, INSERT and UPDATE
     /// (no DDL runs); when they do not, the role needs CREATE on this schema. A resumed run must name the same
@@ -214,6 +220,9 @@ public struct BulkUpdateOptions: Sendable {
         self.duplicateKeys = duplicateKeys
         self.statementTimeout = statementTimeout
     }
+
+    /// Whether the run keeps undo: a journaled run that writes, with ``keepsUndo``.
+    package var savesUndo: Bool { self.keepsUndo && self.runID != nil && !self.atomic && !self.dryRun }
 
     /// Whether the run watches the database's health: a replica lag limit or a pause query.
     package var watchesHealth: Bool { self.maximumReplicaLag != nil || self.pauseWhen != nil }

@@ -21,6 +21,11 @@ package struct PostgresBackend: BulkUpdateBackend {
     package func statementText(_ plan: UpdatePlan, rows: Int) -> String {
         let statements = PostgresStatements(plan: plan)
         let rows = min(rows, statements.rowsPerStatement)
+        // What the run writes, also when this is shown for a dry run of it.
+        let options = plan.options
+        let undo =
+            options.keepsUndo && !options.atomic
+            ? options.runID.map { RunJournal(runID: $0, schema: PostgresPrivileges.journalSchema(plan)) } : nil
         let sql: SQL
         switch plan.options.strategy {
         case .values: sql = statements.update(from: statements.sql.valuesSource(rows: rows))
@@ -29,13 +34,17 @@ package struct PostgresBackend: BulkUpdateBackend {
             // An atomic run's stage gets its random name when the run starts.
             let stage: SQL = plan.options.atomic ? "<staging table>" : StageTable.temporary(for: plan).qualified
             let update =
-                plan.isGuarded && !plan.options.atomic
-                ? statements.guardedWrite(from: "\(stage) AS u") : statements.update(from: "\(stage) AS u")
+                (plan.isGuarded || undo != nil) && !plan.options.atomic
+                ? statements.guardedWrite(from: "\(stage) AS u", undo: undo.map { ($0, 1) })
+                : statements.update(from: "\(stage) AS u")
             sql = "COPY \(stage) FROM STDIN; " + update
         default:
             sql =
-                plan.isGuarded
-                ? statements.guardedWrite(from: statements.unnestSource(ordinal: true))
+                plan.isGuarded || undo != nil
+                ? statements.guardedWrite(
+                    from: statements.unnestSource(ordinal: true),
+                    undo: undo.map { ($0, plan.columns.count + 1) }
+                )
                 : statements.update(from: statements.unnestSource)
         }
         return PostgresStatement(sql).text
@@ -62,6 +71,15 @@ package struct PostgresBackend: BulkUpdateBackend {
                 "strategy \(options.strategy) cannot check expected values or a condition on PostgreSQL;"
                     + " use auto, unnest or copy"
             )
+        case .values where options.keepsUndo && options.runID != nil,
+            .caseWhen where options.keepsUndo && options.runID != nil:
+            // Their statements are not tracked: the run keeps no undo, and says so in its report.
+            logger.info(
+                "strategy \(options.strategy) keeps no undo on PostgreSQL; use auto, unnest or copy to keep it",
+                metadata: [LogKey.strategy: "\(options.strategy)"]
+            )
+            options.keepsUndo = false
+            return options
         case .unnest, .values, .caseWhen:
             guard !options.atomic else {
                 throw BulkUpdateError(
@@ -273,9 +291,8 @@ package struct PostgresBackend: BulkUpdateBackend {
                 // Existing tables are used as they are: a role that may only read and write them needs no DDL.
                 if try await !PostgresPrivileges.journalExists(plan, on: db) {
                     for statement in journal.createStatements { _ = try await db.query(statement) }
-                } else {
-                    try await PostgresPrivileges.addControlColumns(journal, plan: plan, on: db)
                 }
+                try await PostgresPrivileges.addControlColumns(journal, plan: plan, on: db)
                 var binds = PostgresBindings()
                 binds.append(runID)
                 let rate = plan.options.maximumRowsPerSecond.map(Int64.init)
@@ -321,6 +338,11 @@ package struct PostgresBackend: BulkUpdateBackend {
                             "run \(SQLText.literal(runID)) exists already; resume it, or choose another run id"
                         )
                     }
+                    if plan.options.savesUndo {
+                        var header = PostgresBindings(capacity: 4)
+                        for value in journal.undoHeader(plan) { header.append(value) }
+                        _ = try await db.query(journal.insertUndoHeader, header)
+                    }
                 }
             }
         } catch {
@@ -356,6 +378,8 @@ package struct PostgresBackend: BulkUpdateBackend {
                 var binds = PostgresBindings()
                 binds.append(RunJournal.now())
                 binds.append(runID)
+                binds.append(Int64(report.rowsConflicting))
+                binds.append(Int64(report.rowsSkippedByCondition))
                 _ = try await db.query(journal.finishRun, binds)
             }
         } catch {

@@ -150,7 +150,10 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 _ = try await self.lock.withLock {
                     try await self.connection.execute(
                         journal.finishRun,
-                        [.text(RunJournal.now()), .text(journal.runID)]
+                        [
+                            .text(RunJournal.now()), .text(journal.runID), .integer(report.rowsConflicting),
+                            .integer(report.rowsSkippedByCondition),
+                        ]
                     )
                 }
             } catch {
@@ -282,6 +285,12 @@ package struct SQLiteBackend: BulkUpdateBackend {
                         .text(RunJournal.fingerprint(of: plan)), .text(RunJournal.now()), rate, total, target,
                     ]
                 )
+                if plan.options.savesUndo {
+                    try await self.connection.execute(
+                        journal.insertUndoHeader,
+                        journal.undoHeader(plan).map { .text($0) }
+                    )
+                }
                 return [:]
             }
             let run = try await self.connection.execute(journal.selectRun, [.text(journal.runID)]).first

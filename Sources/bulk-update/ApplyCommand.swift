@@ -51,7 +51,9 @@ struct ApplyCommand: AsyncParsableCommand {
             CREATE on that schema. A run that died can be finished with --resume RUN_ID on the same input and \
             options; chunks already committed are skipped, never applied twice. The run id is printed on standard \
             error when the run starts (with --quiet too, unless you chose it with --run-id); `bulk-update runs` \
-            lists runs.
+            lists runs. A journaled run also keeps its undo (the previous values of the rows it changes, in \
+            bulk_update_undo, saved with each chunk; --no-undo turns it off): `bulk-update runs revert RUN_ID` puts \
+            them back.
 
             Exit codes: 0 success; 3 the run finished and left rows alone as conflicts (--expect; a --dry-run that \
             finds some too); 64 bad options or settings (a journal schema that does not exist included); \
@@ -184,6 +186,14 @@ struct ApplyCommand: AsyncParsableCommand {
             """
     )
     var conflicts: String?
+
+    @Flag(
+        help: """
+            Keep no undo: by default a journaled run saves, with each chunk, what the rows it changes held (in \
+            bulk_update_undo), so that `bulk-update runs revert RUN_ID` can put them back.
+            """
+    )
+    var noUndo = false
 
     @Option(help: "Write at most this many rows per second across all workers (for live databases).")
     var maxRowsPerSecond: Int?
@@ -388,15 +398,7 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         let signals = StopSignals(grace: .milliseconds(Int(self.grace * 1000)))
         signals.install()
-        let reportFile: ReportFile?
-        let conflictsFile: ConflictsFile?
-        do {
-            reportFile = try self.report.map { try ReportFile(path: $0) }
-            conflictsFile = try self.conflicts.map { try ConflictsFile(path: $0) }
-        } catch let failure as ApplyFailure {
-            FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
-            throw ExitCode(failure.exitCode)
-        }
+        let (reportFile, conflictsFile) = try Self.openOutputs(report: self.report, conflicts: self.conflicts)
         let failure: ApplyFailure
         do {
             guard let location = try DatabaseLocation.fromCommandLine(self.database) else {
@@ -422,6 +424,19 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 }
 
+extension ApplyCommand {
+    /// Opens (creates or empties) the `--report` and `--conflicts` files before anything else happens; a path that
+    /// cannot be written is printed and ends the command with exit code 73.
+    static func openOutputs(report: String?, conflicts: String?) throws -> (ReportFile?, ConflictsFile?) {
+        do {
+            return (try report.map { try ReportFile(path: $0) }, try conflicts.map { try ConflictsFile(path: $0) })
+        } catch let failure as ApplyFailure {
+            FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
+            throw ExitCode(failure.exitCode)
+        }
+    }
+}
+
 /// An apply that failed: what to print, which exit code to use, and what the report file gets.
 struct ApplyFailure: Error, CustomStringConvertible {
     static let usage: Int32 = 64
@@ -443,7 +458,8 @@ struct ApplyFailure: Error, CustomStringConvertible {
 
     /// Library option names as they appear in messages, and the flags that set them.
     static let flagNames = [
-        ("(expectedRows)", "(--expect-rows)"), ("expected columns", "--expect columns"),
+        ("(expectedRows)", "(--expect-rows)"), ("(keepsUndo, apply --no-undo)", "(--no-undo)"),
+        ("expected columns", "--expect columns"),
         ("(failOnMissingKeys)", "(--fail-on-missing-keys)"),
         ("(statementTimeout)", "(--statement-timeout)"),
         ("(journalSchema, apply --journal-schema SCHEMA)", "(--journal-schema SCHEMA)"),

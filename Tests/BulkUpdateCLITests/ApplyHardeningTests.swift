@@ -67,6 +67,9 @@ struct ApplyHardeningTests {
             #expect(doneCells[4...6] == ["4", "20", "finished"] && !done.contains("unfinished"), "\(done)")
             // The total is known for a file; a finished run has no rate, no ETA.
             #expect(doneCells[7...9] == ["20", "-", "-"], "\(done)")
+            // No conflicts, nothing skipped by a condition; both runs kept undo.
+            #expect(doneCells[11...13] == ["0", "0", "kept"], "\(done)")
+            #expect(cells[11...13] == ["-", "-", "kept"], "\(cells)")
 
             let cleaned = try Executable.run([
                 "runs", "--database", target.database, "--journal-schema", schema, "--clean",

@@ -59,8 +59,10 @@ extension TimedRuns {
                 )
                 let touched = Array((1...Self.rows).shuffled().prefix(300))
                 let writer = try Self.startWriter(target, ids: touched)
+                let runID = "writer-\(UUID().uuidString.prefix(8))"
                 let run = try target.apply([
                     "--input", input, "--expect", "version", "--chunk-size", "200", "--max-rows-per-second", "2000",
+                    "--run-id", runID,
                     "--conflicts", target.path("conflicts.csv"), "--report", target.path("report.json"), "--quiet",
                 ])
                 writer.waitUntilExit()
@@ -94,6 +96,25 @@ extension TimedRuns {
                 let report = try readReport(target.path("report.json"))
                 #expect(report["rowsConflicting"] as? Int == before.count, "\(report)")
                 #expect(report["rowsChanged"] as? Int == Self.rows - before.count, "\(report)")
+
+                // The undo the run kept beside the writer is exact: a revert restores every row nobody touched since,
+                // and leaves alone (as conflicts) exactly the rows the application changed after the run wrote them.
+                let after = changed.subtracting(before)
+                let reverted = try Executable.run([
+                    "runs", "revert", runID, "--database", target.database, "--conflicts", target.path("back.csv"),
+                ])
+                #expect(reverted.status == (after.isEmpty ? 0 : 3), streams(reverted))
+                let back = try String(contentsOfFile: target.path("back.csv"), encoding: .utf8).split(separator: "\n")
+                let left = Set(back.dropFirst().map { Int($0.prefix { $0 != "," }) ?? 0 })
+                #expect(left == after, "left alone \(left.sorted()), changed after the run \(after.sorted())")
+                for row in try target.contents() {
+                    let id = Int(row[0]!)!
+                    if changed.contains(id) {
+                        #expect(row[1] == "2" && row[2]?.hasPrefix("app-") == true, "row \(id): \(row)")
+                    } else {
+                        #expect(row[1] == "1" && row[2] == "e\(id)", "row \(id) was not restored: \(row)")
+                    }
+                }
             }
         }
     }

@@ -434,8 +434,19 @@ extension TimedRuns.LiveRunTests {
                     "GRANT SELECT, INSERT, UPDATE ON \(schema).bulk_update_runs, \(schema).bulk_update_journal TO {role}",
                     "GRANT SELECT, UPDATE ON \(target.table) TO {role}",
                 ]) { role in
-                    let refused = try Executable.run(
+                    // The undo table is new too: the role may not create it.
+                    let withUndo = try Executable.run(
                         ["apply", "--database", role.url, "--table", target.table, "--input", input] + schemaArguments
+                    )
+                    #expect(withUndo.status == 77, streams(withUndo))
+                    #expect(
+                        withUndo.standardError.contains("\"\(schema)\".\"bulk_update_undo\" does not exist yet"),
+                        streams(withUndo)
+                    )
+                    #expect(withUndo.standardError.contains("(--no-undo)"), streams(withUndo))
+                    let refused = try Executable.run(
+                        ["apply", "--database", role.url, "--table", target.table, "--input", input, "--no-undo"]
+                            + schemaArguments
                     )
                     #expect(refused.status == 77, streams(refused))
                     #expect(
@@ -484,12 +495,17 @@ final class BackgroundApply {
     let errors: String
     let output: String
 
-    init(_ target: ApplyTarget, _ arguments: [String]) throws {
+    /// Starts `bulk-update apply --database … --table … arguments`, or, with `runs`, `bulk-update runs arguments
+    /// --database …`.
+    init(_ target: ApplyTarget, _ arguments: [String], runs: Bool = false) throws {
         self.errors = target.path("stderr-\(UUID().uuidString.prefix(6)).txt")
         self.output = target.path("stdout-\(UUID().uuidString.prefix(6)).txt")
         for path in [self.errors, self.output] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         self.process.executableURL = Executable.url
-        self.process.arguments = ["apply", "--database", target.database, "--table", target.table] + arguments
+        self.process.arguments =
+            runs
+            ? ["runs"] + arguments + ["--database", target.database]
+            : ["apply", "--database", target.database, "--table", target.table] + arguments
         self.process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
             .merging(["DATABASE_URL": ""]) { $1 }
         self.process.standardInput = FileHandle.nullDevice

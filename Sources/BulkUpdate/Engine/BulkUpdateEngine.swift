@@ -113,6 +113,7 @@ package enum BulkUpdateEngine {
             workers: options.workers
         )
         report.atomic = options.atomic
+        report.undoKept = options.savesUndo
         let channels = (0..<options.workers).map { _ in AsyncChannel<Chunk>() }
         let state = RunState(
             onProgress: options.onProgress,

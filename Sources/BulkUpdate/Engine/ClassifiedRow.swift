@@ -60,6 +60,14 @@ package struct ClassifiedRow: Sendable {
     }
 }
 
+extension ClassifiedRow {
+    /// Whether the row meets every condition of the write now, yet was not written: another session changed it
+    /// while the write ran.
+    package func isRaced(skipUnchanged: Bool) -> Bool {
+        self.conditionHolds && self.expectationsHold && (self.differs || !skipUnchanged)
+    }
+}
+
 extension ChunkOutcome {
     /// Counts a matched row the chunk's statement left alone: skipped by the condition, a conflict (one
     /// ``BulkUpdateConflict`` per expected column that differs), or unchanged. A row that meets every condition now

@@ -29,12 +29,16 @@ package struct RunJournal: Sendable {
     package let runID: String
     package let runsTable: SQL
     package let journalTable: SQL
+    /// `bulk_update_undo`: what a run's changed rows held before it, and what it wrote (see
+    /// ``BulkUpdateOptions/keepsUndo``).
+    package let undoTable: SQL
 
     package init(runID: String, schema: String?) {
         self.runID = runID
         let prefix: SQL = schema.map { "\(identifier: $0)." } ?? ""
         self.runsTable = prefix + .identifier("bulk_update_runs")
         self.journalTable = prefix + .identifier("bulk_update_journal")
+        self.undoTable = prefix + .identifier("bulk_update_undo")
     }
 
     /// Parameter `number`, a text value.
@@ -46,7 +50,7 @@ package struct RunJournal: Sendable {
     package static let controlColumns: [(name: String, type: String)] = [
         ("state", "text"), ("requested_state", "text"), ("heartbeat_at", "text"), ("pauses", "text"),
         ("rows_per_second", "double precision"), ("rows_total", "bigint"), ("max_rows_per_second", "bigint"),
-        ("target_chunk_seconds", "double precision"),
+        ("target_chunk_seconds", "double precision"), ("rows_conflicting", "bigint"), ("rows_skipped", "bigint"),
     ]
 
     /// The columns added to the journal's tables after their first version, by table: a journal made before them gets
@@ -66,7 +70,98 @@ package struct RunJournal: Sendable {
                 + " chunk bigint NOT NULL, first_key text NOT NULL, last_key text NOT NULL, rows bigint NOT NULL,"
                 + " fingerprint text NOT NULL, committed_at text NOT NULL, input_rows bigint,"
                 + " PRIMARY KEY (run_id, worker, chunk))",
+            self.createUndo,
         ]
+    }
+
+    /// The undo table. One row per changed row: its key values, the values it held before the run's first write of
+    /// it, and the values the run's last write of it left (JSON arrays of text, NULL as null), with the worker, chunk
+    /// and position that first wrote it. A run's first row (empty key values, worker and chunk -1) names its table
+    /// and key columns (old values) and its set columns (new values).
+    package var createUndo: SQL {
+        "CREATE TABLE IF NOT EXISTS \(self.undoTable) (run_id text NOT NULL, key_values text NOT NULL,"
+            + " worker bigint NOT NULL, chunk bigint NOT NULL, position bigint NOT NULL, old_values text NOT NULL,"
+            + " new_values text NOT NULL, PRIMARY KEY (run_id, key_values))"
+    }
+
+    /// The undo table's columns, as ``createUndo`` makes them.
+    package static let undoColumns = [
+        "run_id", "key_values", "worker", "chunk", "position", "old_values", "new_values",
+    ]
+
+    /// What keeps a key's first previous values when a run writes it again (a key repeated in a later chunk): only
+    /// its new values follow. For `INSERT … SELECT … WHERE …` into the undo table.
+    package var undoConflict: SQL {
+        " ON CONFLICT (run_id, key_values) DO UPDATE SET new_values = excluded.new_values"
+    }
+
+    /// Parameters: run id, the table and key columns, the set columns (JSON arrays): a run's first undo row.
+    package var insertUndoHeader: SQL {
+        "INSERT INTO \(self.undoTable) (run_id, key_values, worker, chunk, position, old_values, new_values)"
+            + " VALUES (\(self.text(1)), '', -1, -1, 0, \(self.text(2)), \(self.text(3)))"
+    }
+
+    /// The parameters of ``insertUndoHeader`` for `plan`'s run.
+    package func undoHeader(_ plan: UpdatePlan) -> [String] {
+        [
+            self.runID, Self.jsonArray([plan.table.name.quoted] + plan.keyColumns.map(\.name)),
+            Self.jsonArray(plan.setColumns.map(\.name)),
+        ]
+    }
+
+    /// The runs that kept undo: one row per run id.
+    package var selectRunsWithUndo: SQL {
+        "SELECT run_id FROM \(self.undoTable) WHERE key_values = ''"
+    }
+
+    /// The run id parameter's first undo row: (table and key columns, set columns), as text.
+    package var selectUndoHeader: SQL {
+        "SELECT old_values, new_values FROM \(self.undoTable) WHERE run_id = \(self.text(1)) AND key_values = ''"
+    }
+
+    /// Up to ``undoPage`` changed rows of the run id parameter whose key values sort after parameter 2 (an empty
+    /// text for the first page), in that order. Columns, as text: key values, old values, new values.
+    package var selectUndoPage: SQL {
+        "SELECT key_values, old_values, new_values FROM \(self.undoTable)"
+            + " WHERE run_id = \(self.text(1)) AND key_values > \(self.text(2))"
+            + " ORDER BY key_values LIMIT \(integer: Self.undoPage)"
+    }
+
+    /// Rows per page of ``selectUndoPage``.
+    package static let undoPage = 10_000
+
+    /// The number of changed rows in the run id parameter's undo, as text.
+    package var countUndo: SQL {
+        "SELECT CAST(count(*) AS TEXT) FROM \(self.undoTable) WHERE run_id = \(self.text(1)) AND key_values <> ''"
+    }
+
+    /// Removes the undo of finished runs (for journals that have an undo table).
+    package var cleanFinishedUndo: SQL {
+        "DELETE FROM \(self.undoTable) WHERE run_id IN"
+            + " (SELECT run_id FROM \(self.runsTable) WHERE finished_at IS NOT NULL)"
+    }
+
+    /// A JSON array of text and nulls, as the undo table holds values.
+    package static func jsonArray(_ values: [String?]) -> String {
+        let data =
+            (try? JSONSerialization.data(withJSONObject: values.map { $0 ?? NSNull() as Any })) ?? Data("[]".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Reads ``jsonArray(_:)``'s text back; `nil` when it is not such an array.
+    package static func values(ofJSONArray text: String) -> [String?]? {
+        guard let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any] else { return nil }
+        var values: [String?] = []
+        for element in array {
+            if element is NSNull {
+                values.append(nil)
+            } else if let text = element as? String {
+                values.append(text)
+            } else {
+                return nil
+            }
+        }
+        return values
     }
 
     /// Adds one of ``addedColumns`` to a table made before it existed.
@@ -166,9 +261,11 @@ package struct RunJournal: Sendable {
             + SQL.list(values) + ")"
     }
 
-    /// Parameters: finish time, run id. Counts the rows from the journal.
+    /// Parameters: finish time, run id, rows left alone as conflicts, rows skipped by the condition. Counts the rows
+    /// from the journal.
     package var finishRun: SQL {
         "UPDATE \(self.runsTable) SET finished_at = \(self.text(1)), state = 'finished', pauses = NULL,"
+            + " rows_conflicting = \(self.integer(3)), rows_skipped = \(self.integer(4)),"
             + " heartbeat_at = \(self.text(1)), rows_committed ="
             + " (SELECT coalesce(sum(rows), 0) FROM \(self.journalTable) WHERE run_id = \(self.text(2)))"
             + " WHERE run_id = \(self.text(2))"
@@ -177,17 +274,20 @@ package struct RunJournal: Sendable {
     /// The columns of ``listRuns``, in order.
     package static let listedColumns = [
         "run_id", "target", "started_at", "finished_at", "chunks", "rows", "state", "requested_state",
-        "heartbeat_at", "pauses", "rows_per_second", "rows_total", "max_rows_per_second",
+        "heartbeat_at", "pauses", "rows_per_second", "rows_total", "max_rows_per_second", "rows_conflicting",
+        "rows_skipped",
     ]
 
     /// Every run with its progress, in the order of ``listedColumns``, every column as text.
     package var listRuns: SQL {
         "SELECT r.run_id, r.target, r.started_at, r.finished_at, CAST(count(j.chunk) AS TEXT),"
             + " CAST(coalesce(sum(j.rows), 0) AS TEXT), r.state, r.requested_state, r.heartbeat_at, r.pauses,"
-            + " CAST(r.rows_per_second AS TEXT), CAST(r.rows_total AS TEXT), CAST(r.max_rows_per_second AS TEXT)"
+            + " CAST(r.rows_per_second AS TEXT), CAST(r.rows_total AS TEXT), CAST(r.max_rows_per_second AS TEXT),"
+            + " CAST(r.rows_conflicting AS TEXT), CAST(r.rows_skipped AS TEXT)"
             + " FROM \(self.runsTable) AS r LEFT JOIN \(self.journalTable) AS j ON j.run_id = r.run_id"
             + " GROUP BY r.run_id, r.target, r.started_at, r.finished_at, r.state, r.requested_state, r.heartbeat_at,"
-            + " r.pauses, r.rows_per_second, r.rows_total, r.max_rows_per_second ORDER BY r.started_at"
+            + " r.pauses, r.rows_per_second, r.rows_total, r.max_rows_per_second, r.rows_conflicting, r.rows_skipped"
+            + " ORDER BY r.started_at"
     }
 
     /// The state, heartbeat and pauses of the run id parameter, as text.

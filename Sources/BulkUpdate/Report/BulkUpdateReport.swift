@@ -94,6 +94,9 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
     public var chunks: Int = 0
     /// The journaled run's id (see ``BulkUpdateOptions/runID``).
     public var runID: String?
+    /// Whether the run kept the previous values of the rows it changed (``BulkUpdateOptions/keepsUndo``), so that
+    /// `bulk-update runs revert` can put them back.
+    public var undoKept: Bool = false
     /// Chunks skipped because the resumed run had already committed them.
     public var chunksAlreadyApplied: Int = 0
     /// Input rows in those chunks; they count in none of the other row counts.
@@ -189,7 +192,7 @@ extension BulkUpdateReport: CustomStringConvertible {
                     ? " (+\(self.duplicateKeysAcrossChunks) rewritten in later chunks)" : ""),
         ]
         if let runID = self.runID {
-            var line = "run \(runID)"
+            var line = "run \(runID)" + (self.undoKept ? ", undo kept" : "")
             if self.chunksAlreadyApplied > 0 {
                 line +=
                     ": resumed, \(self.chunksAlreadyApplied) chunk(s) with \(self.rowsAlreadyApplied) row(s) were"

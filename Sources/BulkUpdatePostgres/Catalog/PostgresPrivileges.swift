@@ -19,6 +19,17 @@ enum PostgresPrivileges {
         ),
     ]
 
+    /// The undo table, which a run that keeps undo (``BulkUpdateOptions/keepsUndo``) needs too: UPDATE for a key
+    /// written again by a later chunk (``RunJournal/undoConflict``).
+    static let undoTable: (name: String, privileges: [String], columns: [String]) = (
+        "bulk_update_undo", ["SELECT", "INSERT", "UPDATE"], RunJournal.undoColumns
+    )
+
+    /// The journal tables `plan`'s run needs.
+    static func journalTables(_ plan: UpdatePlan) -> [(name: String, privileges: [String], columns: [String])] {
+        Self.journalTables + (plan.options.savesUndo ? [Self.undoTable] : [])
+    }
+
     static func check(_ plan: UpdatePlan, on db: DeadlineConnection) async throws {
         let table = plan.table.name
         var missing: [String] = []
@@ -98,7 +109,7 @@ enum PostgresPrivileges {
     /// has made sure the role may use them or create them.
     static func journalExists(_ plan: UpdatePlan, on db: DeadlineConnection) async throws -> Bool {
         let schema = Self.journalSchema(plan)
-        let tables = Self.journalTables.map(\.name)
+        let tables = Self.journalTables(plan).map(\.name)
         let query: SQL = """
             SELECT count(*)::int8 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = \(parameter: 1) AND c.relname = ANY(\(parameter: 2)::text[]) AND c.relkind IN ('r', 'p')
@@ -161,6 +172,7 @@ enum PostgresPrivileges {
         let wayOut =
             "or keep the journal elsewhere (journalSchema, apply --journal-schema SCHEMA), or run without one: all or"
             + " nothing (atomic, apply --atomic), or without resume (apply --no-journal)"
+            + (plan.options.savesUndo ? ", or without undo (keepsUndo, apply --no-undo)" : "")
         let exists: SQL = """
             SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE'), pg_catalog.has_schema_privilege(n.oid, 'CREATE')
             FROM pg_catalog.pg_namespace n WHERE n.nspname = \(parameter: 1)
@@ -177,7 +189,7 @@ enum PostgresPrivileges {
                     + " \(wayOut)"
             )
         }
-        let tables = Self.journalTables.map(\.name)
+        let tables = Self.journalTables(plan).map(\.name)
         let privileges: SQL = """
             SELECT c.relname::text, pg_catalog.has_table_privilege(c.oid, 'SELECT'),
                    pg_catalog.has_table_privilege(c.oid, 'INSERT'), pg_catalog.has_table_privilege(c.oid, 'UPDATE'),
@@ -197,7 +209,7 @@ enum PostgresPrivileges {
             if insert { granted.insert("INSERT") }
             if update { granted.insert("UPDATE") }
             found[name] = granted
-            let expected = Self.journalTables.first { $0.name == name }?.columns ?? []
+            let expected = Self.journalTables(plan).first { $0.name == name }?.columns ?? []
             if !Set(expected).isSubset(of: Set(columns)) {
                 return .configuration(
                     "\(quotedSchema).\(SQLIdentifier.quote(name)) exists but is not a bulk-update journal table"
@@ -217,7 +229,7 @@ enum PostgresPrivileges {
             }
         }
         var lacking: [String] = []
-        for (name, needed, _) in Self.journalTables {
+        for (name, needed, _) in Self.journalTables(plan) {
             guard let granted = found[name] else { continue }
             let absent = needed.filter { !granted.contains($0) }
             if !absent.isEmpty {

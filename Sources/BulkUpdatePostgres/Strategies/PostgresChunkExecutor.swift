@@ -19,10 +19,8 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     let notFoundStatement: PostgresStatement
     /// A dry run's counts, over the chunk as arrays.
     let previewCountsStatement: PostgresStatement
-    /// A guarded run's statements (see ``applyGuarded(_:on:)``): the write, which returns the positions it wrote,
-    /// and the classification of the matched rows it left alone; for the `copy` strategy, from the stage.
-    let guardedWrite: PostgresStatement
-    let guardedClassification: PostgresStatement
+    /// The statements of a guarded run, or of one that keeps undo (see ``applyTracked(_:on:)``).
+    let tracked: TrackedStatements?
     /// The `copy` strategy's per-connection temporary table, and the connections that already have it.
     let temporaryStage: StageTable
     let preparedConnections: ConnectionSet
@@ -52,16 +50,14 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
         self.previewCountsStatement = PostgresStatement(
             self.statements.sql.previewCounts(from: self.statements.unnestSource)
         )
-        let guardedSource = self.statements.guardedSource(
-            stage: plan.options.strategy == .copy ? self.temporaryStage : nil
-        )
-        self.guardedWrite = PostgresStatement(self.statements.guardedWrite(from: guardedSource))
-        self.guardedClassification = PostgresStatement(
-            self.statements.guardedClassification(
-                from: guardedSource,
-                written: plan.options.strategy == .copy ? 1 : plan.columns.count + 1
-            )
-        )
+        let undo = plan.options.savesUndo ? journal : nil
+        self.tracked =
+            plan.isGuarded || undo != nil
+            ? TrackedStatements(
+                self.statements,
+                stage: plan.options.strategy == .copy ? self.temporaryStage : nil,
+                undo: undo
+            ) : nil
         self.preparedConnections = ConnectionSet()
         self.batchStatements = StatementCache()
         self.stage = stage
@@ -236,7 +232,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
 
     private func apply(_ chunk: Chunk, on db: DeadlineConnection) async throws -> ChunkOutcome {
         let statements = self.statements
-        if statements.plan.isGuarded { return try await self.applyGuarded(chunk, on: db) }
+        if let tracked = self.tracked { return try await self.applyTracked(chunk, with: tracked, on: db) }
         switch statements.plan.options.strategy {
         case .values:
             var total = ChunkOutcome(matched: 0, changed: 0)
@@ -269,32 +265,70 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
         }
     }
 
-    /// A guarded chunk (``UpdatePlan/isGuarded``), `unnest` or `copy`: one statement writes the rows that meet the
-    /// guards (which the server re-checks on a row's newest version when another session changed it first, so no
-    /// concurrent change is overwritten) and returns their positions; when some rows were not written, a second
-    /// statement, in the same transaction, reads why for each matched one of them (``ClassifiedRow``).
-    private func applyGuarded(_ chunk: Chunk, on db: DeadlineConnection) async throws -> ChunkOutcome {
+    /// A guarded chunk (``UpdatePlan/isGuarded``), or one whose undo is kept, `unnest` or `copy`:
+    /// 1. One statement writes the rows that meet the guards (which the server re-checks on a row's newest version
+    ///    when another session changed it first, so no concurrent change is overwritten), saves their undo, and
+    ///    returns their positions.
+    /// 2. When some rows were not written, a second statement reads why for each matched one of them
+    ///    (``ClassifiedRow``).
+    /// 3. Rows that meet every condition now, yet were not written, were changed by another session while the first
+    ///    statement ran: they are locked (`FOR NO KEY UPDATE`), written again, and whatever is still left alone is
+    ///    read again, so the counts and the undo are exact.
+    private func applyTracked(_ chunk: Chunk, with tracked: TrackedStatements, on db: DeadlineConnection) async throws
+        -> ChunkOutcome
+    {
         let plan = self.statements.plan
         var binds: PostgresBindings
-        let firstPosition: Int
-        if plan.options.strategy == .copy {
+        let first: Int64
+        if tracked.fromStage {
             let stage = self.temporaryStage
             if self.connections.transactions == .nested { _ = try await db.query(stage.clear) }
             try await db.copy(into: stage.copyTable, columns: stage.copyColumns, self.copyPayload(chunk) { String($0) })
-            binds = PostgresBindings(capacity: 1)
-            firstPosition = 0
+            binds = PostgresBindings(capacity: 5)
+            first = 0
         } else {
             binds = self.statements.arrayBinds(chunk)
-            firstPosition = 1
+            first = 1
         }
-        let written = try await db.query(self.guardedWrite, binds).rows.first?.decode([Int64].self) ?? []
+        func positions(_ statement: PostgresStatement, _ positions: [Int64]?) async throws -> [Int64] {
+            var all = binds
+            if let positions { all.append(positions) }
+            if let journal = tracked.undo {
+                all.append(journal.runID)
+                all.append(Int64(chunk.worker))
+                all.append(Int64(chunk.number))
+            }
+            return try await db.query(statement, all).rows.first?.decode([Int64].self) ?? []
+        }
+        func leftAlone(excluding written: [Int64]) async throws -> [ClassifiedRow] {
+            var all = binds
+            all.append(written)
+            return try await db.query(tracked.classification, all).rows.map {
+                try ClassifiedRow($0, plan: plan, firstPosition: Int(first))
+            }
+        }
+        let written = try await positions(tracked.write, nil)
         var outcome = ChunkOutcome(matched: written.count, changed: written.count)
         guard written.count < chunk.count else { return outcome }
-        binds.append(written)
-        for row in try await db.query(self.guardedClassification, binds).rows {
-            let classified = try ClassifiedRow(row, plan: plan, firstPosition: firstPosition)
-            outcome.count(classified, key: chunk.renderKey(classified.position), plan: plan)
+        var left = try await leftAlone(excluding: written)
+        let raced = left.filter { $0.isRaced(skipUnchanged: plan.options.skipUnchanged) }.map {
+            Int64($0.position) + first
         }
+        if !raced.isEmpty {
+            var lock = binds
+            lock.append(raced)
+            _ = try await db.query(tracked.lock, lock)
+            let again = try await positions(tracked.retry, raced)
+            outcome.matched += again.count
+            outcome.changed += again.count
+            let still = Set(raced).subtracting(again)
+            left.removeAll { raced.contains(Int64($0.position) + first) }
+            if !still.isEmpty {
+                let others = (first..<(first + Int64(chunk.count))).filter { !still.contains($0) }
+                left += try await leftAlone(excluding: others)
+            }
+        }
+        for row in left { outcome.count(row, key: chunk.renderKey(row.position), plan: plan) }
         return outcome
     }
 
@@ -361,5 +395,37 @@ final class ConnectionSet: Sendable {
 
     func contains(_ id: Int) -> Bool {
         self.ids.withLock { $0.contains(id) }
+    }
+}
+
+/// The statements of a tracked chunk (see `PostgresChunkExecutor.applyTracked`), over the chunk's arrays or the
+/// `copy` strategy's stage: parameters after the arrays (none for the stage) are positions, then the undo's run id,
+/// worker and chunk.
+struct TrackedStatements: Sendable {
+    /// Writes what meets the guards, saving undo when ``undo`` is set; returns the positions written.
+    let write: PostgresStatement
+    /// ``write`` for the positions of the first parameter after the arrays only.
+    let retry: PostgresStatement
+    /// Why each matched row whose position is not in the parameter after the arrays was left alone.
+    let classification: PostgresStatement
+    /// Locks the matched rows whose positions are in the parameter after the arrays.
+    let lock: PostgresStatement
+    let fromStage: Bool
+    /// The journal whose undo table the writes fill, when the run keeps undo.
+    let undo: RunJournal?
+
+    init(_ statements: PostgresStatements, stage: StageTable?, undo: RunJournal?) {
+        let source = statements.guardedSource(stage: stage)
+        let after = stage == nil ? statements.plan.columns.count + 1 : 1
+        self.write = PostgresStatement(
+            statements.guardedWrite(from: source, undo: undo.map { ($0, after) })
+        )
+        self.retry = PostgresStatement(
+            statements.guardedWrite(from: source, restriction: after, undo: undo.map { ($0, after + 1) })
+        )
+        self.classification = PostgresStatement(statements.guardedClassification(from: source, written: after))
+        self.lock = PostgresStatement(statements.lock(from: source, positions: after))
+        self.fromStage = stage != nil
+        self.undo = undo
     }
 }

@@ -71,11 +71,67 @@ struct PostgresStatements: Sendable {
 
     /// Writes the rows of `source` that meet the guards (and differ, with `skipUnchanged`); one row: the positions
     /// written, as `int8[]`.
-    func guardedWrite(from source: SQL) -> SQL {
+    ///
+    /// - Parameters:
+    ///   - restriction: The parameter (`int8[]`) of the only positions to write, if any.
+    ///   - undo: The journal whose undo table gets each written row's key, previous values and written values, and
+    ///     the first of three parameters (run id, worker, chunk). The new values and each matched row's `ctid` and
+    ///     previous values are first read into a materialized relation `u`, with the statement's snapshot; the
+    ///     write then requires `t.ctid = u."bulk_update row"`, so a row another session changed after that snapshot
+    ///     is not written (the server re-checks the condition on its newest version) instead of being saved with
+    ///     values it no longer held: the caller locks such rows and writes them again. (Materialized, `u` also keeps
+    ///     the planner joining from the chunk's rows to the table through its key, whatever the table's
+    ///     statistics.)
+    func guardedWrite(from source: SQL, restriction: Int? = nil, undo: (journal: RunJournal, parameter: Int)? = nil)
+        -> SQL
+    {
+        let sql = self.sql
         let ordinal = UpdateSQL.ordinalName
-        let update = self.sql.update(from: source, onlyChanged: self.plan.options.skipUnchanged)
-        return
-            "WITH w AS (\(update) RETURNING u.\(ordinal)) SELECT coalesce(array_agg(w.\(ordinal)), '{}')::int8[] FROM w"
+        let row = SQL.identifier("bulk_update row")
+        let old = self.plan.setColumns.indices.map { SQL.identifier("bulk_update old \($0 + 1)") }
+        var statement: SQL = "WITH "
+        var from = source
+        var conditions: [SQL] = [sql.match]
+        if undo != nil {
+            let previous = zip(sql.setNames, old).map { "t.\($0) AS \($1)" as SQL }
+            statement +=
+                "u AS MATERIALIZED (SELECT u.*, t.ctid AS \(row), \(SQL.list(previous))"
+                + " FROM \(source) JOIN \(sql.table) AS t ON \(sql.match)), "
+            from = "u"
+            conditions.append("t.ctid = u.\(row)")
+        }
+        if let guards = sql.guards { conditions.append(guards) }
+        if self.plan.options.skipUnchanged { conditions.append("(\(sql.changed))") }
+        if let restriction { conditions.append("u.\(ordinal) = ANY(\(parameter: restriction, type: "int8[]"))") }
+        var returning: [SQL] = ["u.\(ordinal)"]
+        if undo != nil {
+            func json(_ values: [SQL]) -> SQL {
+                "json_build_array(\(SQL.list(values.map { "\($0)::text" })))::text"
+            }
+            returning += [
+                "\(json(sql.keyNames.map { "t.\($0)" })) AS k", "\(json(old.map { "u.\($0)" })) AS old",
+                "\(json(sql.setNames.map { "t.\($0)" })) AS new",
+            ]
+        }
+        statement +=
+            "w AS (UPDATE \(sql.table) AS t SET \(sql.assignments) FROM \(from)"
+            + " WHERE \(SQL.list(conditions, separator: " AND ")) RETURNING \(SQL.list(returning)))"
+        if let (journal, first) = undo {
+            statement +=
+                ", s AS (INSERT INTO \(journal.undoTable) (\(SQL.list(RunJournal.undoColumns.map(SQL.identifier))))"
+                + " SELECT \(parameter: first, type: "text"), w.k, \(parameter: first + 1, type: "int8"),"
+                + " \(parameter: first + 2, type: "int8"), w.\(ordinal), w.old, w.new FROM w WHERE true"
+                + journal.undoConflict + ")"
+        }
+        return statement + " SELECT coalesce(array_agg(w.\(ordinal)), '{}')::int8[] FROM w"
+    }
+
+    /// Locks the matched rows of `source` whose positions are in parameter `positions` (`int8[]`) until the
+    /// transaction ends, waiting for another session's lock: after it, nobody changes them before this transaction
+    /// writes them.
+    func lock(from source: SQL, positions: Int) -> SQL {
+        "SELECT 1 FROM \(self.sql.table) AS t JOIN \(source) ON \(self.sql.match)"
+            + " WHERE u.\(UpdateSQL.ordinalName) = ANY(\(parameter: positions, type: "int8[]")) FOR NO KEY UPDATE OF t"
     }
 
     /// The classification of the matched rows of `source` whose positions are not in parameter `written`

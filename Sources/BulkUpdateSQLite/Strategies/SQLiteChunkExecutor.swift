@@ -68,32 +68,25 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
             }
         }
         do {
-            return try await self.lock.withLock {
-                try await self.connection.execute("BEGIN IMMEDIATE")
-                do {
-                    var outcome = try await self.apply(chunk)
-                    try await outcome.checkMissingKeys(of: chunk, options: self.sql.plan.options) {
-                        try await self.notFound(chunk)
-                    }
-                    if let journal = self.journal {
-                        // In the chunk's own transaction: the chunk and its entry commit together or not at all.
-                        let record = chunk.record()
-                        try await self.connection.execute(
-                            journal.insertChunk,
-                            [
-                                .text(journal.runID), .integer(SQLiteInt64(record.worker)),
-                                .integer(SQLiteInt64(record.number)), .text(record.firstKey), .text(record.lastKey),
-                                .integer(SQLiteInt64(record.rows)), .text(fingerprint), .text(RunJournal.now()),
-                                .integer(SQLiteInt64(chunk.routedRows)),
-                            ]
-                        )
-                    }
-                    try await self.connection.execute("COMMIT")
-                    return outcome
-                } catch {
-                    _ = try? await self.connection.execute("ROLLBACK")
-                    throw error
+            return try await self.transaction("BEGIN IMMEDIATE") {
+                var outcome = try await self.apply(chunk)
+                try await outcome.checkMissingKeys(of: chunk, options: self.sql.plan.options) {
+                    try await self.notFound(chunk)
                 }
+                if let journal = self.journal {
+                    // In the chunk's own transaction: the chunk and its entry commit together or not at all.
+                    let record = chunk.record()
+                    try await self.connection.execute(
+                        journal.insertChunk,
+                        [
+                            .text(journal.runID), .integer(SQLiteInt64(record.worker)),
+                            .integer(SQLiteInt64(record.number)), .text(record.firstKey), .text(record.lastKey),
+                            .integer(SQLiteInt64(record.rows)), .text(fingerprint), .text(RunJournal.now()),
+                            .integer(SQLiteInt64(chunk.routedRows)),
+                        ]
+                    )
+                }
+                return outcome
             }
         } catch {
             throw SQLiteErrors.map(error, doing: "the update")
@@ -108,21 +101,27 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
             }
         }
         do {
-            return try await self.lock.withLock {
-                // A deferred transaction that only reads: one snapshot for the counts, samples and missing keys,
-                // and no write lock.
-                try await self.connection.execute("BEGIN")
-                do {
-                    let outcome = try await self.read(chunk, samples: samples)
-                    try await self.connection.execute("COMMIT")
-                    return outcome
-                } catch {
-                    _ = try? await self.connection.execute("ROLLBACK")
-                    throw error
-                }
-            }
+            // A deferred transaction that only reads: one snapshot for the counts, samples and missing keys, and no
+            // write lock.
+            return try await self.transaction("BEGIN") { try await self.read(chunk, samples: samples) }
         } catch {
             throw SQLiteErrors.map(error, doing: "the dry run")
+        }
+    }
+
+    /// Runs `body` under the writer lock in a transaction opened with `begin`: committed when it returns, rolled back
+    /// when it throws.
+    private func transaction<Result: Sendable>(_ begin: SQL, _ body: () async throws -> Result) async throws -> Result {
+        try await self.lock.withLock {
+            try await self.connection.execute(begin)
+            do {
+                let result = try await body()
+                try await self.connection.execute("COMMIT")
+                return result
+            } catch {
+                _ = try? await self.connection.execute("ROLLBACK")
+                throw error
+            }
         }
     }
 
@@ -194,20 +193,54 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         let plan = self.sql.plan
         let skip = plan.options.skipUnchanged
         var outcome = ChunkOutcome(matched: 0, changed: 0)
-        guard !plan.isGuarded else {
+        let undo = plan.options.savesUndo ? self.journal : nil
+        if plan.isGuarded || undo != nil {
             // Read first, then write: in this write transaction no other session can change a row between the two.
             var left: [ClassifiedRow] = []
             for rows in self.batches(chunk.count, width: chunk.columns.count + 1) {
-                left += try await self.classify(chunk, rows: rows, filter: self.sql.leftAlone(onlyChanged: skip))
+                if plan.isGuarded {
+                    left += try await self.classify(chunk, rows: rows, filter: self.sql.leftAlone(onlyChanged: skip))
+                }
+                if let undo { try await self.saveUndo(chunk, rows: rows, journal: undo) }
             }
-            outcome = try await self.write(chunk, skip: skip, countMatched: false)
-            outcome.matched = outcome.changed
-            for row in left { outcome.count(row, key: chunk.renderKey(row.position), plan: plan) }
+            outcome = try await self.write(chunk, skip: skip, countMatched: skip && !plan.isGuarded)
+            if plan.isGuarded {
+                outcome.matched = outcome.changed
+                for row in left { outcome.count(row, key: chunk.renderKey(row.position), plan: plan) }
+            } else if !skip {
+                outcome.matched = outcome.changed
+            }
             return outcome
         }
         outcome = try await self.write(chunk, skip: skip, countMatched: skip)
         if !skip { outcome.matched = outcome.changed }
         return outcome
+    }
+
+    /// Saves the undo of the rows among `rows` of `chunk` that the write will change: their keys, the values they
+    /// hold, and the values written (see ``BulkUpdateOptions/keepsUndo``).
+    private func saveUndo(_ chunk: Chunk, rows: Range<Int>, journal: RunJournal) async throws {
+        let plan = self.sql.plan
+        let source = self.sql.valuesSource(rows: rows.count, ordinal: true)
+        let first = rows.count * (chunk.columns.count + 1) + 1
+        func json(_ alias: SQL, _ columns: [ColumnSchema]) -> SQL {
+            "json_array(\(SQL.list(columns.map { Self.dialect.text("\(alias).\(identifier: $0.name)", $0) })))"
+        }
+        var written: [SQL] = ["1 = 1"]
+        if let guards = self.sql.guards { written.append(guards) }
+        if plan.options.skipUnchanged { written.append("(\(self.sql.changed))") }
+        let insert: SQL =
+            "INSERT INTO \(journal.undoTable) (\(SQL.list(RunJournal.undoColumns.map(SQL.identifier))))"
+            + " SELECT \(parameter: first), \(json("t", plan.keyColumns)), \(parameter: first + 1),"
+            + " \(parameter: first + 2), u.\(UpdateSQL.ordinalName), \(json("t", plan.setColumns)),"
+            + " \(json("u", plan.setColumns))"
+            + " FROM \(self.sql.table) AS t JOIN \(source) ON \(self.sql.match)"
+            + " WHERE \(SQL.list(written, separator: " AND "))" + journal.undoConflict
+        try await self.connection.execute(
+            insert,
+            self.binds(chunk, rows: rows, ordinal: true)
+                + [.text(journal.runID), .integer(SQLiteInt64(chunk.worker)), .integer(SQLiteInt64(chunk.number))]
+        )
     }
 
     /// Writes the chunk with the run's strategy; `changed` is what SQLite changed, `matched` the rows found when

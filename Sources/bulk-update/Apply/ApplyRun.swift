@@ -47,6 +47,7 @@ struct ApplyRun {
         options.healthCheckInterval = .milliseconds(Int(command.checkInterval * 1000))
         options.targetChunkDuration = command.targetChunkSeconds.map { .milliseconds(Int($0 * 1000)) }
         options.dryRun = command.dryRun
+        options.keepsUndo = !command.noUndo
         options.expectedColumns = command.expected.map(\.column)
         options.condition = command.condition
         if let conflictsFile = self.conflictsFile {

@@ -13,14 +13,7 @@ final class ConflictsFile: Sendable {
     ///
     /// - Throws: ``ApplyFailure`` with exit code 73 naming the path and the system's reason.
     init(path: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw ApplyFailure(
-                description: "cannot write the conflicts to '\(path)': \(String(cString: strerror(errno)));"
-                    + " nothing was done",
-                exitCode: ApplyFailure.reportUnwritable
-            )
-        }
+        let descriptor = try ReportFile.create(path, for: "the conflicts")
         self.path = path
         self.handle = Mutex((FileHandle(fileDescriptor: descriptor, closeOnDealloc: true), false, false))
     }

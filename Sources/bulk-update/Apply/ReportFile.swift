@@ -11,16 +11,22 @@ final class ReportFile: Sendable {
     ///
     /// - Throws: ``ApplyFailure`` with exit code 73 naming the path and the system's reason.
     init(path: String) throws {
+        self.path = path
+        self.descriptor = try Self.create(path, for: "the report")
+    }
+
+    /// Creates (or empties) `path` for writing `what`, and returns its descriptor.
+    ///
+    /// - Throws: ``ApplyFailure`` with exit code 73 naming the path and the system's reason.
+    static func create(_ path: String, for what: String) throws -> Int32 {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw ApplyFailure(
-                description: "cannot write the report to '\(path)': \(String(cString: strerror(errno)));"
-                    + " nothing was done",
+                description: "cannot write \(what) to '\(path)': \(String(cString: strerror(errno))); nothing was done",
                 exitCode: ApplyFailure.reportUnwritable
             )
         }
-        self.path = path
-        self.descriptor = descriptor
+        return descriptor
     }
 
     deinit { close(self.descriptor) }

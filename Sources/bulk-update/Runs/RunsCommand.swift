@@ -8,7 +8,7 @@ import Foundation
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
-        abstract: "List journaled apply runs, or pause, continue, stop or retune a running one.",
+        abstract: "List journaled apply runs; pause, continue, stop or retune a running one; revert or export one.",
         discussion: """
             Runs are journaled in the tables bulk_update_runs and bulk_update_journal of the target table's schema, \
             or of the schema given to apply --journal-schema: pass the same --journal-schema here. An unfinished run \
@@ -18,13 +18,18 @@ struct RunsCommand: AsyncParsableCommand {
             RUN_ID`, `runs stop RUN_ID` and `runs set RUN_ID --max-rows-per-second N` take effect within a second, \
             between chunks (chunks in flight always finish). They need UPDATE on bulk_update_runs.
 
-            Exit codes: 0 done (the run took the request up); 64 bad options, no such unfinished run, a journal \
+            Every journaled apply keeps its undo unless --no-undo: `runs revert RUN_ID` puts the previous values \
+            back where nobody changed the rows since, and `runs export RUN_ID --undo FILE` writes them as a change \
+            file (see their --help).
+
+                        Exit codes: 0 done (the run took the request up); 64 bad options, no such unfinished run, a journal \
             schema that does not exist; 69 the database failed; 75 the request is recorded but no running process \
             took it up (the run is dead or interrupted, or did not answer within 3 s); 77 a privilege is missing \
             (the message gives the GRANT).
             """,
         subcommands: [
             RunsList.self, RunsRequest.Pause.self, RunsRequest.Continue.self, RunsRequest.Stop.self, RunsSet.self,
+            RunsRevert.self, RunsExport.self,
         ],
         defaultSubcommand: RunsList.self
     )
@@ -53,7 +58,8 @@ struct JournalOptions: ParsableArguments {
 struct RunsList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
-        abstract: "List journaled runs: state, rows done and total, rate, ETA, last heartbeat (the default).",
+        abstract:
+            "List journaled runs: state, rows done and total, rate, ETA, last heartbeat, conflicts, undo (the default).",
         discussion: """
             A run is running, paused (and why), stopping, interrupted (stopped by a signal or `runs stop`), failed \
             or finished. A run said to be running whose heartbeat is older than \(Int(RunsList.deadAfter)) seconds \
@@ -93,9 +99,20 @@ struct RunsList: AsyncParsableCommand {
             journal in
             guard journal.exists else { return [[String?]]() }
             if self.clean {
+                // The undo first: it names the finished runs through the runs table.
+                if try await journal.hasUndo() { _ = try await journal.rows(journal.journal.cleanFinishedUndo) }
                 for statement in journal.journal.cleanFinished { _ = try await journal.rows(statement) }
             }
-            return try await journal.rows(journal.journal.listRuns)
+            // Which runs kept undo; unknown ("?") to a role that may not read the undo table.
+            var undo: Set<String>? = []
+            if try await journal.hasUndo() {
+                undo = (try? await journal.rows(journal.journal.selectRunsWithUndo)).map {
+                    Set($0.compactMap { $0.first ?? nil })
+                }
+            }
+            return try await journal.rows(journal.journal.listRuns).map { row in
+                row + [undo.map { $0.contains(row[0] ?? "") ? "kept" : "-" } ?? "?"]
+            }
         }
         if self.clean { print("removed the journal of finished runs") }
         guard !rows.isEmpty else {
@@ -104,11 +121,11 @@ struct RunsList: AsyncParsableCommand {
         }
         print(
             "run id | table | started (UTC) | finished (UTC) | chunks | rows committed | state | rows total | rows/s"
-                + " | ETA | last heartbeat"
+                + " | ETA | last heartbeat | conflicts | skipped | undo"
         )
         for row in rows {
             let cell = { (name: String) -> String? in
-                RunJournal.listedColumns.firstIndex(of: name).flatMap { row[$0] }
+                (RunJournal.listedColumns + ["undo"]).firstIndex(of: name).flatMap { row[$0] }
             }
             print(Self.line(cell))
         }
@@ -144,7 +161,8 @@ struct RunsList: AsyncParsableCommand {
             cell("run_id") ?? "", cell("target") ?? "", cell("started_at") ?? "", finished ?? "unfinished",
             cell("chunks") ?? "0", String(rows), state, total.map(String.init) ?? "-",
             live ? String(Int(rate.rounded())) : "-", eta,
-            age.map { "\(Int($0.rounded())) s ago" } ?? "-",
+            age.map { "\(Int($0.rounded())) s ago" } ?? "-", cell("rows_conflicting") ?? "-",
+            cell("rows_skipped") ?? "-", cell("undo") ?? "-",
         ]
         return cells.joined(separator: " | ")
     }
@@ -163,7 +181,9 @@ struct RunsList: AsyncParsableCommand {
                 "GRANT USAGE ON SCHEMA \(identifier: schema) TO \(role)",
                 "GRANT SELECT, INSERT, UPDATE ON \(journal.runsTable) TO \(role)",
                 "GRANT SELECT, INSERT ON \(journal.journalTable) TO \(role)",
-                "-- runs --clean also needs: GRANT DELETE ON \(journal.runsTable), \(journal.journalTable) TO \(role)",
+                "GRANT SELECT, INSERT, UPDATE ON \(journal.undoTable) TO \(role)",
+                "-- runs --clean also needs: GRANT DELETE ON \(journal.runsTable), \(journal.journalTable),"
+                    + " \(journal.undoTable) TO \(role)",
             ]
         }
         for statement in statements { print(PostgresStatement(statement).text + ";") }

@@ -11,9 +11,19 @@ import SQLiteNIO
 struct RunsJournal {
     let journal: RunJournal
     let schema: String
+    let isPostgres: Bool
     private let execute: (SQL, [String?]) async throws -> [[String?]]
     /// Whether the journal's tables exist.
     let exists: Bool
+
+    /// Whether the journal has an undo table (journals of earlier versions, and of runs that all kept none, may not).
+    func hasUndo() async throws -> Bool {
+        let table: SQL =
+            self.isPostgres
+            ? "SELECT 'yes' FROM pg_catalog.pg_tables WHERE schemaname = \(parameter: 1) AND tablename = 'bulk_update_undo'"
+            : "SELECT 'yes' FROM \(identifier: self.schema).sqlite_schema WHERE type = 'table' AND name = 'bulk_update_undo'"
+        return !(try await self.rows(table, self.isPostgres ? [self.schema] : [])).isEmpty
+    }
 
     /// Opens `location` and runs `body` with its journal in `schema` (default: public, main). A database error is
     /// printed and becomes the exit code `apply` uses for it: 77 a missing privilege (with the grants the runs
@@ -44,7 +54,8 @@ struct RunsJournal {
         }
     }
 
-    private static func open<Result: Sendable>(
+    /// Opens `location` and runs `body` with its journal in `schema`, database errors left as they are.
+    static func open<Result: Sendable>(
         _ location: DatabaseLocation,
         schema: String?,
         runID: String,
@@ -86,7 +97,13 @@ struct RunsJournal {
                     [schema]
                 )
                 return try await body(
-                    RunsJournal(journal: journal, schema: schema, execute: execute, exists: !exists.isEmpty)
+                    RunsJournal(
+                        journal: journal,
+                        schema: schema,
+                        isPostgres: true,
+                        execute: execute,
+                        exists: !exists.isEmpty
+                    )
                 )
             }
         case .sqlite(let url):
@@ -111,7 +128,13 @@ struct RunsJournal {
                     "SELECT 1 FROM \(identifier: schema).sqlite_schema WHERE type = 'table' AND name = 'bulk_update_runs'"
                 )
                 return try await body(
-                    RunsJournal(journal: journal, schema: schema, execute: execute, exists: !exists.isEmpty)
+                    RunsJournal(
+                        journal: journal,
+                        schema: schema,
+                        isPostgres: false,
+                        execute: execute,
+                        exists: !exists.isEmpty
+                    )
                 )
             }
         }

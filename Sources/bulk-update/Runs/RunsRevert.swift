@@ -1,0 +1,386 @@
+import ArgumentParser
+import BulkUpdate
+import Foundation
+import Logging
+import Synchronization
+
+/// A run's undo as the journal holds it: what it changed, where, and what each row held before.
+struct UndoLog {
+    let runID: String
+    /// The target, quoted as SQL names it.
+    let table: String
+    let keyColumns: [String]
+    let setColumns: [String]
+    /// The number of changed rows.
+    let rows: Int
+
+    /// One changed row: its key values, the values it held before the run, the values the run wrote (as text).
+    struct Row {
+        var keys: [String?]
+        var old: [String?]
+        var new: [String?]
+    }
+
+    /// Reads the run's first undo row (its table and columns) and counts its rows.
+    ///
+    /// - Throws: ``BulkUpdateError`` (configuration) when the run kept no undo.
+    static func open(_ runID: String, in journal: RunsJournal) async throws -> UndoLog {
+        let none = BulkUpdateError(
+            .configuration,
+            "run \(SQLText.literal(runID)) has no undo in schema \(SQLText.literal(journal.schema)): it does not"
+                + " exist there, kept none (apply --no-undo, --atomic, --no-journal, or strategy values or caseWhen"
+                + " on PostgreSQL), or its undo was removed by runs --clean"
+        )
+        guard journal.exists, try await journal.hasUndo() else { throw none }
+        guard let header = try await journal.rows(journal.journal.selectUndoHeader, [runID]).first,
+            let tableAndKeys = header[0].flatMap(RunJournal.values(ofJSONArray:))?.compactMap({ $0 }),
+            let table = tableAndKeys.first,
+            let sets = header[1].flatMap(RunJournal.values(ofJSONArray:))?.compactMap({ $0 })
+        else { throw none }
+        let keys = Array(tableAndKeys.dropFirst())
+        let count = try await journal.rows(journal.journal.countUndo, [runID]).first?.first ?? nil
+        return UndoLog(
+            runID: runID,
+            table: table,
+            keyColumns: keys,
+            setColumns: sets,
+            rows: count.flatMap { Int($0) } ?? 0
+        )
+    }
+
+    /// Where the first page of changed rows starts: before every key.
+    static let start = ""
+
+    /// Up to ``RunJournal/undoPage`` changed rows whose key values sort after `after`, in that order (the order is
+    /// the same every time, so a revert that resumes cuts the same chunks), and where the next page starts (`nil`
+    /// after the last).
+    func page(after: String, in journal: RunsJournal) async throws -> (rows: [Row], next: String?) {
+        let page = try await journal.rows(journal.journal.selectUndoPage, [self.runID, after])
+        var rows: [Row] = []
+        rows.reserveCapacity(page.count)
+        for cells in page {
+            guard let keys = cells[0].flatMap(RunJournal.values(ofJSONArray:)),
+                let old = cells[1].flatMap(RunJournal.values(ofJSONArray:)),
+                let new = cells[2].flatMap(RunJournal.values(ofJSONArray:)),
+                keys.count == self.keyColumns.count, old.count == self.setColumns.count,
+                new.count == self.setColumns.count
+            else {
+                throw BulkUpdateError(
+                    .input,
+                    "the undo of run \(SQLText.literal(self.runID)) holds a row that is not one: key"
+                        + " \(cells[0] ?? "?")"
+                )
+            }
+            rows.append(Row(keys: keys, old: old, new: new))
+        }
+        guard page.count == RunJournal.undoPage, let last = page.last?[0] ?? nil else { return (rows, nil) }
+        return (rows, last)
+    }
+
+    /// Every changed row, a page at a time.
+    func forEachPage(in journal: RunsJournal, _ body: ([Row]) async throws -> Void) async throws {
+        var after: String? = Self.start
+        while let start = after {
+            let (rows, next) = try await self.page(after: start, in: journal)
+            if !rows.isEmpty { try await body(rows) }
+            after = next
+        }
+    }
+}
+
+/// `runs revert RUN_ID`: puts back the values a run's changed rows held, where they still hold what it wrote.
+struct RunsRevert: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "revert",
+        abstract: "Put back what a run changed, where nobody has changed the rows since.",
+        discussion: """
+            Reads the run's undo (kept by every journaled apply unless --no-undo) and writes each changed row's \
+            previous values back, only where the row still holds the values the run wrote; a row changed since is \
+            a conflict: left alone, counted, listed (--conflicts FILE), and the command exits 3. Rows that already \
+            hold their previous values are left as they are.
+
+            The revert is itself a journaled run, named revert-RUN_ID, with its own undo (so it can be reverted in \
+            turn): if it is killed or stopped, running the same command again resumes it; once it finished, it is \
+            refused. Exit codes are those of apply (0, 3, 64, 65, 69, 73, 75, 77).
+            """
+    )
+
+    @OptionGroup var journal: JournalOptions
+    @Argument(help: "The id of the run to revert.") var runID: String
+
+    @Option(help: "Workers writing in parallel, each on its own connection.")
+    var workers: Int = 2
+
+    @Option(help: "Rows per chunk; each chunk is one transaction.")
+    var chunkSize: Int = 10_000
+
+    @Option(help: "Write at most this many rows per second across all workers (for live databases).")
+    var maxRowsPerSecond: Int?
+
+    @Option(help: "Write every conflict as CSV to this file (key columns, column, expected, actual).")
+    var conflicts: String?
+
+    @Option(help: "Write the report as JSON to this file, whatever the outcome.")
+    var report: String?
+
+    @Flag(help: "Count what the revert would put back, and the conflicts, writing nothing.")
+    var dryRun = false
+
+    @Flag(help: "Keep no undo of the revert itself (it cannot be reverted then).")
+    var noUndo = false
+
+    @Option(help: "Seconds the chunks in flight get to finish after SIGINT or SIGTERM.")
+    var grace: Double = 10
+
+    @Flag(help: "Print no progress.")
+    var quiet = false
+
+    func validate() throws {
+        guard (1...256).contains(self.workers) else {
+            throw ValidationError("--workers must be between 1 and 256, got \(self.workers)")
+        }
+        guard self.chunkSize >= 1 else { throw ValidationError("--chunk-size must be at least 1") }
+        if let rate = self.maxRowsPerSecond, rate < 1 {
+            throw ValidationError("--max-rows-per-second must be at least 1, got \(rate)")
+        }
+        guard self.grace >= 0 && self.grace.isFinite else { throw ValidationError("--grace must be 0 or more") }
+        guard ("revert-" + self.runID).count <= 100 else {
+            throw ValidationError("the revert's run id, revert-RUN_ID, would pass 100 characters")
+        }
+    }
+
+    func run() async throws {
+        let signals = StopSignals(grace: .milliseconds(Int(self.grace * 1000)))
+        signals.install()
+        let (reportFile, conflictsFile) = try ApplyCommand.openOutputs(report: self.report, conflicts: self.conflicts)
+        signals.context.withLock { $0.reportFile = reportFile }
+        let revertID = "revert-" + self.runID
+        var failure: ApplyFailure
+        do {
+            let location = try self.journal.location()
+            let report = try await RunsJournal.open(location, schema: self.journal.journalSchema, runID: revertID) {
+                journal in
+                let undo = try await UndoLog.open(self.runID, in: journal)
+                let resume = try await Self.resumes(revertID, in: journal)
+                conflictsFile?.start(keyColumns: undo.keyColumns)
+                return try await self.revert(
+                    undo,
+                    from: journal,
+                    at: location,
+                    as: revertID,
+                    resume: resume,
+                    signals: signals,
+                    conflictsFile: conflictsFile
+                )
+            }
+            print(report)
+            if report.rowsConflicting > 0 {
+                let count = report.rowsConflicting
+                let verb = report.dryRun ? "would be" : count == 1 ? "was" : "were"
+                let listed = conflictsFile.map { " (listed in \($0.path))" } ?? ""
+                let text = "\(count) row\(count == 1 ? "" : "s") changed since the run \(verb) left alone\(listed)\n"
+                FileHandle.standardError.write(Data(text.utf8))
+            }
+            let code = report.rowsConflicting > 0 ? ApplyFailure.conflicts : 0
+            if let conflictsFile, !conflictsFile.isComplete { throw ExitCode(ApplyFailure.reportUnwritable) }
+            if let reportFile, !reportFile.write(report, exitCode: code) {
+                throw ExitCode(ApplyFailure.reportUnwritable)
+            }
+            if code != 0 { throw ExitCode(code) }
+            return
+        } catch let error as BulkUpdateError {
+            failure = ApplyFailure.from(error)
+        } catch let error as ApplyFailure {
+            failure = error
+        }
+        failure.description = failure.description.replacingOccurrences(
+            of: "resume with: --resume \(revertID) (same input and options)",
+            with: "resume with: bulk-update runs revert \(self.runID)"
+        )
+        FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
+        reportFile?.write(failure.report, error: failure.description, exitCode: failure.exitCode)
+        throw ExitCode(failure.exitCode)
+    }
+
+    /// Whether the revert run `revertID` exists unfinished (then it is resumed); throws when it finished.
+    static func resumes(_ revertID: String, in journal: RunsJournal) async throws -> Bool {
+        guard let run = try await journal.rows(journal.journal.selectRun, [revertID]).first else { return false }
+        if let finished = run[2] {
+            throw BulkUpdateError(
+                .configuration,
+                "the run was reverted already: run \(SQLText.literal(revertID)) finished at \(finished);"
+                    + " to take that back, revert it: bulk-update runs revert \(revertID)"
+            )
+        }
+        return true
+    }
+
+    private func revert(
+        _ undo: UndoLog,
+        from journal: RunsJournal,
+        at location: DatabaseLocation,
+        as revertID: String,
+        resume: Bool,
+        signals: StopSignals,
+        conflictsFile: ConflictsFile?
+    ) async throws -> BulkUpdateReport {
+        var options = BulkUpdateOptions(workers: self.workers, chunkSize: self.chunkSize, skipUnchanged: true)
+        // Written only where the row still holds what the run wrote.
+        options.expectedColumns = undo.setColumns
+        options.runID = revertID
+        options.resume = resume
+        options.journalSchema = self.journal.journalSchema
+        options.keepsUndo = !self.noUndo
+        options.maximumRowsPerSecond = self.maxRowsPerSecond
+        options.dryRun = self.dryRun
+        options.control = signals.control
+        if let conflictsFile { options.onConflicts = { conflictsFile.write($0) } }
+        signals.context.withLock {
+            $0.runID = self.dryRun ? nil : revertID
+        }
+        let progress = ProgressLine(
+            mode: ProgressLine.mode(quiet: self.quiet, option: "text"),
+            total: undo.rows,
+            runID: self.dryRun ? nil : revertID
+        )
+        if !self.quiet && !self.dryRun {
+            FileHandle.standardError.write(
+                Data("\(resume ? "resuming" : "reverting run \(undo.runID) as") run \(revertID)\n".utf8)
+            )
+        }
+        let logger = Logger.silent
+        var report: BulkUpdateReport?
+        let onProgress: @Sendable (BulkUpdateProgress) -> Void = { value in
+            signals.context.withLock { $0.progress = value }
+            progress.update(value)
+        }
+        do {
+            try await location.withBackend(connections: self.workers + 1) { backend in
+                report = try await Self.write(
+                    undo,
+                    from: journal,
+                    on: backend,
+                    options: options,
+                    onProgress: onProgress,
+                    logger: logger
+                )
+            }
+        } catch {
+            progress.finish((error as? BulkUpdateError)?.code == .interrupted ? "interrupted" : "failed")
+            throw error
+        }
+        guard let report else { preconditionFailure("the backend ran the body") }
+        progress.finish("finished", report: report)
+        return report
+    }
+
+    /// Writes `undo`'s rows back through `backend`.
+    private static func write<Backend: BulkUpdateBackend>(
+        _ undo: UndoLog,
+        from journal: RunsJournal,
+        on backend: Backend,
+        options: BulkUpdateOptions,
+        onProgress: @escaping @Sendable (BulkUpdateProgress) -> Void,
+        logger: Logger
+    ) async throws -> BulkUpdateReport {
+        let update = try await PreparedUpdate.prepare(
+            backend: backend,
+            table: undo.table,
+            keyColumns: undo.keyColumns,
+            setColumns: { _ in undo.setColumns },
+            options: options,
+            logger: logger
+        )
+        return try await update.run(
+            UndoRows(undo: undo, journal: journal),
+            totalRows: undo.rows,
+            onProgress: onProgress,
+            logger: logger
+        )
+    }
+}
+
+/// The rows of a run's undo, as a revert writes them: key values, previous values (set), written values (expected).
+struct UndoRows: AsyncSequence {
+    typealias Element = BulkUpdateRow
+
+    let undo: UndoLog
+    let journal: RunsJournal
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let undo: UndoLog
+        let journal: RunsJournal
+        var buffer: [BulkUpdateRow] = []
+        var index = 0
+        var after: String? = UndoLog.start
+        var line = 0
+
+        mutating func next() async throws -> BulkUpdateRow? {
+            while self.index == self.buffer.count {
+                guard let start = self.after else { return nil }
+                let (rows, next) = try await self.undo.page(after: start, in: self.journal)
+                self.after = next
+                self.index = 0
+                self.buffer = rows.map { row in
+                    self.line += 1
+                    let values = (row.keys + row.old + row.new).map { $0.map(BulkUpdateValue.string) ?? .null }
+                    return BulkUpdateRow(values, line: self.line)
+                }
+            }
+            defer { self.index += 1 }
+            return self.buffer[self.index]
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(undo: self.undo, journal: self.journal) }
+}
+
+/// `runs export RUN_ID --undo FILE`: a run's previous values as a change file `apply` reads.
+struct RunsExport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write the values a run's changed rows held before it, as a CSV file apply accepts.",
+        discussion: """
+            The header names the key columns, then the set columns; NULL is \\N. `bulk-update apply --table T \
+            --input FILE` writes them back unconditionally; `runs revert` does so only where the rows still hold \
+            what the run wrote.
+            """
+    )
+
+    @OptionGroup var journal: JournalOptions
+    @Argument(help: "The run's id.") var runID: String
+
+    @Option(help: "The file to write, or - for standard output.")
+    var undo: String
+
+    func run() async throws {
+        let handle: FileHandle
+        if self.undo == "-" {
+            handle = FileHandle.standardOutput
+        } else {
+            guard FileManager.default.createFile(atPath: self.undo, contents: nil),
+                let opened = FileHandle(forWritingAtPath: self.undo)
+            else {
+                FileHandle.standardError.write(Data("error: cannot write '\(self.undo)'\n".utf8))
+                throw ExitCode(ApplyFailure.reportUnwritable)
+            }
+            handle = opened
+        }
+        let rows = try await RunsJournal.with(try self.journal.location(), schema: self.journal.journalSchema) {
+            journal in
+            let undo = try await UndoLog.open(self.runID, in: journal)
+            try handle.write(contentsOf: Data(ConflictsFile.line(undo.keyColumns + undo.setColumns).utf8))
+            var count = 0
+            try await undo.forEachPage(in: journal) { rows in
+                var text = ""
+                for row in rows { text += ConflictsFile.line(row.keys + row.old) }
+                try handle.write(contentsOf: Data(text.utf8))
+                count += rows.count
+            }
+            return count
+        }
+        if self.undo != "-" {
+            FileHandle.standardError.write(Data("wrote \(rows) row\(rows == 1 ? "" : "s") to \(self.undo)\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+import Testing
+
+/// Undo: every journaled apply keeps what its rows held; `runs revert` and `runs export --undo` use it.
+@Suite("apply undo, runs revert and runs export", .timeLimit(.minutes(3)))
+struct UndoTests {
+    static let columns = "id integer PRIMARY KEY, name text NOT NULL, email text, score integer, active boolean"
+
+    /// `rows` rows of the same shape, made by the database (too many for one command line).
+    static func seedMany(_ target: ApplyTarget, rows: Int) throws {
+        let select =
+            "SELECT i, 'name ' || i, 'u' || i || '@example.com', i, \(target.backend == .postgres ? "true" : "1")"
+        try target.execute(
+            target.backend == .postgres
+                ? "INSERT INTO \(target.table) \(select) FROM generate_series(1, \(rows)) AS i"
+                : "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < \(rows))"
+                    + " INSERT INTO \(target.table) \(select) FROM s"
+        )
+    }
+
+    /// 300 rows of every kind of value: NULLs, quotes, commas, line breaks.
+    static func seed(_ target: ApplyTarget, rows: Int = 300) throws {
+        let values = (1...rows).map { id -> String in
+            let email = id % 7 == 0 ? "NULL" : "'u\(id)@example.com'"
+            let name = id % 11 == 0 ? "'O''Brien, \(id)'" : "'name \(id)'"
+            let active = target.backend == .postgres ? (id % 2 == 0 ? "true" : "false") : (id % 2 == 0 ? "1" : "0")
+            return "(\(id), \(name), \(email), \(id % 5 == 0 ? "NULL" : String(id)), \(active))"
+        }
+        try target.execute("INSERT INTO \(target.table) VALUES \(values.joined(separator: ", "))")
+    }
+
+    /// Ids 1…250 get new names, emails (every third NULL) and scores; ids 901…905 have no row; id 10 twice.
+    static var changes: String {
+        var csv = "id,name,email,score\n"
+        for id in 1...250 {
+            csv +=
+                "\(id),\"new \(id), \"\"quoted\"\"\n line\",\(id % 3 == 0 ? "\\N" : "n\(id)@example.org"),\(id * 2)\n"
+            if id == 10 { csv += "10,ten again,\\N,0\n" }
+        }
+        for id in 901...905 { csv += "\(id),ghost,\\N,0\n" }
+        return csv
+    }
+
+    func runs(_ target: ApplyTarget, _ arguments: [String]) throws -> Executable.Result {
+        try Executable.run(["runs"] + arguments + ["--database", target.database])
+    }
+
+    static func undoRows(_ target: ApplyTarget, _ runID: String) throws -> Int {
+        let sql = "SELECT count(*) FROM bulk_update_undo WHERE run_id = '\(runID)' AND key_values <> ''"
+        switch target.backend {
+        case .postgres: return try PSQL.count(target.database, sql)
+        case .sqlite: return Int((try PythonSQLite.query(target.database, sql).first?.first ?? nil) ?? "") ?? -1
+        }
+    }
+
+    @Test(
+        "revert puts the table back exactly, refuses to run twice, and can itself be reverted",
+        arguments: ApplyBackend.enabled
+    )
+    func revertRestoresTheTable(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns) { target in
+            try Self.seed(target)
+            let before = try target.contents()
+            let input = try target.write("fix.csv", Self.changes)
+            let runID = "undo-\(UUID().uuidString.prefix(8))"
+            let applied = try target.apply([
+                "--input", input, "--run-id", runID, "--chunk-size", "40", "--report", target.path("apply.json"),
+            ])
+            #expect(applied.status == 0, streams(applied))
+            #expect(applied.standardOutput.contains("run \(runID), undo kept"), streams(applied))
+            let report = try readReport(target.path("apply.json"))
+            #expect(report["undoKept"] as? Bool == true)
+            let after = try target.contents()
+            #expect(after != before)
+            // One undo row per key written: 250 (a key written again in a later chunk keeps its first old values).
+            #expect(try Self.undoRows(target, runID) == 250)
+            let again = report["duplicateKeysAcrossChunks"] as? Int ?? 0
+            #expect(report["rowsChanged"] as? Int == 250 + again, "\(report)")
+
+            let reverted = try self.runs(
+                target,
+                ["revert", runID, "--chunk-size", "30", "--report", target.path("r.json")]
+            )
+            #expect(reverted.status == 0, streams(reverted))
+            #expect(try target.contents() == before, "the revert did not restore the table exactly")
+            let revertReport = try readReport(target.path("r.json"))
+            #expect(revertReport["rowsChanged"] as? Int == 250 && revertReport["rowsConflicting"] as? Int == 0)
+            #expect(revertReport["runID"] as? String == "revert-\(runID)")
+
+            let twice = try self.runs(target, ["revert", runID])
+            #expect(twice.status == 64, streams(twice))
+            #expect(twice.standardError.contains("reverted already"), streams(twice))
+            #expect(try target.contents() == before)
+
+            // The revert kept undo of its own: reverting it applies the fix again.
+            let redo = try self.runs(target, ["revert", "revert-\(runID)"])
+            #expect(redo.status == 0, streams(redo))
+            #expect(try target.contents() == after)
+            // runs lists the three runs with their undo.
+            let listed = try self.runs(target, [])
+            #expect(listed.standardOutput.contains("revert-revert-\(runID)"), streams(listed))
+        }
+    }
+
+    @Test(
+        "rows changed by another session after the run are left alone, listed and counted; the rest are restored",
+        arguments: ApplyBackend.enabled
+    )
+    func revertLeavesLaterChangesAlone(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns) { target in
+            try Self.seed(target)
+            let before = try target.contents()
+            let runID = "undo-\(UUID().uuidString.prefix(8))"
+            let applied = try target.apply([
+                "--input", try target.write("fix.csv", Self.changes), "--run-id", runID, "--chunk-size", "40",
+            ])
+            #expect(applied.status == 0, streams(applied))
+            // The application changes 10 of the rows the run wrote, and one it did not touch.
+            let touched = [3, 17, 40, 41, 99, 100, 128, 200, 249, 250]
+            try target.execute(
+                "UPDATE \(target.table) SET score = -1 WHERE id IN (\(touched.map(String.init).joined(separator: ",")));"
+                    + " UPDATE \(target.table) SET email = 'late@example.com' WHERE id = 290"
+            )
+            let later = try target.contents()
+            let conflicts = target.path("conflicts.csv")
+            let dry = try self.runs(target, ["revert", runID, "--dry-run"])
+            #expect(dry.status == 3, streams(dry))
+            #expect(try target.contents() == later, "a dry run wrote")
+
+            let reverted = try self.runs(target, ["revert", runID, "--conflicts", conflicts])
+            #expect(reverted.status == 3, streams(reverted))
+            #expect(reverted.standardOutput.contains("conflicts 10:"), streams(reverted))
+            let lines = try String(contentsOfFile: conflicts, encoding: .utf8).split(separator: "\n").map(String.init)
+            #expect(lines.first == "id,column,expected,actual")
+            // One line per column whose value differs from what the run wrote: only score.
+            let listed = lines.dropFirst().map { Int($0.prefix { $0 != "," }) ?? 0 }
+            #expect(listed.sorted() == touched, "\(lines)")
+            for line in lines.dropFirst() {
+                let id = Int(line.prefix { $0 != "," })!
+                #expect(line == "\(id),score,\(id * 2),-1", "\(line)")
+            }
+            for (old, now) in zip(before, try target.contents()) {
+                let id = Int(old[0]!)!
+                if touched.contains(id) || id > 250 {
+                    // Changed since the run (left alone), or never changed by it (not in its undo).
+                    #expect(now == later.first { $0[0] == old[0] }, "row \(id)")
+                } else {
+                    #expect(now == old, "row \(id) was not restored")
+                }
+            }
+        }
+    }
+
+    @Test("runs export --undo writes a CSV that apply accepts; --no-undo keeps none", arguments: ApplyBackend.enabled)
+    func exportAndNoUndo(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns) { target in
+            try Self.seed(target)
+            let before = try target.contents()
+            let runID = "undo-\(UUID().uuidString.prefix(8))"
+            let fix = try target.write("fix.csv", Self.changes)
+            #expect(try target.apply(["--input", fix, "--run-id", runID]).status == 0)
+            let exported = target.path("undo.csv")
+            let export = try self.runs(target, ["export", runID, "--undo", exported])
+            #expect(export.status == 0, streams(export))
+            #expect(export.standardError.contains("wrote 250 rows"), streams(export))
+            let text = try String(contentsOfFile: exported, encoding: .utf8)
+            #expect(text.hasPrefix("id,name,email,score\n"), "\(text.prefix(100))")
+            let back = try target.apply(["--input", exported, "--no-journal"])
+            #expect(back.status == 0, streams(back))
+            #expect(try target.contents() == before)
+
+            let quiet = "plain-\(UUID().uuidString.prefix(8))"
+            let plain = try target.apply(["--input", fix, "--run-id", quiet, "--no-undo"])
+            #expect(plain.status == 0, streams(plain))
+            #expect(!plain.standardOutput.contains("undo kept"), streams(plain))
+            #expect(try Self.undoRows(target, quiet) == 0)
+            let refused = try self.runs(target, ["revert", quiet])
+            #expect(refused.status == 64, streams(refused))
+            #expect(refused.standardError.contains("has no undo"), streams(refused))
+            let noExport = try self.runs(target, ["export", quiet, "--undo", target.path("none.csv")])
+            #expect(noExport.status == 64, streams(noExport))
+        }
+    }
+}
+
+extension TimedRuns {
+    @Suite("runs revert killed and resumed", .timeLimit(.minutes(3)))
+    struct KilledRevertTests {
+        @Test("a revert killed with SIGKILL resumes, run again, to the exact table", arguments: ApplyBackend.enabled)
+        func killedRevertResumes(_ backend: ApplyBackend) throws {
+            try ApplyTarget.with(backend, columns: UndoTests.columns) { target in
+                try UndoTests.seedMany(target, rows: 8_000)
+                let before = try target.contents()
+                let runID = "undo-\(UUID().uuidString.prefix(8))"
+                var csv = "id,name,score\n"
+                for id in 1...8_000 { csv += "\(id),changed \(id),\(id + 7)\n" }
+                let applied = try target.apply(["--input", try target.write("all.csv", csv), "--run-id", runID])
+                #expect(applied.status == 0, streams(applied))
+                // A resumed run cuts the same chunks: the same workers and chunk size (the rate may differ).
+                let options = ["--workers", "1", "--chunk-size", "100"]
+                let revert = try BackgroundApply(
+                    target,
+                    ["revert", runID, "--max-rows-per-second", "2000"] + options,
+                    runs: true
+                )
+                try revert.wait("the revert's first chunks") { try Journal.chunks(target, "revert-\(runID)") >= 10 }
+                revert.signal(SIGKILL)
+                #expect(revert.finish() == 128 + SIGKILL)
+                let done = try Journal.chunks(target, "revert-\(runID)")
+                #expect(done < 80, "the revert finished before it was killed")
+                let resumed = try Executable.run(["runs", "revert", runID, "--database", target.database] + options)
+                #expect(resumed.status == 0, streams(resumed))
+                #expect(resumed.standardError.contains("resuming run revert-\(runID)"), streams(resumed))
+                #expect(try target.contents() == before, "the resumed revert did not restore the table exactly")
+                // Every chunk of the revert is in its journal once: 80 chunks of 100 rows.
+                #expect(try Journal.chunks(target, "revert-\(runID)") == 80)
+                #expect(try UndoTests.undoRows(target, "revert-\(runID)") == 8_000)
+            }
+        }
+    }
+}
