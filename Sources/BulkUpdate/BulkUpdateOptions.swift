@@ -222,7 +222,10 @@ public struct BulkUpdateOptions: Sendable {
     }
 
     /// Whether the run keeps undo: a journaled run that writes, with ``keepsUndo``.
-    package var savesUndo: Bool { self.keepsUndo && self.runID != nil && !self.atomic && !self.dryRun }
+    package var savesUndo: Bool { self.writesUndo && !self.dryRun }
+
+    /// Whether the run keeps undo when it writes: what a dry run checks the privileges for.
+    package var writesUndo: Bool { self.keepsUndo && self.runID != nil && !self.atomic }
 
     /// Whether the run watches the database's health: a replica lag limit or a pause query.
     package var watchesHealth: Bool { self.maximumReplicaLag != nil || self.pauseWhen != nil }

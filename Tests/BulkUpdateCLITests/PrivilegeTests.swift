@@ -72,6 +72,58 @@ struct PrivilegeTests {
         }
     }
 
+    @Test(
+        "undo needs SELECT, INSERT, UPDATE on bulk_update_undo, checked before writing, dry run too; column grants do"
+    )
+    func undoPrivileges() throws {
+        try TestRole.with { role in
+            try ApplyTarget.with(.postgres, columns: Self.columns, rows: Self.rows) { target in
+                // Only the columns the run reads and the one it sets: no table-wide SELECT.
+                try PSQL.execute(
+                    target.database,
+                    "GRANT SELECT (id, username), UPDATE (username) ON \(target.table) TO \(role.name)"
+                )
+                try Self.withJournalSchema(role) { schema in
+                    let sql = try Executable.run(["runs", "--create-sql", "--journal-schema", schema])
+                    #expect(sql.status == 0, streams(sql))
+                    try PSQL.execute(
+                        target.database,
+                        sql.standardOutput + "; GRANT SELECT, INSERT, UPDATE ON \(schema).bulk_update_runs,"
+                            + " \(schema).bulk_update_journal TO \(role.name)"
+                    )
+                    let path = try target.write("names.csv", "id,username\n1,ALICE\n2,BOB\n")
+                    let arguments = [
+                        "apply", "--database", role.url, "--table", target.table, "--input", path, "--journal-schema",
+                        schema,
+                    ]
+                    for extra in [[], ["--dry-run"]] {
+                        let refused = try Executable.run(arguments + extra)
+                        #expect(refused.status == 77, streams(refused))
+                        #expect(
+                            refused.standardError.contains(
+                                "GRANT SELECT, INSERT, UPDATE ON \"\(schema)\".\"bulk_update_undo\""
+                            ),
+                            streams(refused)
+                        )
+                        #expect(refused.standardError.contains("(--no-undo)"), streams(refused))
+                    }
+                    #expect(try target.contents() == Self.untouched)
+                    let plain = try Executable.run(arguments + ["--no-undo"])
+                    #expect(plain.status == 0, streams(plain))
+                    try PSQL.execute(
+                        target.database,
+                        "UPDATE \(target.table) SET username = lower(username);"
+                            + " GRANT SELECT, INSERT, UPDATE ON \(schema).bulk_update_undo TO \(role.name)"
+                    )
+                    let kept = try Executable.run(arguments + ["--run-id", "lp-undo"])
+                    #expect(kept.status == 0, streams(kept))
+                    #expect(kept.standardOutput.contains("undo kept"), streams(kept))
+                    #expect(try target.contents().map { $0[1] } == ["ALICE", "BOB"])
+                }
+            }
+        }
+    }
+
     @Test("UPDATE on one column only: setting another is refused before writing, in a dry run too (exit 77)")
     func columnPrivileges() throws {
         try TestRole.with { role in

@@ -94,8 +94,14 @@ struct SafeFixTests {
             rows: "(1, 'it''s', \(seed)), (2, NULL, NULL)"
         ) { target in
             let input = try target.write("c.jsonl", "{\"id\":1,\"note\":null}\n{\"id\":2,\"note\":\"two\\nlines\"}\n")
-            let dry = try target.apply(["--input", input, "--dry-run", "--columns", "note"])
+            let dry = try target.apply([
+                "--input", input, "--dry-run", "--columns", "note", "--report", target.path("dry.json"),
+            ])
             #expect(dry.status == 0, streams(dry))
+            // In the report, NULL is null, not a missing field.
+            let samples = try #require(try readReport(target.path("dry.json"))["diffSamples"] as? [[String: Any]])
+            #expect(samples.first { $0["key"] as? String == "1" }?["new"] is NSNull, "\(samples)")
+            #expect(samples.first { $0["key"] as? String == "2" }?["current"] is NSNull, "\(samples)")
             #expect(dry.standardOutput.contains("  1  note: 'it''s' -> NULL"), streams(dry))
             #expect(dry.standardOutput.contains("  2  note: NULL -> 'two\\nlines'"), streams(dry))
             let none = try target.apply(["--input", input, "--dry-run", "--columns", "note", "--diff-sample", "0"])
@@ -201,6 +207,13 @@ struct SafeFixTests {
                     #expect(result.standardError.contains("nothing was written"), streams(result))
                 }
                 #expect(try target.contents() == [["1", "a"]])
+                // An --expect whose input column is missing names it.
+                let missing = try target.apply(["--input", input, "--expect", "email=old_email"])
+                #expect(missing.status == 65, streams(missing))
+                #expect(
+                    missing.standardError.contains("has no column \"old_email\" (the expected values of \"email\""),
+                    streams(missing)
+                )
                 // Quoted text may hold what would otherwise be refused.
                 let quoted = try target.apply(["--input", input, "--where", "t.email <> ')--;' AND t.email <> 'x'"])
                 #expect(quoted.status == 0, streams(quoted))

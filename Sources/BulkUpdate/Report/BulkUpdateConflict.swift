@@ -19,4 +19,16 @@ public struct BulkUpdateConflict: Sendable, Codable, Equatable {
         self.expected = expected
         self.actual = actual
     }
+
+    private enum CodingKeys: String, CodingKey { case key, keyValues, column, expected, actual }
+
+    // NULL is written as `null`, not left out.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.key, forKey: .key)
+        try container.encode(self.keyValues, forKey: .keyValues)
+        try container.encode(self.column, forKey: .column)
+        try container.encode(self.expected, forKey: .expected)
+        try container.encode(self.actual, forKey: .actual)
+    }
 }

@@ -47,6 +47,17 @@ public struct BulkUpdateReport: Sendable, Codable, Equatable {
             self.current = current
             self.new = new
         }
+
+        private enum CodingKeys: String, CodingKey { case key, column, current, new }
+
+        // NULL is written as `null`, not left out.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.key, forKey: .key)
+            try container.encode(self.column, forKey: .column)
+            try container.encode(self.current, forKey: .current)
+            try container.encode(self.new, forKey: .new)
+        }
     }
 
     /// The target table, schema-qualified, as the database names it.

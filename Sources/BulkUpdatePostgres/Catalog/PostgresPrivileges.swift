@@ -27,7 +27,7 @@ enum PostgresPrivileges {
 
     /// The journal tables `plan`'s run needs.
     static func journalTables(_ plan: UpdatePlan) -> [(name: String, privileges: [String], columns: [String])] {
-        Self.journalTables + (plan.options.savesUndo ? [Self.undoTable] : [])
+        Self.journalTables + (plan.options.writesUndo ? [Self.undoTable] : [])
     }
 
     static func check(_ plan: UpdatePlan, on db: DeadlineConnection) async throws {
@@ -40,10 +40,11 @@ enum PostgresPrivileges {
 
         // The target's columns.
         // Unchanged rows are found by reading the set columns, and Django's CASE statement reads them in its ELSE;
-        // a dry run compares them, and a guarded run reads them to tell why a row was left alone. Expected columns
-        // are read to compare them.
+        // a dry run compares them, a guarded run reads them to tell why a row was left alone, and undo saves them.
+        // Expected columns are read to compare them.
         let readsSetColumns =
             plan.options.skipUnchanged || plan.options.strategy == .caseWhen || plan.options.dryRun || plan.isGuarded
+            || plan.options.writesUndo
         let readColumns = plan.keyColumns + (readsSetColumns ? plan.setColumns : []) + plan.expectedColumns
         let names = (plan.keyColumns + plan.setColumns + plan.expectedColumns).map(\.name)
         let columnQuery: SQL = """
@@ -172,7 +173,7 @@ enum PostgresPrivileges {
         let wayOut =
             "or keep the journal elsewhere (journalSchema, apply --journal-schema SCHEMA), or run without one: all or"
             + " nothing (atomic, apply --atomic), or without resume (apply --no-journal)"
-            + (plan.options.savesUndo ? ", or without undo (keepsUndo, apply --no-undo)" : "")
+            + (plan.options.writesUndo ? ", or without undo (keepsUndo, apply --no-undo)" : "")
         let exists: SQL = """
             SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE'), pg_catalog.has_schema_privilege(n.oid, 'CREATE')
             FROM pg_catalog.pg_namespace n WHERE n.nspname = \(parameter: 1)

@@ -75,19 +75,18 @@ struct PostgresStatements: Sendable {
     /// - Parameters:
     ///   - restriction: The parameter (`int8[]`) of the only positions to write, if any.
     ///   - undo: The journal whose undo table gets each written row's key, previous values and written values, and
-    ///     the first of three parameters (run id, worker, chunk). The new values and each matched row's `ctid` and
-    ///     previous values are first read into a materialized relation `u`, with the statement's snapshot; the
-    ///     write then requires `t.ctid = u."bulk_update row"`, so a row another session changed after that snapshot
-    ///     is not written (the server re-checks the condition on its newest version) instead of being saved with
-    ///     values it no longer held: the caller locks such rows and writes them again. (Materialized, `u` also keeps
-    ///     the planner joining from the chunk's rows to the table through its key, whatever the table's
-    ///     statistics.)
+    ///     the first of three parameters (run id, worker, chunk). The new values and each matched row's previous
+    ///     values of the set columns are first read into a materialized relation `u`, with the statement's
+    ///     snapshot; the write then requires the row to still hold those values, so a row another session changed
+    ///     after that snapshot is not written (the server re-checks the condition on its newest version) instead of
+    ///     being saved with values it no longer held: the caller locks such rows and writes them again. (Only
+    ///     column privileges are needed: no system column is read. Materialized, `u` also keeps the planner joining
+    ///     from the chunk's rows to the table through its key, whatever the table's statistics.)
     func guardedWrite(from source: SQL, restriction: Int? = nil, undo: (journal: RunJournal, parameter: Int)? = nil)
         -> SQL
     {
         let sql = self.sql
         let ordinal = UpdateSQL.ordinalName
-        let row = SQL.identifier("bulk_update row")
         let old = self.plan.setColumns.indices.map { SQL.identifier("bulk_update old \($0 + 1)") }
         var statement: SQL = "WITH "
         var from = source
@@ -95,10 +94,12 @@ struct PostgresStatements: Sendable {
         if undo != nil {
             let previous = zip(sql.setNames, old).map { "t.\($0) AS \($1)" as SQL }
             statement +=
-                "u AS MATERIALIZED (SELECT u.*, t.ctid AS \(row), \(SQL.list(previous))"
+                "u AS MATERIALIZED (SELECT u.*, \(SQL.list(previous))"
                 + " FROM \(source) JOIN \(sql.table) AS t ON \(sql.match)), "
             from = "u"
-            conditions.append("t.ctid = u.\(row)")
+            for ((column, name), previous) in zip(zip(self.plan.setColumns, sql.setNames), old) {
+                conditions.append("NOT (\(Self.dialect.differs("t.\(name)", "u.\(previous)", column)))")
+            }
         }
         if let guards = sql.guards { conditions.append(guards) }
         if self.plan.options.skipUnchanged { conditions.append("(\(sql.changed))") }

@@ -75,6 +75,14 @@ struct ApplyRun {
                 opened = stream
                 let keys = command.keyColumns ?? schema.primaryKey
                 // An input column --expect reads holds expected values, not new ones.
+                for (column, input) in command.expected where !stream.columns.contains(input) {
+                    throw BulkUpdateError(
+                        .input,
+                        "\(stream.name) has no column \"\(input)\" (the expected values of \"\(column)\", --expect);"
+                            + " its columns are " + stream.columns.map { "\"\($0)\"" }.joined(separator: ", "),
+                        column: input
+                    )
+                }
                 let expected = Set(command.expected.map(\.input))
                 return command.setColumns
                     ?? Self.tableOrder(stream.columns.filter { !keys.contains($0) && !expected.contains($0) }, schema)

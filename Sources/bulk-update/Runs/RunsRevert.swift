@@ -96,8 +96,8 @@ struct RunsRevert: AsyncParsableCommand {
         discussion: """
             Reads the run's undo (kept by every journaled apply unless --no-undo) and writes each changed row's \
             previous values back, only where the row still holds the values the run wrote; a row changed since is \
-            a conflict: left alone, counted, listed (--conflicts FILE), and the command exits 3. Rows that already \
-            hold their previous values are left as they are.
+            a conflict: left alone, counted, listed (--conflicts FILE), and the command exits 3 (a row deleted since \
+            too). Rows that already hold their previous values are left as they are.
 
             The revert is itself a journaled run, named revert-RUN_ID, with its own undo (so it can be reverted in \
             turn): if it is killed or stopped, running the same command again resumes it; once it finished, it is \
@@ -181,7 +181,15 @@ struct RunsRevert: AsyncParsableCommand {
                 let text = "\(count) row\(count == 1 ? "" : "s") changed since the run \(verb) left alone\(listed)\n"
                 FileHandle.standardError.write(Data(text.utf8))
             }
-            let code = report.rowsConflicting > 0 ? ApplyFailure.conflicts : 0
+            if report.keysNotFound > 0 {
+                let count = report.keysNotFound
+                let verb = report.dryRun ? "would be" : count == 1 ? "was" : "were"
+                FileHandle.standardError.write(
+                    Data("\(count) row\(count == 1 ? "" : "s") deleted since the run \(verb) not restored\n".utf8)
+                )
+            }
+            // Rows changed or deleted since the run are not put back: the revert is not complete.
+            let code = report.rowsConflicting + report.keysNotFound > 0 ? ApplyFailure.conflicts : 0
             if let conflictsFile, !conflictsFile.isComplete { throw ExitCode(ApplyFailure.reportUnwritable) }
             if let reportFile, !reportFile.write(report, exitCode: code) {
                 throw ExitCode(ApplyFailure.reportUnwritable)
@@ -195,7 +203,9 @@ struct RunsRevert: AsyncParsableCommand {
         }
         failure.description = failure.description.replacingOccurrences(
             of: "resume with: --resume \(revertID) (same input and options)",
-            with: "resume with: bulk-update runs revert \(self.runID)"
+            with: "resume with: bulk-update runs revert \(self.runID) --workers \(self.workers) --chunk-size"
+                + " \(self.chunkSize)" + (self.journal.journalSchema.map { " --journal-schema \($0)" } ?? "")
+                + " (and the same --database)"
         )
         FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
         reportFile?.write(failure.report, error: failure.description, exitCode: failure.exitCode)
