@@ -90,15 +90,24 @@ extension ChunkOutcome {
             return
         }
         self.conflicting += 1
-        for (column, expected) in zip(plan.expectedColumns, row.expected) where expected.differs || raced {
-            self.conflicts.append(
-                BulkUpdateConflict(
-                    key: key,
-                    keyValues: row.keyValues,
-                    column: column.name,
-                    expected: expected.expected,
-                    actual: expected.actual
-                )
+        self.conflicts += row.conflicts(key: key, plan: plan)
+    }
+}
+
+extension ClassifiedRow {
+    /// The row's conflicts, one per expected column that differs (every expected column when the row meets every
+    /// condition now, yet was not written: see ``isRaced(skipUnchanged:)``).
+    ///
+    /// - Parameter key: The row's key as reports show it.
+    package func conflicts(key: String, plan: UpdatePlan) -> [BulkUpdateConflict] {
+        zip(plan.expectedColumns, self.expected).compactMap { column, expected in
+            guard expected.differs || self.expectationsHold else { return nil }
+            return BulkUpdateConflict(
+                key: key,
+                keyValues: self.keyValues,
+                column: column.name,
+                expected: expected.expected,
+                actual: expected.actual
             )
         }
     }

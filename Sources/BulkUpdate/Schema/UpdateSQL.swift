@@ -147,7 +147,7 @@ package struct UpdateSQL: Sendable {
 
     /// Up to `limit` rows of a source `u` with an ``ordinalColumn`` whose values differ, in that column's order:
     /// the position, then for each set column whether it differs (1 or 0), its current value and its new one, both
-    /// as text (see ``previewSample(key:row:)``).
+    /// as text (see ``previewSample(key:flag:text:)``).
     package func previewSamples(from source: SQL, limit: Int) -> SQL {
         var projection: [SQL] = ["u.\(Self.ordinalName)"]
         for (column, name) in zip(self.plan.setColumns, self.setNames) {
@@ -160,16 +160,23 @@ package struct UpdateSQL: Sendable {
             + " WHERE (\(self.changed))\(guards) ORDER BY u.\(Self.ordinalName) LIMIT \(integer: limit)"
     }
 
-    /// The differences of one row ``previewSamples(from:limit:)`` returned: `cells` are the columns after the
-    /// position, three per set column.
-    package func previewSample(key: String, cells: [(differs: Bool, current: String?, new: String?)])
+    /// The differences of one row ``previewSamples(from:limit:)`` returned, read from its cells after the position
+    /// (three per set column): `flag(i)` is whether cell `i` holds 1, `text(i)` its text.
+    package func previewSample(key: String, flag: (Int) throws -> Bool, text: (Int) throws -> String?) rethrows
         -> [BulkUpdateReport.DiffSample]
     {
-        zip(self.plan.setColumns, cells).compactMap { column, cell in
-            cell.differs
-                ? BulkUpdateReport.DiffSample(key: key, column: column.name, current: cell.current, new: cell.new)
-                : nil
+        var samples: [BulkUpdateReport.DiffSample] = []
+        for (index, column) in self.plan.setColumns.enumerated() where try flag(1 + 3 * index) {
+            samples.append(
+                BulkUpdateReport.DiffSample(
+                    key: key,
+                    column: column.name,
+                    current: try text(2 + 3 * index),
+                    new: try text(3 + 3 * index)
+                )
+            )
         }
+        return samples
     }
 
     /// A relation `u` of `rows` keys, numbered row by row, each followed by its position when `ordinal` is set

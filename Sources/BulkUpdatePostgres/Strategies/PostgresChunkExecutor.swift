@@ -156,12 +156,13 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                             ),
                             arrays
                         )
-                        var rows = ChunkOutcome(matched: 0, changed: 0)
                         for row in found.rows {
                             let classified = try ClassifiedRow(row, plan: plan, firstPosition: 1)
-                            rows.count(classified, key: chunk.renderKey(classified.position), plan: plan)
+                            outcome.conflicts += classified.conflicts(
+                                key: chunk.renderKey(classified.position),
+                                plan: plan
+                            )
                         }
-                        outcome.conflicts = rows.conflicts
                     }
                     if differing > 0 && samples > 0 {
                         let found = try await db.query(
@@ -173,17 +174,11 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                         for row in found.rows {
                             let cells = row.makeRandomAccess()
                             let position = try cells[0].decode(Int64.self)
-                            var diffs: [(differs: Bool, current: String?, new: String?)] = []
-                            for column in 0..<sql.setNames.count {
-                                diffs.append(
-                                    (
-                                        try cells[1 + 3 * column].decode(Int32.self) == 1,
-                                        try cells[2 + 3 * column].decode(String?.self),
-                                        try cells[3 + 3 * column].decode(String?.self)
-                                    )
-                                )
-                            }
-                            outcome.samples += sql.previewSample(key: chunk.renderKey(Int(position) - 1), cells: diffs)
+                            outcome.samples += try sql.previewSample(
+                                key: chunk.renderKey(Int(position) - 1),
+                                flag: { try cells[$0].decode(Int32.self) == 1 },
+                                text: { try cells[$0].decode(String?.self) }
+                            )
                         }
                     }
                     if outcome.matched < chunk.count {

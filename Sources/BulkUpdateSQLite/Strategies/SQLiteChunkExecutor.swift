@@ -141,11 +141,9 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
             outcome.conflicting += count(2)
             outcome.skippedByCondition += count(3)
             if count(2) > 0 {
-                var conflicts = ChunkOutcome(matched: 0, changed: 0)
                 for row in try await self.classify(chunk, rows: rows, filter: self.sql.conflicting) {
-                    conflicts.count(row, key: chunk.renderKey(row.position), plan: self.sql.plan)
+                    outcome.conflicts += row.conflicts(key: chunk.renderKey(row.position), plan: self.sql.plan)
                 }
-                outcome.conflicts += conflicts.conflicts
             }
             guard differing > 0 && samplesLeft > 0 else { continue }
             let found = try await self.connection.execute(
@@ -154,15 +152,11 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
             )
             for row in found {
                 let cells = row.columns.map(\.data)
-                let diffs = (0..<self.sql.setNames.count).map { column in
-                    (
-                        differs: cells[1 + 3 * column].integer == 1,
-                        current: cells[2 + 3 * column].string,
-                        new: cells[3 + 3 * column].string
-                    )
-                }
-                let key = chunk.renderKey(Int(cells[0].integer ?? 0))
-                outcome.samples += self.sql.previewSample(key: key, cells: diffs)
+                outcome.samples += self.sql.previewSample(
+                    key: chunk.renderKey(Int(cells[0].integer ?? 0)),
+                    flag: { cells[$0].integer == 1 },
+                    text: { cells[$0].string }
+                )
             }
             samplesLeft -= found.count
         }
