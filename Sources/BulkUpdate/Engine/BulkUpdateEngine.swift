@@ -1,6 +1,7 @@
 import AsyncAlgorithms
 package import Logging
 import Synchronization
+import Tracing
 
 /// Runs one bulk update: checks the request against the catalog, routes rows to workers by key hash through
 /// bounded channels, and collects what every worker committed.
@@ -70,15 +71,42 @@ package enum BulkUpdateEngine {
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
         let schema = plan.table
-        do {
-            return try await backend.withRun(plan, logger: logger) { executor, probe in
-                try await Self.write(executor, probe: probe, plan: plan, input: input, started: started, logger: logger)
+        let system = backend.databaseName.lowercased()
+        let metrics = RunMetrics.make(plan: plan, backend: system)
+        let control = plan.options.control ?? BulkUpdateControl()
+        return try await RunSpans.with(RunSpans.run, kind: .client) { span in
+            span.attributes[RunSpans.Attribute.system] = system
+            span.attributes[RunSpans.Attribute.collection] = schema.name.description
+            span.attributes[RunSpans.Attribute.strategy] = plan.options.strategy.description
+            span.attributes[RunSpans.Attribute.workers] = plan.options.workers
+            span.attributes[RunSpans.Attribute.chunkSize] = plan.options.chunkSize
+            span.attributes[RunSpans.Attribute.atomic] = plan.options.atomic
+            span.attributes[RunSpans.Attribute.dryRun] = plan.options.dryRun
+            if let runID = plan.options.runID { span.attributes[RunSpans.Attribute.runID] = runID }
+            defer { metrics?.update(control, ended: true) }
+            do {
+                let report = try await backend.withRun(plan, logger: logger) { executor, probe in
+                    try await Self.write(
+                        executor,
+                        probe: probe,
+                        plan: plan,
+                        input: input,
+                        started: started,
+                        state: RunState(options: plan.options, control: control, metrics: metrics),
+                        logger: logger
+                    )
+                }
+                // An atomic run's counts are recorded once its one transaction has committed.
+                if plan.options.atomic { metrics?.committed(report) }
+                RunSpans.record(report, on: span)
+                return report
+            } catch var error as BulkUpdateError {
+                if error.partialReport == nil {
+                    error.partialReport = Self.emptyReport(schema.name.description, plan: plan, since: started)
+                }
+                if let partial = error.partialReport { RunSpans.record(partial, on: span) }
+                throw error
             }
-        } catch var error as BulkUpdateError {
-            if error.partialReport == nil {
-                error.partialReport = Self.emptyReport(schema.name.description, plan: plan, since: started)
-            }
-            throw error
         }
     }
 
@@ -89,6 +117,7 @@ package enum BulkUpdateEngine {
         plan: UpdatePlan,
         input: RowInput<Rows>,
         started: ContinuousClock.Instant,
+        state: RunState,
         logger: Logger
     ) async throws -> BulkUpdateReport where Rows.Element == BulkUpdateRow {
         let options = plan.options
@@ -115,11 +144,6 @@ package enum BulkUpdateEngine {
         report.atomic = options.atomic
         report.undoKept = options.savesUndo
         let channels = (0..<options.workers).map { _ in AsyncChannel<Chunk>() }
-        let state = RunState(
-            onProgress: options.onProgress,
-            rowsPerSecond: options.maximumRowsPerSecond,
-            control: options.control
-        )
         let sizer = ChunkSizer(options: options, control: state.control) { executor.journaledInputRows($0) }
         var firstError: (any Error)?
         var rowsRead = 0
@@ -130,6 +154,7 @@ package enum BulkUpdateEngine {
         }
         await withTaskGroup(of: Void.self) { watched in
             if let monitor { watched.addTask { await monitor.run() } }
+            if let metrics = state.metrics { watched.addTask { await metrics.watch(state.control) } }
             await withTaskGroup(of: WorkerResult.self) { group in
                 for (worker, channel) in channels.enumerated() {
                     group.addTask {

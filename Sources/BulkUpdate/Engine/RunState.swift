@@ -18,15 +18,14 @@ final class RunState: Sendable {
     /// When the next rows may start, under ``BulkUpdateOptions/maximumRowsPerSecond``.
     private let paceCursor = Mutex(ContinuousClock.now)
     let control: BulkUpdateControl
+    /// What the run records through swift-metrics; `nil` when nothing would record it.
+    let metrics: RunMetrics?
 
-    init(
-        onProgress: (@Sendable (BulkUpdateProgress) -> Void)? = nil,
-        rowsPerSecond: Int? = nil,
-        control: BulkUpdateControl? = nil
-    ) {
-        self.onProgress = onProgress
-        self.initialRowsPerSecond = rowsPerSecond
-        self.control = control ?? BulkUpdateControl()
+    init(options: BulkUpdateOptions, control: BulkUpdateControl, metrics: RunMetrics?) {
+        self.onProgress = options.onProgress
+        self.initialRowsPerSecond = options.maximumRowsPerSecond
+        self.control = control
+        self.metrics = metrics
     }
 
     /// The rate limit now: the one set through the control while the run goes, else the option's.
@@ -84,6 +83,7 @@ final class RunState: Sendable {
 
     func read(_ rows: Int) {
         self.counters.withLock { $0.progress.rowsRead += rows }
+        self.metrics?.read(rows)
     }
 
     func committed(_ rows: Int) {

@@ -1,6 +1,7 @@
 import AsyncAlgorithms
 import Foundation
 import Logging
+import Tracing
 
 /// What one worker committed, and the error that stopped it, if any.
 struct WorkerResult: Sendable {
@@ -55,7 +56,9 @@ struct Worker: Sendable {
                     // Read only: no journal, no rate limit, no retries (a failed read writes nothing to redo).
                     let samples = max(0, self.plan.options.diffSampleLimit - report.diffSamples.count)
                     do {
-                        let outcome = try await self.executor.preview(chunk, samples: samples, logger: logger)
+                        let outcome = try await self.traced(chunk, operation: "SELECT") { _ in
+                            try await self.executor.preview(chunk, samples: samples, logger: logger)
+                        }
                         report.add(outcome, record: record)
                         self.reportConflicts(outcome)
                     } catch var error as BulkUpdateError {
@@ -84,18 +87,26 @@ struct Worker: Sendable {
                 let started = ContinuousClock.now
                 do {
                     let retried: Bool
-                    (outcome, retried) = try await self.write(chunk, report: &report, logger: logger)
+                    var retries: [String: Int] = [:]
+                    // Counted whether the chunk commits or fails in the end.
+                    defer { report.retries.merge(retries, uniquingKeysWith: +) }
+                    (outcome, retried) = try await self.traced(chunk, operation: "UPDATE") { span in
+                        try await self.write(chunk, retries: &retries, span: span, logger: logger)
+                    }
+                    let duration = ContinuousClock.now - started
                     self.sizer.written(
                         worker: self.index,
                         rows: chunk.routedRows,
-                        seconds: BulkUpdateEngine.seconds(ContinuousClock.now - started),
+                        seconds: BulkUpdateEngine.seconds(duration),
                         retried: retried
                     )
+                    self.state.metrics?.wrote(duration: duration)
                 } catch var error as BulkUpdateError {
                     if error.chunk == nil { error.chunk = record }
                     throw error
                 }
                 report.add(outcome, record: record)
+                if !self.plan.options.atomic { self.state.metrics?.committed(outcome, rows: chunk.count) }
                 self.reportConflicts(outcome)
                 self.state.committed(chunk.count)
             }
@@ -115,21 +126,48 @@ struct Worker: Sendable {
         onConflicts(outcome.conflicts)
     }
 
+    /// Runs `body`, which reads or writes `chunk`, inside the chunk's span.
+    private func traced<T>(_ chunk: Chunk, operation: String, _ body: (any Span) async throws -> T) async throws -> T {
+        try await RunSpans.with(RunSpans.chunk, kind: .client) { span in
+            span.attributes[RunSpans.Attribute.operation] = operation
+            span.attributes[RunSpans.Attribute.worker] = self.index
+            span.attributes[RunSpans.Attribute.chunk] = chunk.number
+            span.attributes[RunSpans.Attribute.rows] = chunk.count
+            return try await body(span)
+        }
+    }
+
     /// Writes a chunk, retrying transient failures with exponential backoff and jitter. Each attempt runs in its
     /// own transaction on a freshly leased connection, so a failed attempt left nothing behind.
     ///
+    /// - Parameter retries: Counts the failed attempts by cause (the SQLSTATE, or `connection`).
     /// - Returns: What the database counted, and whether an attempt before the last one failed.
-    private func write(_ chunk: Chunk, report: inout BulkUpdateReport, logger: Logger) async throws
+    private func write(_ chunk: Chunk, retries: inout [String: Int], span: any Span, logger: Logger) async throws
         -> (ChunkOutcome, retried: Bool)
     {
         var attempt = 0
         while true {
             do {
-                return (try await self.executor.write(chunk, logger: logger), attempt > 0)
+                let outcome = try await self.executor.write(chunk, logger: logger)
+                span.attributes[RunSpans.Attribute.attempt] = attempt + 1
+                span.attributes[RunSpans.Attribute.rowsMatched] = outcome.matched
+                span.attributes[RunSpans.Attribute.rowsChanged] = outcome.changed
+                return (outcome, attempt > 0)
             } catch let error as BulkUpdateError where error.isTransient && attempt < self.plan.options.maximumRetries {
                 attempt += 1
                 let cause = error.sqlState ?? "connection"
-                report.retries[cause, default: 0] += 1
+                retries[cause, default: 0] += 1
+                self.state.metrics?.retried(cause: cause)
+                span.addEvent(
+                    SpanEvent(
+                        name: RunSpans.retryEvent,
+                        attributes: [
+                            RunSpans.Attribute.attempt: .int64(Int64(attempt)),
+                            RunSpans.Attribute.sqlState: .string(cause),
+                        ]
+                    )
+                )
+                span.attributes[RunSpans.Attribute.attempt] = attempt + 1
                 let delay = Self.backoff(attempt: attempt)
                 logger.info(
                     "retrying a chunk after a transient failure",
