@@ -278,6 +278,9 @@ struct ApplyCommand: AsyncParsableCommand {
     @Flag(help: "Print no progress (the run id is still printed when it was not chosen with --run-id).")
     var quiet = false
 
+    @OptionGroup(title: "Observing")
+    var observe: ObserveOptions
+
     func validate() throws {
         guard BulkUpdateOptions.Strategy(name: self.strategy) != nil else {
             throw ValidationError(
@@ -409,8 +412,10 @@ struct ApplyCommand: AsyncParsableCommand {
             }
             signals.context.withLock { $0.reportFile = reportFile }
             let runner = ApplyRun(command: self, reportFile: reportFile, conflictsFile: conflictsFile, signals: signals)
-            try await location.withBackend(connections: self.workers + 1) { backend in
-                try await runner.run(backend: backend)
+            try await self.observe.serving(until: signals) {
+                try await location.withBackend(connections: self.workers + 1) { backend in
+                    try await runner.run(backend: backend)
+                }
             }
             return
         } catch let error as ApplyFailure {

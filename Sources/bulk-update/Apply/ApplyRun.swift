@@ -21,7 +21,7 @@ struct ApplyRun {
     let reportFile: ReportFile?
     let conflictsFile: ConflictsFile?
     let signals: StopSignals
-    let logger = Logger.silent
+    var logger: Logger { self.command.observe.logger }
 
     func run<Backend: BulkUpdateBackend>(backend: Backend) async throws {
         let command = self.command

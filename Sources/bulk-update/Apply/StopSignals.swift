@@ -15,6 +15,9 @@ final class StopSignals: Sendable {
         var atomic = false
         var progress: BulkUpdateProgress?
         var reportFile: ReportFile?
+        /// The run has ended and its outcome is out; the process only serves its metrics a while longer
+        /// (`--metrics-linger`), which a signal ends.
+        var ended = false
     }
 
     let control = BulkUpdateControl()
@@ -67,6 +70,10 @@ final class StopSignals: Sendable {
         let count = self.signals.withLock {
             $0 += 1
             return $0
+        }
+        if self.context.withLock({ $0.ended }) {
+            self.control.stop(reason: name)
+            return
         }
         guard count == 1 else { self.exitNow("a second signal (\(name)) came") }
         self.control.stop(reason: name)

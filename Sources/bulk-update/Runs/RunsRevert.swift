@@ -135,6 +135,9 @@ struct RunsRevert: AsyncParsableCommand {
     @Flag(help: "Print no progress.")
     var quiet = false
 
+    @OptionGroup(title: "Observing")
+    var observe: ObserveOptions
+
     func validate() throws {
         guard (1...256).contains(self.workers) else {
             throw ValidationError("--workers must be between 1 and 256, got \(self.workers)")
@@ -158,20 +161,21 @@ struct RunsRevert: AsyncParsableCommand {
         var failure: ApplyFailure
         do {
             let location = try self.journal.location()
-            let report = try await RunsJournal.open(location, schema: self.journal.journalSchema, runID: revertID) {
-                journal in
-                let undo = try await UndoLog.open(self.runID, in: journal)
-                let resume = try await Self.resumes(revertID, in: journal)
-                conflictsFile?.start(keyColumns: undo.keyColumns)
-                return try await self.revert(
-                    undo,
-                    from: journal,
-                    at: location,
-                    as: revertID,
-                    resume: resume,
-                    signals: signals,
-                    conflictsFile: conflictsFile
-                )
+            let report = try await self.observe.serving(until: signals) {
+                try await RunsJournal.open(location, schema: self.journal.journalSchema, runID: revertID) { journal in
+                    let undo = try await UndoLog.open(self.runID, in: journal)
+                    let resume = try await Self.resumes(revertID, in: journal)
+                    conflictsFile?.start(keyColumns: undo.keyColumns)
+                    return try await self.revert(
+                        undo,
+                        from: journal,
+                        at: location,
+                        as: revertID,
+                        resume: resume,
+                        signals: signals,
+                        conflictsFile: conflictsFile
+                    )
+                }
             }
             print(report)
             if report.rowsConflicting > 0 {
@@ -258,7 +262,7 @@ struct RunsRevert: AsyncParsableCommand {
                 Data("\(resume ? "resuming" : "reverting run \(undo.runID) as") run \(revertID)\n".utf8)
             )
         }
-        let logger = Logger.silent
+        let logger = self.observe.logger
         var report: BulkUpdateReport?
         let onProgress: @Sendable (BulkUpdateProgress) -> Void = { value in
             signals.context.withLock { $0.progress = value }
