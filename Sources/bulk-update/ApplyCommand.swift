@@ -79,6 +79,12 @@ struct ApplyCommand: AsyncParsableCommand {
             Live databases: --max-rows-per-second caps the rate, --max-replica-lag pauses while standbys lag, \
             --pause-when pauses while your own query says so; pauses are shown in the progress line and summed in \
             the report. See docs/live.md.
+
+            Observing: --metrics-port PORT serves the run's metrics as Prometheus text on \
+            http://127.0.0.1:PORT/metrics while it goes (rows, chunks, retries and pauses by cause, chunk time, \
+            rate, seconds since the last chunk); --metrics-linger keeps the final values up after it. \
+            --log-level LEVEL logs to standard error, without row values. The DocC article "Observing a run" \
+            lists the metrics.
             """
     )
 

@@ -127,6 +127,7 @@ package enum BulkUpdateEngine {
             var logger = logger
             logger[metadataKey: LogKey.table] = "\(schema.name)"
             logger[metadataKey: LogKey.strategy] = "\(options.strategy)"
+            if let runID = options.runID { logger[metadataKey: LogKey.runID] = "\(runID)" }
             return logger
         }()
         logger.debug(

@@ -13,6 +13,10 @@ package enum LogKey {
     package static let error = "bulk_update.error"
     package static let sqlState = "bulk_update.sqlstate"
     package static let stage = "bulk_update.stage"
+    package static let runID = "bulk_update.run_id"
+    package static let attempt = "bulk_update.attempt"
+    package static let changed = "bulk_update.changed"
+    package static let seconds = "bulk_update.seconds"
 }
 
 extension Logger {

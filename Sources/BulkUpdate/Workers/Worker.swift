@@ -107,6 +107,14 @@ struct Worker: Sendable {
                 }
                 report.add(outcome, record: record)
                 if !self.plan.options.atomic { self.state.metrics?.committed(outcome, rows: chunk.count) }
+                logger.trace(
+                    "chunk written",
+                    metadata: [
+                        LogKey.chunk: "\(chunk.number)", LogKey.rows: "\(chunk.count)",
+                        LogKey.changed: "\(outcome.changed)",
+                        LogKey.seconds: "\(BulkUpdateEngine.seconds(ContinuousClock.now - started))",
+                    ]
+                )
                 self.reportConflicts(outcome)
                 self.state.committed(chunk.count)
             }
@@ -172,7 +180,7 @@ struct Worker: Sendable {
                 logger.info(
                     "retrying a chunk after a transient failure",
                     metadata: [
-                        LogKey.chunk: "\(chunk.number)", LogKey.error: "\(cause)", "bulk_update.attempt": "\(attempt)",
+                        LogKey.chunk: "\(chunk.number)", LogKey.error: "\(cause)", LogKey.attempt: "\(attempt)",
                     ]
                 )
                 try await Task.sleep(for: delay)

@@ -10,7 +10,7 @@ import Synchronization
 struct ObserveOptions: ParsableArguments {
     @Option(
         help: """
-            Log to standard error at this level: trace (every chunk), debug (the run, its workers and connections), \
+            Log to standard error at this level: trace (every chunk), debug (each run's start and end), \
             info (retries and fallbacks), notice, warning, error, critical. Default: no log. Logs never carry row \
             values.
             """
