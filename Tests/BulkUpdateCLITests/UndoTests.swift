@@ -79,9 +79,16 @@ struct UndoTests {
 
             let reverted = try self.runs(
                 target,
-                ["revert", runID, "--chunk-size", "30", "--report", target.path("r.json")]
+                [
+                    "revert", runID, "--chunk-size", "30", "--report", target.path("r.json"), "--log-level", "debug",
+                    "--metrics-port", "0",
+                ]
             )
             #expect(reverted.status == 0, streams(reverted))
+            // The revert's log and metrics endpoint, as for apply.
+            #expect(reverted.standardError.contains("bulk_update.run_id=revert-\(runID)"), streams(reverted))
+            #expect(reverted.standardError.contains("bulk update finished"), streams(reverted))
+            #expect(reverted.standardError.contains("metrics: http://127.0.0.1:"), streams(reverted))
             #expect(try target.contents() == before, "the revert did not restore the table exactly")
             let revertReport = try readReport(target.path("r.json"))
             #expect(revertReport["rowsChanged"] as? Int == 250 && revertReport["rowsConflicting"] as? Int == 0)
