@@ -193,13 +193,19 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     }
 
     /// Sets the transaction's `statement_timeout` and `lock_timeout` (the latter only when asked for), and, with
-    /// `indexJoins`, turns hash and merge joins off for the transaction.
+    /// `indexJoins`, turns hash and merge joins off and makes the chunk's statements use generic plans
+    /// (`plan_cache_mode`) for the transaction.
     ///
     /// A chunk's statement is planned with its bound arrays' real length; once a chunk is about 1 % of the table
     /// or more, the planner estimates a hash join over a sequential scan of the whole table as cheaper, and every
     /// chunk then reads the whole table (measured: 300 ms instead of 57 ms per 10,000-row chunk of a 1,000,000-row
     /// table whose physical order no longer follows the key). With only nested loops left, each chunk reads its rows
     /// through the key's unique index, so a chunk costs the same whatever the table's size.
+    ///
+    /// A custom plan (one made with the bound arrays as constants, which PostgreSQL makes for every unnamed
+    /// statement) of an UPDATE on a partitioned table costs far more to run than the generic plan, whose per-row
+    /// partition pruning is the same (PostgreSQL 15, 128 partitions, 10,000-row chunk: 262–437 ms against 67–106
+    /// ms, a plain table 41–60 ms either way). Chunk statements are all alike, so the generic plan loses nothing.
     static func transactionSettings(_ options: BulkUpdateOptions, indexJoins: Bool) -> (SQL, PostgresBindings) {
         func milliseconds(_ duration: Duration) -> String {
             String(max(0, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000))
@@ -212,7 +218,9 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
             sql += ", set_config('lock_timeout', \(parameter: 2), true)"
         }
         if indexJoins {
-            sql += ", set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
+            sql +=
+                ", set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
+                + ", set_config('plan_cache_mode', 'force_generic_plan', true)"
         }
         return (sql, binds)
     }
