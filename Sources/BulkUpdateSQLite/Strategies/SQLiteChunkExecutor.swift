@@ -28,6 +28,8 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     let batchStatements = StatementCache<SQLiteStatement>()
     /// The `tempTable` strategy's inserts into its stage, by rows per statement.
     let stageInserts = StatementCache<SQLiteStatement>()
+    /// The undo inserts, by rows per statement.
+    let undoInserts = StatementCache<SQLiteStatement>()
     /// Whether each chunk is its own transaction; `false` in an atomic run, whose one transaction (and the writer
     /// lock) the backend holds.
     let ownsTransactions: Bool
@@ -214,27 +216,38 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     /// Saves the undo of the rows among `rows` of `chunk` that the write will change: their keys, the values they
     /// hold, and the values written (see ``BulkUpdateOptions/keepsUndo``).
     private func saveUndo(_ chunk: Chunk, rows: Range<Int>, journal: RunJournal) async throws {
-        let plan = self.sql.plan
-        let source = self.sql.valuesSource(rows: rows.count, ordinal: true)
-        let first = rows.count * (chunk.columns.count + 1) + 1
+        let statement = self.undoInserts.statement(rows: rows.count) {
+            SQLiteStatement(Self.undoInsert(self.sql, rows: $0, journal: journal))
+        }
+        try await self.connection.execute(
+            statement,
+            self.binds(chunk, rows: rows, ordinal: true)
+                + [.text(journal.runID), .integer(SQLiteInt64(chunk.worker)), .integer(SQLiteInt64(chunk.number))]
+        )
+    }
+
+    /// The undo of `rows` rows: parameters are the rows' values with their positions (as
+    /// ``UpdateSQL/valuesSource(rows:ordinal:)`` numbers them), then the run id, the worker and the chunk.
+    ///
+    /// Parameters are numbered in the order the text uses them: SQLite looks up a `?N` below the highest number
+    /// seen so far in a list, so a statement that named the run id (`?30001`) before the rows' 30,000 parameters
+    /// took a second to prepare for each 10,000-row chunk.
+    static func undoInsert(_ sql: UpdateSQL, rows: Int, journal: RunJournal) -> SQL {
+        let plan = sql.plan
+        let first = rows * (plan.columns.count + 1) + 1
         func json(_ alias: SQL, _ columns: [ColumnSchema]) -> SQL {
             "json_array(\(SQL.list(columns.map { Self.dialect.text("\(alias).\(identifier: $0.name)", $0) })))"
         }
         var written: [SQL] = ["1 = 1"]
-        if let guards = self.sql.guards { written.append(guards) }
-        if plan.options.skipUnchanged { written.append("(\(self.sql.changed))") }
-        let insert: SQL =
-            "INSERT INTO \(journal.undoTable) (\(SQL.list(RunJournal.undoColumns.map(SQL.identifier))))"
-            + " SELECT \(parameter: first), \(json("t", plan.keyColumns)), \(parameter: first + 1),"
-            + " \(parameter: first + 2), u.\(UpdateSQL.ordinalName), \(json("t", plan.setColumns)),"
-            + " \(json("u", plan.setColumns))"
-            + " FROM \(self.sql.table) AS t JOIN \(source) ON \(self.sql.match)"
+        if let guards = sql.guards { written.append(guards) }
+        if plan.options.skipUnchanged { written.append("(\(sql.changed))") }
+        return "INSERT INTO \(journal.undoTable) (\(SQL.list(RunJournal.undoColumns.map(SQL.identifier))))"
+            + " SELECT r.run_id, \(json("t", plan.keyColumns)), r.worker, r.chunk, u.\(UpdateSQL.ordinalName),"
+            + " \(json("t", plan.setColumns)), \(json("u", plan.setColumns))"
+            + " FROM \(sql.table) AS t JOIN \(sql.valuesSource(rows: rows, ordinal: true)) ON \(sql.match)"
+            + " JOIN (SELECT \(parameter: first) AS run_id, \(parameter: first + 1) AS worker,"
+            + " \(parameter: first + 2) AS chunk) AS r ON 1 = 1"
             + " WHERE \(SQL.list(written, separator: " AND "))" + journal.undoConflict
-        try await self.connection.execute(
-            insert,
-            self.binds(chunk, rows: rows, ordinal: true)
-                + [.text(journal.runID), .integer(SQLiteInt64(chunk.worker)), .integer(SQLiteInt64(chunk.number))]
-        )
     }
 
     /// Writes the chunk with the run's strategy; `changed` is what SQLite changed, `matched` the rows found when
