@@ -408,8 +408,7 @@ struct ApplyCommand: AsyncParsableCommand {
         let signals = StopSignals(grace: .milliseconds(Int(self.grace * 1000)))
         signals.install()
         let (reportFile, conflictsFile) = try Self.openOutputs(report: self.report, conflicts: self.conflicts)
-        let failure: ApplyFailure
-        do {
+        try await Self.reportingFailure(to: reportFile) {
             guard let location = try DatabaseLocation.fromCommandLine(self.database) else {
                 throw BulkUpdateError(
                     .configuration,
@@ -419,10 +418,24 @@ struct ApplyCommand: AsyncParsableCommand {
             signals.context.withLock { $0.reportFile = reportFile }
             let runner = ApplyRun(command: self, reportFile: reportFile, conflictsFile: conflictsFile, signals: signals)
             try await self.observe.serving(until: signals) {
-                try await location.withBackend(connections: self.workers + 1) { backend in
-                    try await runner.run(backend: backend)
+                // A failure is printed when it happens, before --metrics-linger keeps the endpoint up.
+                try await Self.reportingFailure(to: reportFile) {
+                    try await location.withBackend(connections: self.workers + 1) { backend in
+                        try await runner.run(backend: backend)
+                    }
                 }
             }
+        }
+    }
+}
+
+extension ApplyCommand {
+    /// Runs `body`; a failure it throws is printed, written to the report file, and ends the command with its exit
+    /// code.
+    static func reportingFailure(to reportFile: ReportFile?, _ body: () async throws -> Void) async throws {
+        let failure: ApplyFailure
+        do {
+            try await body()
             return
         } catch let error as ApplyFailure {
             failure = error
@@ -433,9 +446,7 @@ struct ApplyCommand: AsyncParsableCommand {
         reportFile?.write(failure.report, error: failure.description, exitCode: failure.exitCode)
         throw ExitCode(failure.exitCode)
     }
-}
 
-extension ApplyCommand {
     /// Opens (creates or empties) the `--report` and `--conflicts` files before anything else happens; a path that
     /// cannot be written is printed and ends the command with exit code 73.
     static func openOutputs(report: String?, conflicts: String?) throws -> (ReportFile?, ConflictsFile?) {

@@ -117,6 +117,24 @@ extension TimedRuns {
             }
         }
 
+        @Test("a run that fails says so at once, then lingers; a signal ends the wait with the failure's exit code")
+        func failureIsPrintedBeforeTheLinger() throws {
+            try ApplyTarget.with(.sqlite, columns: ApplyHardeningTests.columns) { target in
+                try ApplyHardeningTests.fill(target, 10)
+                let input = try target.write("bad.csv", "id,nosuch\n1,x\n")
+                let run = try BackgroundApply(
+                    target,
+                    ["--input", input, "--metrics-port", "0", "--metrics-linger", "60", "--quiet"]
+                )
+                try run.wait("the error while the endpoint lingers") {
+                    run.standardError.contains("error:") && run.process.isRunning
+                }
+                #expect(run.standardError.contains("nosuch"), "\(run.standardError)")
+                run.signal(SIGTERM)
+                #expect(run.finish() == 65, "\(run.standardError)")
+            }
+        }
+
         /// The port in the `metrics: http://127.0.0.1:PORT/metrics` line.
         static func port(in text: String) -> Int? {
             guard let range = text.range(of: "metrics: http://127.0.0.1:") else { return nil }

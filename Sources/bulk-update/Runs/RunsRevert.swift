@@ -158,47 +158,69 @@ struct RunsRevert: AsyncParsableCommand {
         let (reportFile, conflictsFile) = try ApplyCommand.openOutputs(report: self.report, conflicts: self.conflicts)
         signals.context.withLock { $0.reportFile = reportFile }
         let revertID = "revert-" + self.runID
-        var failure: ApplyFailure
-        do {
+        try await self.reportingFailure(revertID, to: reportFile) {
             let location = try self.journal.location()
-            let report = try await self.observe.serving(until: signals) {
-                try await RunsJournal.open(location, schema: self.journal.journalSchema, runID: revertID) { journal in
-                    let undo = try await UndoLog.open(self.runID, in: journal)
-                    let resume = try await Self.resumes(revertID, in: journal)
-                    conflictsFile?.start(keyColumns: undo.keyColumns)
-                    return try await self.revert(
-                        undo,
-                        from: journal,
-                        at: location,
-                        as: revertID,
-                        resume: resume,
-                        signals: signals,
-                        conflictsFile: conflictsFile
-                    )
+            try await self.observe.serving(until: signals) {
+                // The outcome is printed when the revert ends, before --metrics-linger keeps the endpoint up.
+                try await self.reportingFailure(revertID, to: reportFile) {
+                    let report = try await RunsJournal.open(
+                        location,
+                        schema: self.journal.journalSchema,
+                        runID: revertID
+                    ) { journal in
+                        let undo = try await UndoLog.open(self.runID, in: journal)
+                        let resume = try await Self.resumes(revertID, in: journal)
+                        conflictsFile?.start(keyColumns: undo.keyColumns)
+                        return try await self.revert(
+                            undo,
+                            from: journal,
+                            at: location,
+                            as: revertID,
+                            resume: resume,
+                            signals: signals,
+                            conflictsFile: conflictsFile
+                        )
+                    }
+                    print(report)
+                    if report.rowsConflicting > 0 {
+                        let count = report.rowsConflicting
+                        let verb = report.dryRun ? "would be" : count == 1 ? "was" : "were"
+                        let listed = conflictsFile.map { " (listed in \($0.path))" } ?? ""
+                        let text =
+                            "\(count) row\(count == 1 ? "" : "s") changed since the run \(verb) left alone\(listed)\n"
+                        FileHandle.standardError.write(Data(text.utf8))
+                    }
+                    if report.keysNotFound > 0 {
+                        let count = report.keysNotFound
+                        let verb = report.dryRun ? "would be" : count == 1 ? "was" : "were"
+                        FileHandle.standardError.write(
+                            Data(
+                                "\(count) row\(count == 1 ? "" : "s") deleted since the run \(verb) not restored\n".utf8
+                            )
+                        )
+                    }
+                    // Rows changed or deleted since the run are not put back: the revert is not complete.
+                    let code = report.rowsConflicting + report.keysNotFound > 0 ? ApplyFailure.conflicts : 0
+                    if let conflictsFile, !conflictsFile.isComplete { throw ExitCode(ApplyFailure.reportUnwritable) }
+                    if let reportFile, !reportFile.write(report, exitCode: code) {
+                        throw ExitCode(ApplyFailure.reportUnwritable)
+                    }
+                    if code != 0 { throw ExitCode(code) }
                 }
             }
-            print(report)
-            if report.rowsConflicting > 0 {
-                let count = report.rowsConflicting
-                let verb = report.dryRun ? "would be" : count == 1 ? "was" : "were"
-                let listed = conflictsFile.map { " (listed in \($0.path))" } ?? ""
-                let text = "\(count) row\(count == 1 ? "" : "s") changed since the run \(verb) left alone\(listed)\n"
-                FileHandle.standardError.write(Data(text.utf8))
-            }
-            if report.keysNotFound > 0 {
-                let count = report.keysNotFound
-                let verb = report.dryRun ? "would be" : count == 1 ? "was" : "were"
-                FileHandle.standardError.write(
-                    Data("\(count) row\(count == 1 ? "" : "s") deleted since the run \(verb) not restored\n".utf8)
-                )
-            }
-            // Rows changed or deleted since the run are not put back: the revert is not complete.
-            let code = report.rowsConflicting + report.keysNotFound > 0 ? ApplyFailure.conflicts : 0
-            if let conflictsFile, !conflictsFile.isComplete { throw ExitCode(ApplyFailure.reportUnwritable) }
-            if let reportFile, !reportFile.write(report, exitCode: code) {
-                throw ExitCode(ApplyFailure.reportUnwritable)
-            }
-            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    /// Runs `body`; a failure it throws is printed (with the command that resumes the revert), written to the report
+    /// file, and ends the command with its exit code.
+    private func reportingFailure(
+        _ revertID: String,
+        to reportFile: ReportFile?,
+        _ body: () async throws -> Void
+    ) async throws {
+        var failure: ApplyFailure
+        do {
+            try await body()
             return
         } catch let error as BulkUpdateError {
             failure = ApplyFailure.from(error)
