@@ -135,6 +135,40 @@ extension TimedRuns {
             }
         }
 
+        @Test("a run stopped by a signal still lingers with its final values; a second signal ends the wait (exit 75)")
+        func stoppedRunLingers() throws {
+            try ApplyTarget.with(.sqlite, columns: ApplyHardeningTests.columns) { target in
+                try ApplyHardeningTests.fill(target, 5_000)
+                let input = try target.write("all.csv", ApplyHardeningTests.csv(1...5_000))
+                let run = try BackgroundApply(
+                    target,
+                    [
+                        "--input", input, "--chunk-size", "100", "--max-rows-per-second", "1000", "--metrics-port", "0",
+                        "--metrics-linger", "60", "--quiet",
+                    ]
+                )
+                var port = 0
+                try run.wait("a committed chunk in the metrics") {
+                    port = Self.port(in: run.standardError) ?? 0
+                    return port > 0 && ((try? Self.scrape(port))?["bulk_update_chunks_committed_total"] ?? 0) >= 1
+                }
+                run.signal(SIGTERM)
+                try run.wait("the linger after the stop") {
+                    run.standardError.contains("serving the final metrics for 60.0 s")
+                }
+                let last = try Self.scrape(port)
+                #expect(last["bulk_update_running"] == 0)
+                #expect(run.process.isRunning)
+                run.signal(SIGTERM)
+                #expect(run.finish() == 75, "\(run.standardError)")
+                #expect(run.standardError.contains("the run was stopped by SIGTERM"), "\(run.standardError)")
+                // What the metrics said was committed is what the table holds.
+                // (Rows that no longer hold 'user<id>' are the ones the run changed.)
+                let changed = try ApplyHardeningTests.wrongRows(target, changed: "1 = 0")
+                #expect(changed > 0 && changed == Int(last["bulk_update_rows_changed_total"] ?? -1))
+            }
+        }
+
         /// The port in the `metrics: http://127.0.0.1:PORT/metrics` line.
         static func port(in text: String) -> Int? {
             guard let range = text.range(of: "metrics: http://127.0.0.1:") else { return nil }

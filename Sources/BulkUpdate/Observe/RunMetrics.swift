@@ -22,11 +22,11 @@ package enum MetricName {
     package static let chunks = "bulk_update_chunks_committed_total"
     /// Counter, by `cause` (the SQLSTATE, or `connection`): chunk attempts that failed and were retried.
     package static let retries = "bulk_update_retries_total"
-    /// Timer: how long a committed chunk took, its retries included.
+    /// Timer: how long a committed chunk took, its retries included (per-chunk mode only).
     package static let chunkDuration = "bulk_update_chunk_duration_seconds"
     /// Floating-point counter, by `cause` (`requested`, `replica_lag`, `health_check`): seconds paused.
     package static let pausedSeconds = "bulk_update_paused_seconds_total"
-    /// Gauge: rows written per second over the last few seconds; 0 once the run has ended.
+    /// Gauge: rows written per second over the last few seconds; 0 while the run is paused and once it has ended.
     package static let rowsPerSecond = "bulk_update_rows_per_second"
     /// Gauge: seconds since the last committed chunk (since the start before the first one).
     package static let secondsSinceLastChunk = "bulk_update_seconds_since_last_chunk"
@@ -157,8 +157,7 @@ final class RunMetrics: Sendable {
         }
     }
 
-    /// A chunk's write: how long it took with its retries. Its counts are recorded by
-    /// ``committed(_:rows:duration:)`` in per-chunk mode, by ``committed(_:)`` for an atomic run.
+    /// A committed chunk's write (per-chunk mode): how long it took with its retries.
     func wrote(duration: Duration) {
         self.chunkDuration.recordNanoseconds(Self.nanoseconds(duration))
     }
@@ -214,7 +213,8 @@ final class RunMetrics: Sendable {
                 return counter
             }.increment(by: seconds)
         }
-        self.rowsPerSecond.record(ended ? 0 : rate)
+        // A paused run writes nothing: its rate is 0 at once, not once the average has decayed.
+        self.rowsPerSecond.record(ended || control.isPaused ? 0 : rate)
         self.secondsSinceLastChunk.record(sinceLastChunk)
         self.paused.record(!ended && control.isPaused ? 1 : 0)
         if let gauge = self.replicaLag, let lag = control.state.withLock({ $0.replicaLagSeconds }) { gauge.record(lag) }

@@ -100,7 +100,8 @@ struct Worker: Sendable {
                         seconds: BulkUpdateEngine.seconds(duration),
                         retried: retried
                     )
-                    self.state.metrics?.wrote(duration: duration)
+                    // An atomic run's chunks commit only with the run: they are not timed as committed chunks.
+                    if !self.plan.options.atomic { self.state.metrics?.wrote(duration: duration) }
                 } catch var error as BulkUpdateError {
                     if error.chunk == nil { error.chunk = record }
                     throw error

@@ -33,7 +33,7 @@ final class MetricsServer: Sendable {
         try? await self.channel.close()
     }
 
-    /// Answers `GET /metrics` (and `/`) with the registry's text; anything else with 404 or 405.
+    /// Answers `GET /metrics` (and `HEAD`) with the registry's text; anything else with 404 or 405.
     private final class Handler: ChannelInboundHandler, Sendable {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
@@ -49,9 +49,9 @@ final class MetricsServer: Sendable {
             let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
             if request.method != .GET && request.method != .HEAD {
                 status = .methodNotAllowed
-            } else if path == "/metrics" || path == "/" {
+            } else if path == "/metrics" {
                 status = .ok
-                if request.method == .GET { self.registry.emit(into: &body) }
+                self.registry.emit(into: &body)
             } else {
                 status = .notFound
                 body = Array("not found: the metrics are at /metrics\n".utf8)
@@ -59,6 +59,8 @@ final class MetricsServer: Sendable {
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
             headers.add(name: "Content-Length", value: "\(body.count)")
+            // HEAD gets GET's headers, length included, and no body.
+            if request.method == .HEAD { body = [] }
             headers.add(name: "Connection", value: "close")
             context.write(
                 self.wrapOutboundOut(

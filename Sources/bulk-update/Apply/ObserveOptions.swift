@@ -3,6 +3,7 @@ import BulkUpdate
 import CoreMetrics
 import Foundation
 import Logging
+import NIOCore
 import Prometheus
 import Synchronization
 
@@ -12,7 +13,8 @@ struct ObserveOptions: ParsableArguments {
         help: """
             Log to standard error at this level: trace (every chunk), debug (each run's start and end), \
             info (retries and fallbacks), notice, warning, error, critical. Default: no log. Logs never carry row \
-            values.
+            values. They share standard error with the progress (with --progress json, a line that is not JSON is \
+            a log line).
             """
     )
     var logLevel: String?
@@ -27,8 +29,8 @@ struct ObserveOptions: ParsableArguments {
 
     @Option(
         help: """
-            Seconds to keep serving --metrics-port after the run ends, so that the last scrape sees its final \
-            values; SIGINT or SIGTERM ends the wait.
+            Seconds (0 to 86400) to keep serving --metrics-port after the run ends, also when a signal stopped \
+            it, so that the last scrape sees its final values; a signal during the wait ends it.
             """
     )
     var metricsLinger: Double = 0
@@ -73,9 +75,10 @@ struct ObserveOptions: ParsableArguments {
         do {
             server = try await MetricsServer.start(registry: registry, port: port)
         } catch {
+            let reason = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
             throw BulkUpdateError(
                 .configuration,
-                "cannot serve metrics on 127.0.0.1:\(port) (--metrics-port): \(error)"
+                "cannot serve metrics on 127.0.0.1:\(port) (--metrics-port): \(reason)"
             )
         }
         FileHandle.standardError.write(Data("metrics: http://127.0.0.1:\(server.port)/metrics\n".utf8))
@@ -87,7 +90,13 @@ struct ObserveOptions: ParsableArguments {
         }
         signals.context.withLock { $0.ended = true }
         let end = ContinuousClock.now + .milliseconds(Int(self.metricsLinger * 1000))
-        while ContinuousClock.now < end, !signals.control.isStopping {
+        if self.metricsLinger > 0, signals.control.isStopping {
+            // The run was stopped by a signal; its final values stay up too, until the time is up or another signal.
+            FileHandle.standardError.write(
+                Data("serving the final metrics for \(self.metricsLinger) s; signal again to exit now\n".utf8)
+            )
+        }
+        while ContinuousClock.now < end, !signals.context.withLock({ $0.lingerEnded }) {
             try? await Task.sleep(for: min(.milliseconds(100), end - .now))
         }
         await server.stop()

@@ -18,6 +18,8 @@ final class StopSignals: Sendable {
         /// The run has ended and its outcome is out; the process only serves its metrics a while longer
         /// (`--metrics-linger`), which a signal ends.
         var ended = false
+        /// A signal came after the run ended: the linger ends.
+        var lingerEnded = false
     }
 
     let control = BulkUpdateControl()
@@ -71,10 +73,11 @@ final class StopSignals: Sendable {
             $0 += 1
             return $0
         }
-        if self.context.withLock({ $0.ended }) {
-            self.control.stop(reason: name)
-            return
+        let ended = self.context.withLock { context in
+            if context.ended { context.lingerEnded = true }
+            return context.ended
         }
+        if ended { return }
         guard count == 1 else { self.exitNow("a second signal (\(name)) came") }
         self.control.stop(reason: name)
         let seconds = BulkUpdateEngine.seconds(self.grace)
@@ -83,6 +86,8 @@ final class StopSignals: Sendable {
                 + " signal again to stop at once"
         )
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+            // A run that ended within the grace period has printed its outcome; the process may be lingering.
+            guard !self.context.withLock({ $0.ended }) else { return }
             self.exitNow("chunks in flight did not finish within the grace period of \(Self.format(seconds)) s")
         }
     }
