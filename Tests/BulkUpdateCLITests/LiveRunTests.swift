@@ -440,7 +440,7 @@ extension TimedRuns.LiveRunTests {
                     )
                     #expect(withUndo.status == 77, streams(withUndo))
                     #expect(
-                        withUndo.standardError.contains("\"\(schema)\".\"bulk_update_undo\" does not exist yet"),
+                        withUndo.standardError.contains("\"\(schema)\".\"bulk_update_undo_chunks\" does not exist yet"),
                         streams(withUndo)
                     )
                     #expect(withUndo.standardError.contains("(--no-undo)"), streams(withUndo))

@@ -73,7 +73,7 @@ struct PrivilegeTests {
     }
 
     @Test(
-        "undo needs SELECT, INSERT, UPDATE on bulk_update_undo, checked before writing, dry run too; column grants do"
+        "undo needs INSERT on bulk_update_undo_chunks, checked before writing, dry run too; column grants do"
     )
     func undoPrivileges() throws {
         try TestRole.with { role in
@@ -101,7 +101,7 @@ struct PrivilegeTests {
                         #expect(refused.status == 77, streams(refused))
                         #expect(
                             refused.standardError.contains(
-                                "GRANT SELECT, INSERT, UPDATE ON \"\(schema)\".\"bulk_update_undo\""
+                                "GRANT INSERT ON \"\(schema)\".\"bulk_update_undo_chunks\" TO"
                             ),
                             streams(refused)
                         )
@@ -113,7 +113,7 @@ struct PrivilegeTests {
                     try PSQL.execute(
                         target.database,
                         "UPDATE \(target.table) SET username = lower(username);"
-                            + " GRANT SELECT, INSERT, UPDATE ON \(schema).bulk_update_undo TO \(role.name)"
+                            + " GRANT INSERT ON \(schema).bulk_update_undo_chunks TO \(role.name)"
                     )
                     let kept = try Executable.run(arguments + ["--run-id", "lp-undo"])
                     #expect(kept.status == 0, streams(kept))

@@ -46,7 +46,8 @@ struct UndoTests {
     }
 
     static func undoRows(_ target: ApplyTarget, _ runID: String) throws -> Int {
-        let sql = "SELECT count(*) FROM bulk_update_undo WHERE run_id = '\(runID)' AND key_values <> ''"
+        // One undo row per chunk (or part of one), with its number of changed rows.
+        let sql = "SELECT coalesce(sum(rows), 0) FROM bulk_update_undo_chunks WHERE run_id = '\(runID)' AND worker >= 0"
         switch target.backend {
         case .postgres: return try PSQL.count(target.database, sql)
         case .sqlite: return Int((try PythonSQLite.query(target.database, sql).first?.first ?? nil) ?? "") ?? -1
@@ -158,6 +159,133 @@ struct UndoTests {
                 } else {
                     #expect(now == old, "row \(id) was not restored")
                 }
+            }
+        }
+    }
+
+    @Test(
+        "a key written by several chunks is reverted to what it held before the first; a conflict on it counts once",
+        arguments: ApplyBackend.enabled
+    )
+    func keysWrittenAgain(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns) { target in
+            try Self.seed(target)
+            let before = try target.contents()
+            // One worker, chunks of 40: ids 1…120, then ids 5, 6 and 7 again in chunk 3 and once more in chunk 5.
+            var csv = "id,name,email,score\n"
+            for id in 1...120 { csv += "\(id),first \(id),\\N,\(id * 3)\n" }
+            for round in 1...2 {
+                for id in 5...7 { csv += "\(id),round \(round) \(id),r\(round)@example.com,\(round)\n" }
+                for id in (round == 1 ? 130...206 : 207...210) { csv += "\(id),filler \(id),\\N,0\n" }
+            }
+            let runID = "again-\(UUID().uuidString.prefix(8))"
+            let applied = try target.apply([
+                "--input", try target.write("fix.csv", csv), "--run-id", runID, "--chunk-size", "40", "--workers", "1",
+                "--report", target.path("apply.json"),
+            ])
+            #expect(applied.status == 0, streams(applied))
+            let report = try readReport(target.path("apply.json"))
+            #expect(report["duplicateKeysAcrossChunks"] as? Int == 6, "\(report)")
+            #expect(report["rowsChanged"] as? Int == 207, "\(report)")
+
+            // The export holds each key once, with what it held before the run.
+            let exported = target.path("undo.csv")
+            let export = try self.runs(target, ["export", runID, "--undo", exported])
+            #expect(export.status == 0, streams(export))
+            #expect(export.standardError.contains("wrote 201 rows"), streams(export))
+            let lines = try String(contentsOfFile: exported, encoding: .utf8).split(separator: "\n").map(String.init)
+            for id in 5...7 {
+                let old = before.first { $0[0] == String(id) }!
+                let line = old[0...3].map { $0 ?? "\\N" }.joined(separator: ",")
+                #expect(lines.filter { $0.hasPrefix("\(id),") } == [line], "\(lines)")
+            }
+
+            // Another session changes id 6 after the run: it conflicts once, with what the run wrote last.
+            try target.execute("UPDATE \(target.table) SET score = -1 WHERE id = 6")
+            let later = try target.contents()
+            let conflicts = target.path("conflicts.csv")
+            let reverted = try self.runs(
+                target,
+                ["revert", runID, "--conflicts", conflicts, "--chunk-size", "30", "--report", target.path("r.json")]
+            )
+            #expect(reverted.status == 3, streams(reverted))
+            let revertReport = try readReport(target.path("r.json"))
+            #expect(revertReport["rowsConflicting"] as? Int == 1, "\(revertReport)")
+            #expect(revertReport["rowsChanged"] as? Int == 200, "\(revertReport)")
+            let listed = try String(contentsOfFile: conflicts, encoding: .utf8).split(separator: "\n").map(String.init)
+            #expect(listed == ["id,column,expected,actual", "6,score,2,-1"], "\(listed)")
+            let now = try target.contents()
+            for (old, now) in zip(before, now) {
+                #expect(now == (old[0] == "6" ? later.first { $0[0] == "6" } : old), "row \(old[0] ?? "?")")
+            }
+        }
+    }
+
+    @Test(
+        "a run whose undo an earlier version kept, a row per changed row, is listed, exported, reverted and cleaned",
+        arguments: ApplyBackend.enabled
+    )
+    func undoOfEarlierVersions(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns) { target in
+            try Self.seed(target)
+            let before = try target.contents()
+            // On PostgreSQL, a journal schema of its own: the table below is not shared with other tests.
+            var schema = backend.defaultSchema
+            var journal: [String] = []
+            if backend == .postgres {
+                schema = "bu_legacy_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(8).lowercased()
+                try target.execute("CREATE SCHEMA \(schema)")
+                journal = ["--journal-schema", schema]
+            }
+            defer { if backend == .postgres { try? target.execute("DROP SCHEMA \(schema) CASCADE") } }
+            let runID = "legacy-\(UUID().uuidString.prefix(8))"
+            let applied = try target.apply(
+                ["--input", try target.write("fix.csv", Self.changes), "--run-id", runID, "--no-undo"] + journal
+            )
+            #expect(applied.status == 0, streams(applied))
+            let after = try target.contents()
+            // What an earlier version kept: bulk_update_undo, one row per changed row, and a first row naming the
+            // table and columns.
+            func json(_ values: [String?]) -> String {
+                let data = try! JSONSerialization.data(withJSONObject: values.map { $0 ?? NSNull() as Any })
+                return "'" + String(decoding: data, as: UTF8.self).replacingOccurrences(of: "'", with: "''") + "'"
+            }
+            var statements = [
+                "CREATE TABLE \(schema).bulk_update_undo (run_id text NOT NULL, key_values text NOT NULL,"
+                    + " worker bigint NOT NULL, chunk bigint NOT NULL, position bigint NOT NULL,"
+                    + " old_values text NOT NULL, new_values text NOT NULL, PRIMARY KEY (run_id, key_values))",
+                "INSERT INTO \(schema).bulk_update_undo VALUES ('\(runID)', '', -1, -1, 0,"
+                    + " \(json(["\"\(backend.defaultSchema)\".\"\(target.table)\"", "id"])), \(json(["name", "email", "score"])))",
+            ]
+            for (old, new) in zip(before, after) where old != new {
+                statements.append(
+                    "INSERT INTO \(schema).bulk_update_undo VALUES ('\(runID)', \(json([old[0]])), 0, 0, 0,"
+                        + " \(json(Array(old[1...3]))), \(json(Array(new[1...3]))))"
+                )
+            }
+            #expect(statements.count == 252)
+            try target.execute(statements.joined(separator: "; "))
+
+            let list = try self.runs(target, journal)
+            #expect(
+                list.standardOutput.split(separator: "\n").contains { $0.hasPrefix(runID) && $0.hasSuffix("| kept") }
+            )
+            let export = try self.runs(target, ["export", runID, "--undo", target.path("undo.csv")] + journal)
+            #expect(export.status == 0, streams(export))
+            #expect(export.standardError.contains("wrote 250 rows"), streams(export))
+            let reverted = try self.runs(target, ["revert", runID, "--chunk-size", "70"] + journal)
+            #expect(reverted.status == 0, streams(reverted))
+            #expect(try target.contents() == before, "the revert did not restore the table exactly")
+            // The revert's own undo is in the undo table; --clean empties both.
+            let clean = try self.runs(target, ["--clean"] + journal)
+            #expect(clean.status == 0, streams(clean))
+            for table in ["bulk_update_undo", "bulk_update_undo_chunks"] {
+                let sql = "SELECT count(*) FROM \(schema).\(table)"
+                let count =
+                    backend == .postgres
+                    ? try PSQL.count(target.database, sql)
+                    : Int((try PythonSQLite.query(target.database, sql).first?.first ?? nil) ?? "") ?? -1
+                #expect(count == 0, "\(table)")
             }
         }
     }

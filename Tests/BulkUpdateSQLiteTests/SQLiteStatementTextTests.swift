@@ -49,7 +49,7 @@ struct SQLiteStatementTextTests {
             (
                 "undo",
                 SQLiteChunkExecutor.undoInsert(sql, rows: rows, journal: RunJournal(runID: "r", schema: "main")),
-                rows * (sql.plan.columns.count + 1) + 3
+                rows * (sql.plan.columns.count + 1) + 5
             ),
             (
                 "update", sql.update(from: sql.valuesSource(rows: rows), onlyChanged: true),

@@ -18,6 +18,10 @@ package struct Chunk: Sendable {
     /// How many input rows the router put into the chunk, before ``sortAndDeduplicate()`` dropped repeated keys: where
     /// an adaptive run that resumes cuts it again.
     package private(set) var routedRows = 0
+    /// The rows (indices, ascending) whose key an earlier chunk of the run may have written too, as the worker found
+    /// them (a key hash seen before counts): their undo is marked so that a revert keeps the key's first previous
+    /// values (see ``RunJournal/createUndo``).
+    package var repeated: [Int] = []
 
     package init(plan: UpdatePlan, worker: Int, number: Int, capacity: Int) {
         self.columns = plan.columns.map { $0.type.makeColumn(capacity: capacity) }

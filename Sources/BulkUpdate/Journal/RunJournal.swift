@@ -29,17 +29,26 @@ package struct RunJournal: Sendable {
     package let runID: String
     package let runsTable: SQL
     package let journalTable: SQL
-    /// `bulk_update_undo`: what a run's changed rows held before it, and what it wrote (see
-    /// ``BulkUpdateOptions/keepsUndo``).
+    /// `bulk_update_undo_chunks`: what a run's changed rows held before it, and what it wrote (see
+    /// ``BulkUpdateOptions/keepsUndo``), a row per chunk.
     package let undoTable: SQL
+    /// `bulk_update_undo`: the undo of runs of earlier versions, a row per changed row. Read (by `runs revert` and
+    /// `runs export`) and cleaned where it exists, never created or written.
+    package let legacyUndoTable: SQL
 
     package init(runID: String, schema: String?) {
         self.runID = runID
         let prefix: SQL = schema.map { "\(identifier: $0)." } ?? ""
         self.runsTable = prefix + .identifier("bulk_update_runs")
         self.journalTable = prefix + .identifier("bulk_update_journal")
-        self.undoTable = prefix + .identifier("bulk_update_undo")
+        self.undoTable = prefix + .identifier(Self.undoTableName)
+        self.legacyUndoTable = prefix + .identifier(Self.legacyUndoTableName)
     }
+
+    /// The name of ``undoTable``.
+    package static let undoTableName = "bulk_update_undo_chunks"
+    /// The name of ``legacyUndoTable``.
+    package static let legacyUndoTableName = "bulk_update_undo"
 
     /// Parameter `number`, a text value.
     private func text(_ number: Int) -> SQL { .parameter(number, type: "text") }
@@ -74,31 +83,32 @@ package struct RunJournal: Sendable {
         ]
     }
 
-    /// The undo table. One row per changed row: its key values, the values it held before the run's first write of
-    /// it, and the values the run's last write of it left (JSON arrays of text, NULL as null), with the worker, chunk
-    /// and position that first wrote it. A run's first row (empty key values, worker and chunk -1) names its table
-    /// and key columns (old values) and its set columns (new values).
+    /// The undo table. One row per chunk (or, where a chunk is written in several statements, per statement: its
+    /// part) with the rows it changed: their positions in the chunk (a JSON array of integers), their key values, the
+    /// values they held before, and the values written (each a JSON array with one array of text and nulls per row),
+    /// all in the same order. `repeated` holds the positions of the chunk's rows whose key an earlier chunk of the
+    /// run may have written too (most runs have none): a revert keeps such a key's first previous values and its last
+    /// written values. A run's first row (worker and chunk -1) names its table and key columns (old values) and its
+    /// set columns (new values).
+    ///
+    /// One row per chunk, not per changed row: writing 10,000 index entries and rows per chunk cost more than the
+    /// update itself.
     package var createUndo: SQL {
-        "CREATE TABLE IF NOT EXISTS \(self.undoTable) (run_id text NOT NULL, key_values text NOT NULL,"
-            + " worker bigint NOT NULL, chunk bigint NOT NULL, position bigint NOT NULL, old_values text NOT NULL,"
-            + " new_values text NOT NULL, PRIMARY KEY (run_id, key_values))"
+        "CREATE TABLE IF NOT EXISTS \(self.undoTable) (run_id text NOT NULL, worker bigint NOT NULL,"
+            + " chunk bigint NOT NULL, part bigint NOT NULL, rows bigint NOT NULL, positions text NOT NULL,"
+            + " key_values text NOT NULL, old_values text NOT NULL, new_values text NOT NULL, repeated text NOT NULL,"
+            + " PRIMARY KEY (run_id, worker, chunk, part))"
     }
 
     /// The undo table's columns, as ``createUndo`` makes them.
     package static let undoColumns = [
-        "run_id", "key_values", "worker", "chunk", "position", "old_values", "new_values",
+        "run_id", "worker", "chunk", "part", "rows", "positions", "key_values", "old_values", "new_values", "repeated",
     ]
-
-    /// What keeps a key's first previous values when a run writes it again (a key repeated in a later chunk): only
-    /// its new values follow. For `INSERT … SELECT … WHERE …` into the undo table.
-    package var undoConflict: SQL {
-        " ON CONFLICT (run_id, key_values) DO UPDATE SET new_values = excluded.new_values"
-    }
 
     /// Parameters: run id, the table and key columns, the set columns (JSON arrays): a run's first undo row.
     package var insertUndoHeader: SQL {
-        "INSERT INTO \(self.undoTable) (run_id, key_values, worker, chunk, position, old_values, new_values)"
-            + " VALUES (\(self.text(1)), '', -1, -1, 0, \(self.text(2)), \(self.text(3)))"
+        "INSERT INTO \(self.undoTable) (\(SQL.list(Self.undoColumns.map(SQL.identifier))))"
+            + " VALUES (\(self.text(1)), -1, -1, 0, 0, '[]', '[]', \(self.text(2)), \(self.text(3)), '[]')"
     }
 
     /// The parameters of ``insertUndoHeader`` for `plan`'s run.
@@ -109,35 +119,64 @@ package struct RunJournal: Sendable {
         ]
     }
 
-    /// The runs that kept undo: one row per run id.
-    package var selectRunsWithUndo: SQL {
-        "SELECT run_id FROM \(self.undoTable) WHERE key_values = ''"
+    /// The runs that kept undo: one row per run id, in either undo table (`legacy`: the one of earlier versions).
+    package func selectRunsWithUndo(legacy: Bool) -> SQL {
+        legacy
+            ? "SELECT run_id FROM \(self.legacyUndoTable) WHERE key_values = ''"
+            : "SELECT run_id FROM \(self.undoTable) WHERE worker = -1"
     }
 
     /// The run id parameter's first undo row: (table and key columns, set columns), as text.
-    package var selectUndoHeader: SQL {
-        "SELECT old_values, new_values FROM \(self.undoTable) WHERE run_id = \(self.text(1)) AND key_values = ''"
+    package func selectUndoHeader(legacy: Bool) -> SQL {
+        legacy
+            ? "SELECT old_values, new_values FROM \(self.legacyUndoTable) WHERE run_id = \(self.text(1))"
+                + " AND key_values = ''"
+            : "SELECT old_values, new_values FROM \(self.undoTable) WHERE run_id = \(self.text(1)) AND worker = -1"
     }
 
-    /// Up to ``undoPage`` changed rows of the run id parameter whose key values sort after parameter 2 (an empty
-    /// text for the first page), in that order. Columns, as text: key values, old values, new values.
-    package var selectUndoPage: SQL {
-        "SELECT key_values, old_values, new_values FROM \(self.undoTable)"
+    /// The run id parameter's undo rows, in the order a revert reads them: worker, chunk, part, and the number of
+    /// changed rows each holds, as text.
+    package var selectUndoParts: SQL {
+        "SELECT CAST(worker AS TEXT), CAST(chunk AS TEXT), CAST(part AS TEXT), CAST(rows AS TEXT)"
+            + " FROM \(self.undoTable) WHERE run_id = \(self.text(1)) AND worker >= 0 ORDER BY worker, chunk, part"
+    }
+
+    /// The undo rows of the run id parameter that have repeated positions: worker, chunk, part, positions, key
+    /// values and repeated positions, as text.
+    package var selectUndoRepeated: SQL {
+        "SELECT CAST(worker AS TEXT), CAST(chunk AS TEXT), CAST(part AS TEXT), positions, key_values, repeated"
+            + " FROM \(self.undoTable) WHERE run_id = \(self.text(1)) AND worker >= 0 AND repeated <> '[]'"
+    }
+
+    /// One undo row of the run id parameter, by worker, chunk and part (parameters 2–4): positions, key values, old
+    /// values, new values, repeated positions.
+    package var selectUndoPart: SQL {
+        "SELECT positions, key_values, old_values, new_values, repeated FROM \(self.undoTable)"
+            + " WHERE run_id = \(self.text(1)) AND worker = \(self.integer(2)) AND chunk = \(self.integer(3))"
+            + " AND part = \(self.integer(4))"
+    }
+
+    /// Up to ``undoPage`` changed rows of the run id parameter in the undo table of earlier versions (one row per
+    /// changed row) whose key values sort after parameter 2 (an empty text for the first page), in that order.
+    /// Columns, as text: key values, old values, new values.
+    package var selectLegacyUndoPage: SQL {
+        "SELECT key_values, old_values, new_values FROM \(self.legacyUndoTable)"
             + " WHERE run_id = \(self.text(1)) AND key_values > \(self.text(2))"
             + " ORDER BY key_values LIMIT \(integer: Self.undoPage)"
     }
 
-    /// Rows per page of ``selectUndoPage``.
+    /// Rows per page of ``selectLegacyUndoPage``.
     package static let undoPage = 10_000
 
-    /// The number of changed rows in the run id parameter's undo, as text.
-    package var countUndo: SQL {
-        "SELECT CAST(count(*) AS TEXT) FROM \(self.undoTable) WHERE run_id = \(self.text(1)) AND key_values <> ''"
+    /// The number of changed rows in the run id parameter's undo in the undo table of earlier versions, as text.
+    package var countLegacyUndo: SQL {
+        "SELECT CAST(count(*) AS TEXT) FROM \(self.legacyUndoTable) WHERE run_id = \(self.text(1))"
+            + " AND key_values <> ''"
     }
 
-    /// Removes the undo of finished runs (for journals that have an undo table).
-    package var cleanFinishedUndo: SQL {
-        "DELETE FROM \(self.undoTable) WHERE run_id IN"
+    /// Removes the undo of finished runs from the undo table, or (`legacy`) from that of earlier versions.
+    package func cleanFinishedUndo(legacy: Bool) -> SQL {
+        "DELETE FROM \(legacy ? self.legacyUndoTable : self.undoTable) WHERE run_id IN"
             + " (SELECT run_id FROM \(self.runsTable) WHERE finished_at IS NOT NULL)"
     }
 
@@ -160,6 +199,45 @@ package struct RunJournal: Sendable {
             } else {
                 return nil
             }
+        }
+        return values
+    }
+
+    /// Reads a JSON array of such arrays (an undo row's key, old or new values) back; `nil` when it is not one.
+    package static func values(ofJSONArrays text: String) -> [[String?]]? {
+        guard let arrays = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any] else { return nil }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(arrays.count)
+        for case let array as [Any] in arrays {
+            var values: [String?] = []
+            values.reserveCapacity(array.count)
+            for element in array {
+                if element is NSNull {
+                    values.append(nil)
+                } else if let text = element as? String {
+                    values.append(text)
+                } else {
+                    return nil
+                }
+            }
+            rows.append(values)
+        }
+        return rows.count == arrays.count ? rows : nil
+    }
+
+    /// A JSON array of integers (an undo row's repeated positions).
+    package static func jsonIntegers(_ values: [Int]) -> String {
+        "[" + values.map(String.init).joined(separator: ",") + "]"
+    }
+
+    /// Reads a JSON array of integers back; `nil` when it is not one.
+    package static func integers(ofJSONArray text: String) -> [Int]? {
+        guard let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any] else { return nil }
+        var values: [Int] = []
+        values.reserveCapacity(array.count)
+        for element in array {
+            guard let number = element as? NSNumber, let value = Int(exactly: number.doubleValue) else { return nil }
+            values.append(value)
         }
         return values
     }

@@ -42,6 +42,7 @@ struct Worker: Sendable {
                 }
                 report.duplicateKeys += dropped.count
                 let integerKeys = chunk.integerKeys
+                chunk.repeated.removeAll()
                 for row in 0..<chunk.count {
                     if failOnDuplicate {
                         if let earlier = seenLines.updateValue(chunk.lines[row], forKey: chunk.hashes[row]) {
@@ -49,6 +50,7 @@ struct Worker: Sendable {
                         }
                     } else if !seen.insert(integer: integerKeys?[row], hash: chunk.hashes[row]) {
                         report.duplicateKeysAcrossChunks += 1
+                        chunk.repeated.append(row)
                     }
                 }
                 let record = chunk.record()

@@ -19,10 +19,10 @@ enum PostgresPrivileges {
         ),
     ]
 
-    /// The undo table, which a run that keeps undo (``BulkUpdateOptions/keepsUndo``) needs too: UPDATE for a key
-    /// written again by a later chunk (``RunJournal/undoConflict``).
+    /// The undo table, which a run that keeps undo (``BulkUpdateOptions/keepsUndo``) needs too: it only inserts
+    /// into it.
     static let undoTable: (name: String, privileges: [String], columns: [String]) = (
-        "bulk_update_undo", ["SELECT", "INSERT", "UPDATE"], RunJournal.undoColumns
+        RunJournal.undoTableName, ["INSERT"], RunJournal.undoColumns
     )
 
     /// The journal tables `plan`'s run needs.

@@ -293,6 +293,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
             binds = self.statements.arrayBinds(chunk)
             first = 1
         }
+        let repeated = RunJournal.jsonIntegers(chunk.repeated.map { $0 + Int(first) })
         func positions(_ statement: PostgresStatement, _ positions: [Int64]?) async throws -> [Int64] {
             var all = binds
             if let positions { all.append(positions) }
@@ -300,6 +301,9 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                 all.append(journal.runID)
                 all.append(Int64(chunk.worker))
                 all.append(Int64(chunk.number))
+                // The write, then the rows written again after the lock: two parts of the chunk's undo.
+                all.append(Int64(positions == nil ? 0 : 1))
+                all.append(repeated)
             }
             return try await db.query(statement, all).rows.first?.decode([Int64].self) ?? []
         }
@@ -403,7 +407,7 @@ final class ConnectionSet: Sendable {
 
 /// The statements of a tracked chunk (see `PostgresChunkExecutor.applyTracked`), over the chunk's arrays or the
 /// `copy` strategy's stage: parameters after the arrays (none for the stage) are positions, then the undo's run id,
-/// worker and chunk.
+/// worker, chunk, part and repeated positions.
 struct TrackedStatements: Sendable {
     /// Writes what meets the guards, saving undo when ``undo`` is set; returns the positions written.
     let write: PostgresStatement

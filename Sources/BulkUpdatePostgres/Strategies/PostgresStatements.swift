@@ -74,8 +74,9 @@ struct PostgresStatements: Sendable {
     ///
     /// - Parameters:
     ///   - restriction: The parameter (`int8[]`) of the only positions to write, if any.
-    ///   - undo: The journal whose undo table gets each written row's key, previous values and written values, and
-    ///     the first of three parameters (run id, worker, chunk). The new values and each matched row's previous
+    ///   - undo: The journal whose undo table gets one row with each written row's key, previous values and written
+    ///     values, and the first of five parameters (run id, worker, chunk, part, and the positions whose keys an
+    ///     earlier chunk may have written, as a JSON array). The new values and each matched row's previous
     ///     values of the set columns are first read into a materialized relation `u`, with the statement's
     ///     snapshot; the write then requires the row to still hold those values, so a row another session changed
     ///     after that snapshot is not written (the server re-checks the condition on its newest version) instead of
@@ -107,7 +108,7 @@ struct PostgresStatements: Sendable {
         var returning: [SQL] = ["u.\(ordinal)"]
         if undo != nil {
             func json(_ values: [SQL]) -> SQL {
-                "json_build_array(\(SQL.list(values.map { "\($0)::text" })))::text"
+                "json_build_array(\(SQL.list(values.map { "\($0)::text" })))"
             }
             returning += [
                 "\(json(sql.keyNames.map { "t.\($0)" })) AS k", "\(json(old.map { "u.\($0)" })) AS old",
@@ -118,11 +119,13 @@ struct PostgresStatements: Sendable {
             "w AS (UPDATE \(sql.table) AS t SET \(sql.assignments) FROM \(from)"
             + " WHERE \(SQL.list(conditions, separator: " AND ")) RETURNING \(SQL.list(returning)))"
         if let (journal, first) = undo {
+            // One undo row for the statement: the aggregates read the rows of `w` in one pass, in the same order.
             statement +=
                 ", s AS (INSERT INTO \(journal.undoTable) (\(SQL.list(RunJournal.undoColumns.map(SQL.identifier))))"
-                + " SELECT \(parameter: first, type: "text"), w.k, \(parameter: first + 1, type: "int8"),"
-                + " \(parameter: first + 2, type: "int8"), w.\(ordinal), w.old, w.new FROM w WHERE true"
-                + journal.undoConflict + ")"
+                + " SELECT \(parameter: first, type: "text"), \(parameter: first + 1, type: "int8"),"
+                + " \(parameter: first + 2, type: "int8"), \(parameter: first + 3, type: "int8"), count(*),"
+                + " json_agg(w.\(ordinal))::text, json_agg(w.k)::text, json_agg(w.old)::text, json_agg(w.new)::text,"
+                + " \(parameter: first + 4, type: "text") FROM w HAVING count(*) > 0)"
         }
         return statement + " SELECT coalesce(array_agg(w.\(ordinal)), '{}')::int8[] FROM w"
     }

@@ -193,11 +193,11 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         if plan.isGuarded || undo != nil {
             // Read first, then write: in this write transaction no other session can change a row between the two.
             var left: [ClassifiedRow] = []
-            for rows in self.batches(chunk.count, width: chunk.columns.count + 1) {
+            for (part, rows) in self.batches(chunk.count, width: chunk.columns.count + 1).enumerated() {
                 if plan.isGuarded {
                     left += try await self.classify(chunk, rows: rows, filter: self.sql.leftAlone(onlyChanged: skip))
                 }
-                if let undo { try await self.saveUndo(chunk, rows: rows, journal: undo) }
+                if let undo { try await self.saveUndo(chunk, rows: rows, part: part, journal: undo) }
             }
             outcome = try await self.write(chunk, skip: skip, countMatched: skip && !plan.isGuarded)
             if plan.isGuarded {
@@ -213,21 +213,26 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         return outcome
     }
 
-    /// Saves the undo of the rows among `rows` of `chunk` that the write will change: their keys, the values they
-    /// hold, and the values written (see ``BulkUpdateOptions/keepsUndo``).
-    private func saveUndo(_ chunk: Chunk, rows: Range<Int>, journal: RunJournal) async throws {
+    /// Saves the undo of the rows among `rows` of `chunk` that the write will change, as the chunk's undo row
+    /// `part`: their positions, keys, the values they hold, and the values written (see
+    /// ``BulkUpdateOptions/keepsUndo``).
+    private func saveUndo(_ chunk: Chunk, rows: Range<Int>, part: Int, journal: RunJournal) async throws {
         let statement = self.undoInserts.statement(rows: rows.count) {
             SQLiteStatement(Self.undoInsert(self.sql, rows: $0, journal: journal))
         }
+        let repeated = chunk.repeated.filter(rows.contains)
         try await self.connection.execute(
             statement,
-            self.binds(chunk, rows: rows, ordinal: true)
-                + [.text(journal.runID), .integer(SQLiteInt64(chunk.worker)), .integer(SQLiteInt64(chunk.number))]
+            self.binds(chunk, rows: rows, ordinal: true) + [
+                .text(journal.runID), .integer(SQLiteInt64(chunk.worker)), .integer(SQLiteInt64(chunk.number)),
+                .integer(SQLiteInt64(part)), .text(RunJournal.jsonIntegers(repeated)),
+            ]
         )
     }
 
-    /// The undo of `rows` rows: parameters are the rows' values with their positions (as
-    /// ``UpdateSQL/valuesSource(rows:ordinal:)`` numbers them), then the run id, the worker and the chunk.
+    /// The undo of `rows` rows, one undo row (none when no row will change): parameters are the rows' values with
+    /// their positions (as ``UpdateSQL/valuesSource(rows:ordinal:)`` numbers them), then the run id, the worker, the
+    /// chunk, the part and the repeated positions (a JSON array).
     ///
     /// Parameters are numbered in the order the text uses them: SQLite looks up a `?N` below the highest number
     /// seen so far in a list, so a statement that named the run id (`?30001`) before the rows' 30,000 parameters
@@ -236,18 +241,19 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         let plan = sql.plan
         let first = rows * (plan.columns.count + 1) + 1
         func json(_ alias: SQL, _ columns: [ColumnSchema]) -> SQL {
-            "json_array(\(SQL.list(columns.map { Self.dialect.text("\(alias).\(identifier: $0.name)", $0) })))"
+            "json_group_array(json_array(\(SQL.list(columns.map { Self.dialect.text("\(alias).\(identifier: $0.name)", $0) }))))"
         }
         var written: [SQL] = ["1 = 1"]
         if let guards = sql.guards { written.append(guards) }
         if plan.options.skipUnchanged { written.append("(\(sql.changed))") }
+        // The aggregates read the joined rows in one pass, in the same order.
         return "INSERT INTO \(journal.undoTable) (\(SQL.list(RunJournal.undoColumns.map(SQL.identifier))))"
-            + " SELECT r.run_id, \(json("t", plan.keyColumns)), r.worker, r.chunk, u.\(UpdateSQL.ordinalName),"
-            + " \(json("t", plan.setColumns)), \(json("u", plan.setColumns))"
+            + " SELECT r.run_id, r.worker, r.chunk, r.part, count(*), json_group_array(u.\(UpdateSQL.ordinalName)),"
+            + " \(json("t", plan.keyColumns)), \(json("t", plan.setColumns)), \(json("u", plan.setColumns)), r.repeated"
             + " FROM \(sql.table) AS t JOIN \(sql.valuesSource(rows: rows, ordinal: true)) ON \(sql.match)"
             + " JOIN (SELECT \(parameter: first) AS run_id, \(parameter: first + 1) AS worker,"
-            + " \(parameter: first + 2) AS chunk) AS r ON 1 = 1"
-            + " WHERE \(SQL.list(written, separator: " AND "))" + journal.undoConflict
+            + " \(parameter: first + 2) AS chunk, \(parameter: first + 3) AS part, \(parameter: first + 4) AS repeated)"
+            + " AS r ON 1 = 1 WHERE \(SQL.list(written, separator: " AND ")) HAVING count(*) > 0"
     }
 
     /// Writes the chunk with the run's strategy; `changed` is what SQLite changed, `matched` the rows found when

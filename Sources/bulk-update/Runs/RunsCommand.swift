@@ -100,15 +100,18 @@ struct RunsList: AsyncParsableCommand {
             guard journal.exists else { return [[String?]]() }
             if self.clean {
                 // The undo first: it names the finished runs through the runs table.
-                if try await journal.hasUndo() { _ = try await journal.rows(journal.journal.cleanFinishedUndo) }
+                for legacy in try await journal.undoTables() {
+                    _ = try await journal.rows(journal.journal.cleanFinishedUndo(legacy: legacy))
+                }
                 for statement in journal.journal.cleanFinished { _ = try await journal.rows(statement) }
             }
             // Which runs kept undo; unknown ("?") to a role that may not read the undo table.
             var undo: Set<String>? = []
-            if try await journal.hasUndo() {
-                undo = (try? await journal.rows(journal.journal.selectRunsWithUndo)).map {
+            for legacy in try await journal.undoTables() {
+                let runs = (try? await journal.rows(journal.journal.selectRunsWithUndo(legacy: legacy))).map {
                     Set($0.compactMap { $0.first ?? nil })
                 }
+                undo = runs.flatMap { runs in undo.map { $0.union(runs) } }
             }
             return try await journal.rows(journal.journal.listRuns).map { row in
                 row + [undo.map { $0.contains(row[0] ?? "") ? "kept" : "-" } ?? "?"]
@@ -181,7 +184,7 @@ struct RunsList: AsyncParsableCommand {
                 "GRANT USAGE ON SCHEMA \(identifier: schema) TO \(role)",
                 "GRANT SELECT, INSERT, UPDATE ON \(journal.runsTable) TO \(role)",
                 "GRANT SELECT, INSERT ON \(journal.journalTable) TO \(role)",
-                "GRANT SELECT, INSERT, UPDATE ON \(journal.undoTable) TO \(role)",
+                "GRANT SELECT, INSERT ON \(journal.undoTable) TO \(role)",
                 "-- runs --clean also needs: GRANT DELETE ON \(journal.runsTable), \(journal.journalTable),"
                     + " \(journal.undoTable) TO \(role)",
             ]

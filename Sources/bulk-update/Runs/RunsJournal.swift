@@ -16,13 +16,19 @@ struct RunsJournal {
     /// Whether the journal's tables exist.
     let exists: Bool
 
-    /// Whether the journal has an undo table (journals of earlier versions, and of runs that all kept none, may not).
-    func hasUndo() async throws -> Bool {
-        let table: SQL =
+    /// The journal's undo tables, as the `legacy` argument of ``RunJournal`` names them: `false` for the undo table,
+    /// `true` for that of earlier versions (journals of earlier versions, and of runs that all kept none, may have
+    /// either, both or neither).
+    func undoTables() async throws -> [Bool] {
+        let names = [RunJournal.undoTableName, RunJournal.legacyUndoTableName]
+        let query: SQL =
             self.isPostgres
-            ? "SELECT 'yes' FROM pg_catalog.pg_tables WHERE schemaname = \(parameter: 1) AND tablename = 'bulk_update_undo'"
-            : "SELECT 'yes' FROM \(identifier: self.schema).sqlite_schema WHERE type = 'table' AND name = 'bulk_update_undo'"
-        return !(try await self.rows(table, self.isPostgres ? [self.schema] : [])).isEmpty
+            ? "SELECT tablename::text FROM pg_catalog.pg_tables WHERE schemaname = \(parameter: 1)"
+                + " AND tablename IN (\(literal: names[0]), \(literal: names[1]))"
+            : "SELECT name FROM \(identifier: self.schema).sqlite_schema WHERE type = 'table'"
+                + " AND name IN (\(literal: names[0]), \(literal: names[1]))"
+        let found = Set(try await self.rows(query, self.isPostgres ? [self.schema] : []).compactMap { $0.first ?? nil })
+        return [false, true].filter { found.contains(names[$0 ? 1 : 0]) }
     }
 
     /// Opens `location` and runs `body` with its journal in `schema` (default: public, main). A database error is

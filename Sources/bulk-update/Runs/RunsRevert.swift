@@ -13,6 +13,13 @@ struct UndoLog {
     let setColumns: [String]
     /// The number of changed rows.
     let rows: Int
+    /// Whether the undo is in the undo table of earlier versions (a row per changed row), not in the undo table.
+    let legacy: Bool
+    /// The run's undo rows (worker, chunk, part), in the order they are read.
+    let parts: [[String?]]
+    /// The key values an earlier chunk of the run may have written too: their rows are merged (first previous
+    /// values, last written values) and read last.
+    let repeated: Set<[String?]>
 
     /// One changed row: its key values, the values it held before the run, the values the run wrote (as text).
     struct Row {
@@ -21,7 +28,7 @@ struct UndoLog {
         var new: [String?]
     }
 
-    /// Reads the run's first undo row (its table and columns) and counts its rows.
+    /// Reads the run's first undo row (its table and columns) and which undo rows it has, and counts its rows.
     ///
     /// - Throws: ``BulkUpdateError`` (configuration) when the run kept no undo.
     static func open(_ runID: String, in journal: RunsJournal) async throws -> UndoLog {
@@ -31,59 +38,145 @@ struct UndoLog {
                 + " exist there, kept none (apply --no-undo, --atomic, --no-journal, or strategy values or caseWhen"
                 + " on PostgreSQL), or its undo was removed by runs --clean"
         )
-        guard journal.exists, try await journal.hasUndo() else { throw none }
-        guard let header = try await journal.rows(journal.journal.selectUndoHeader, [runID]).first,
-            let tableAndKeys = header[0].flatMap(RunJournal.values(ofJSONArray:))?.compactMap({ $0 }),
-            let table = tableAndKeys.first,
-            let sets = header[1].flatMap(RunJournal.values(ofJSONArray:))?.compactMap({ $0 })
-        else { throw none }
-        let keys = Array(tableAndKeys.dropFirst())
-        let count = try await journal.rows(journal.journal.countUndo, [runID]).first?.first ?? nil
-        return UndoLog(
-            runID: runID,
-            table: table,
-            keyColumns: keys,
-            setColumns: sets,
-            rows: count.flatMap { Int($0) } ?? 0
+        guard journal.exists else { throw none }
+        for legacy in try await journal.undoTables() {
+            guard let header = try await journal.rows(journal.journal.selectUndoHeader(legacy: legacy), [runID]).first,
+                let tableAndKeys = header[0].flatMap(RunJournal.values(ofJSONArray:))?.compactMap({ $0 }),
+                let table = tableAndKeys.first,
+                let sets = header[1].flatMap(RunJournal.values(ofJSONArray:))?.compactMap({ $0 })
+            else { continue }
+            let keys = Array(tableAndKeys.dropFirst())
+            if legacy {
+                let count = try await journal.rows(journal.journal.countLegacyUndo, [runID]).first?.first ?? nil
+                return UndoLog(
+                    runID: runID,
+                    table: table,
+                    keyColumns: keys,
+                    setColumns: sets,
+                    rows: count.flatMap { Int($0) } ?? 0,
+                    legacy: true,
+                    parts: [],
+                    repeated: []
+                )
+            }
+            let parts = try await journal.rows(journal.journal.selectUndoParts, [runID])
+            var rows = parts.reduce(0) { $0 + ($1[3].flatMap { Int($0) } ?? 0) }
+            var repeated: Set<[String?]> = []
+            for part in try await journal.rows(journal.journal.selectUndoRepeated, [runID]) {
+                guard let positions = part[3].flatMap(RunJournal.integers(ofJSONArray:)),
+                    let keyValues = part[4].flatMap(RunJournal.values(ofJSONArrays:)),
+                    let marked = part[5].flatMap(RunJournal.integers(ofJSONArray:)),
+                    positions.count == keyValues.count
+                else { throw Self.broken(runID, part: part) }
+                let index = Dictionary(positions.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+                for position in marked {
+                    guard let row = index[position] else { continue }
+                    repeated.insert(keyValues[row])
+                    rows -= 1
+                }
+            }
+            return UndoLog(
+                runID: runID,
+                table: table,
+                keyColumns: keys,
+                setColumns: sets,
+                rows: max(0, rows),
+                legacy: false,
+                parts: parts.map { Array($0.prefix(3)) },
+                repeated: repeated
+            )
+        }
+        throw none
+    }
+
+    private static func broken(_ runID: String, part: [String?]) -> BulkUpdateError {
+        BulkUpdateError(
+            .input,
+            "the undo of run \(SQLText.literal(runID)) holds a row that is not one: worker \(part[0] ?? "?"), chunk"
+                + " \(part[1] ?? "?"), part \(part[2] ?? "?")"
         )
     }
 
-    /// Where the first page of changed rows starts: before every key.
-    static let start = ""
+    /// Where reading the changed rows stands.
+    struct Cursor {
+        /// The next page of the undo table of earlier versions starts after these key values; `nil` after the last.
+        var after: String? = ""
+        /// The next undo row to read.
+        var part = 0
+        /// The rows of repeated keys, merged, in the order they were first read.
+        var merged: [Row] = []
+        var mergedIndex: [[String?]: Int] = [:]
+        var done = false
+    }
 
-    /// Up to ``RunJournal/undoPage`` changed rows whose key values sort after `after`, in that order (the order is
-    /// the same every time, so a revert that resumes cuts the same chunks), and where the next page starts (`nil`
-    /// after the last).
-    func page(after: String, in journal: RunsJournal) async throws -> (rows: [Row], next: String?) {
-        let page = try await journal.rows(journal.journal.selectUndoPage, [self.runID, after])
-        var rows: [Row] = []
-        rows.reserveCapacity(page.count)
-        for cells in page {
-            guard let keys = cells[0].flatMap(RunJournal.values(ofJSONArray:)),
-                let old = cells[1].flatMap(RunJournal.values(ofJSONArray:)),
-                let new = cells[2].flatMap(RunJournal.values(ofJSONArray:)),
-                keys.count == self.keyColumns.count, old.count == self.setColumns.count,
-                new.count == self.setColumns.count
-            else {
-                throw BulkUpdateError(
-                    .input,
-                    "the undo of run \(SQLText.literal(self.runID)) holds a row that is not one: key"
-                        + " \(cells[0] ?? "?")"
-                )
+    /// The next page of changed rows (`nil` after the last), in the same order every time, so a revert that
+    /// resumes cuts the same chunks: an undo row at a time, then the merged rows of repeated keys (or, in the undo
+    /// table of earlier versions, ``RunJournal/undoPage`` rows at a time, by key values).
+    func page(_ cursor: inout Cursor, in journal: RunsJournal) async throws -> [Row]? {
+        if self.legacy {
+            guard let after = cursor.after else { return nil }
+            let page = try await journal.rows(journal.journal.selectLegacyUndoPage, [self.runID, after])
+            var rows: [Row] = []
+            rows.reserveCapacity(page.count)
+            for cells in page {
+                guard let keys = cells[0].flatMap(RunJournal.values(ofJSONArray:)),
+                    let old = cells[1].flatMap(RunJournal.values(ofJSONArray:)),
+                    let new = cells[2].flatMap(RunJournal.values(ofJSONArray:)),
+                    self.fits(keys: keys, old: old, new: new)
+                else {
+                    throw BulkUpdateError(
+                        .input,
+                        "the undo of run \(SQLText.literal(self.runID)) holds a row that is not one: key"
+                            + " \(cells[0] ?? "?")"
+                    )
+                }
+                rows.append(Row(keys: keys, old: old, new: new))
             }
-            rows.append(Row(keys: keys, old: old, new: new))
+            cursor.after = page.count == RunJournal.undoPage ? page.last?[0] ?? nil : nil
+            return rows
         }
-        guard page.count == RunJournal.undoPage, let last = page.last?[0] ?? nil else { return (rows, nil) }
-        return (rows, last)
+        guard cursor.part < self.parts.count else {
+            guard !cursor.done else { return nil }
+            cursor.done = true
+            return cursor.merged
+        }
+        let part = self.parts[cursor.part]
+        cursor.part += 1
+        guard let cells = try await journal.rows(journal.journal.selectUndoPart, [self.runID] + part).first,
+            let keys = cells[1].flatMap(RunJournal.values(ofJSONArrays:)),
+            let old = cells[2].flatMap(RunJournal.values(ofJSONArrays:)),
+            let new = cells[3].flatMap(RunJournal.values(ofJSONArrays:)),
+            keys.count == old.count, keys.count == new.count,
+            zip(keys, zip(old, new)).allSatisfy({ self.fits(keys: $0, old: $1.0, new: $1.1) })
+        else { throw Self.broken(self.runID, part: part) }
+        var rows: [Row] = []
+        rows.reserveCapacity(keys.count)
+        for index in keys.indices {
+            let row = Row(keys: keys[index], old: old[index], new: new[index])
+            guard !self.repeated.isEmpty, self.repeated.contains(row.keys) else {
+                rows.append(row)
+                continue
+            }
+            // A key written again: its first previous values stay, its last written values follow.
+            if let earlier = cursor.mergedIndex[row.keys] {
+                cursor.merged[earlier].new = row.new
+            } else {
+                cursor.mergedIndex[row.keys] = cursor.merged.count
+                cursor.merged.append(row)
+            }
+        }
+        return rows
+    }
+
+    private func fits(keys: [String?], old: [String?], new: [String?]) -> Bool {
+        keys.count == self.keyColumns.count && old.count == self.setColumns.count && new.count == self.setColumns.count
     }
 
     /// Every changed row, a page at a time.
     func forEachPage(in journal: RunsJournal, _ body: ([Row]) async throws -> Void) async throws {
-        var after: String? = Self.start
-        while let start = after {
-            let (rows, next) = try await self.page(after: start, in: journal)
+        var cursor = Cursor()
+        while let rows = try await self.page(&cursor, in: journal) {
             if !rows.isEmpty { try await body(rows) }
-            after = next
         }
     }
 }
@@ -348,14 +441,12 @@ struct UndoRows: AsyncSequence {
         let journal: RunsJournal
         var buffer: [BulkUpdateRow] = []
         var index = 0
-        var after: String? = UndoLog.start
+        var cursor = UndoLog.Cursor()
         var line = 0
 
         mutating func next() async throws -> BulkUpdateRow? {
             while self.index == self.buffer.count {
-                guard let start = self.after else { return nil }
-                let (rows, next) = try await self.undo.page(after: start, in: self.journal)
-                self.after = next
+                guard let rows = try await self.undo.page(&self.cursor, in: self.journal) else { return nil }
                 self.index = 0
                 self.buffer = rows.map { row in
                     self.line += 1
