@@ -105,10 +105,11 @@ public struct BulkUpdateOptions: Sendable {
     /// commit together or not at all. Not for atomic runs. Defaults to `nil` (no journal).
     public var runID: String?
     /// Whether a journaled run (``runID``) keeps, in the same transaction as each chunk, the values the rows it changed
-    /// held before, and the values it wrote, in the journal table `bulk_update_undo` (one row per changed row, the
-    /// values as text), so that `bulk-update runs revert RUN_ID` can put them back where nobody changed them since.
-    /// Costs about the time of writing each changed row once more (docs/safe-fixes.md); not for atomic runs or dry
-    /// runs. Defaults to `true`.
+    /// held before, and the values it wrote, in the journal table `bulk_update_undo_chunks` (one row per chunk, the
+    /// values as text in JSON arrays; the role needs INSERT on it), so that `bulk-update runs revert RUN_ID` can put
+    /// them back where nobody changed them since. On PostgreSQL it costs reading each changed row's previous values
+    /// in the chunk's statement: about 1.3–1.4× the time of a run without it (docs/safe-fixes.md). Not for atomic
+    /// runs or dry runs. Defaults to `true`.
     public var keepsUndo: Bool = true
     /// The schema (SQLite: the attached database) that holds the journal tables `bulk_update_runs` and
     /// `bulk_update_journal`. When they exist, they are used as they are and need only SELECT, INSERT and UPDATE

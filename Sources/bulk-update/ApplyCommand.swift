@@ -52,8 +52,8 @@ struct ApplyCommand: AsyncParsableCommand {
             options; chunks already committed are skipped, never applied twice. The run id is printed on standard \
             error when the run starts (with --quiet too, unless you chose it with --run-id); `bulk-update runs` \
             lists runs. A journaled run also keeps its undo (the previous values of the rows it changes, in \
-            bulk_update_undo, saved with each chunk; --no-undo turns it off): `bulk-update runs revert RUN_ID` puts \
-            them back.
+            bulk_update_undo_chunks, saved with each chunk; --no-undo turns it off): `bulk-update runs revert \
+            RUN_ID` puts them back.
 
             Exit codes: 0 success; 3 the run finished and left rows alone as conflicts (--expect; a --dry-run that \
             finds some too); 64 bad options or settings (a journal schema that does not exist included); \
@@ -196,7 +196,7 @@ struct ApplyCommand: AsyncParsableCommand {
     @Flag(
         help: """
             Keep no undo: by default a journaled run saves, with each chunk, what the rows it changes held (in \
-            bulk_update_undo), so that `bulk-update runs revert RUN_ID` can put them back.
+            bulk_update_undo_chunks), so that `bulk-update runs revert RUN_ID` can put them back.
             """
     )
     var noUndo = false
