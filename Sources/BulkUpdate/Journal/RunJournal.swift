@@ -85,8 +85,8 @@ package struct RunJournal: Sendable {
 
     /// The undo table. One row per chunk (or, where a chunk is written in several statements, per statement: its
     /// part) with the rows it changed: their positions in the chunk (a JSON array of integers), their key values, the
-    /// values they held before, and the values written (each a JSON array with one array of text and nulls per row),
-    /// all in the same order. `repeated` holds the positions of the chunk's rows whose key an earlier chunk of the
+    /// values they held before, and the values written (each a JSON array with one array per column, of text and
+    /// nulls), all in the same order. `repeated` holds the positions of the chunk's rows whose key an earlier chunk of the
     /// run may have written too (most runs have none): a revert keeps such a key's first previous values and its last
     /// written values. A run's first row (worker and chunk -1) names its table and key columns (old values) and its
     /// set columns (new values).
@@ -203,7 +203,16 @@ package struct RunJournal: Sendable {
         return values
     }
 
-    /// Reads a JSON array of such arrays (an undo row's key, old or new values) back; `nil` when it is not one.
+    /// Reads an undo row's key, old or new values (a JSON array of `columns` arrays of `rows` values each, a column
+    /// each) back as rows; `nil` when it is not that.
+    package static func rows(ofJSONColumns text: String, columns: Int, rows: Int) -> [[String?]]? {
+        guard let values = Self.values(ofJSONArrays: text), values.count == columns,
+            values.allSatisfy({ $0.count == rows })
+        else { return nil }
+        return (0..<rows).map { row in values.map { $0[row] } }
+    }
+
+    /// Reads a JSON array of such arrays back; `nil` when it is not one.
     package static func values(ofJSONArrays text: String) -> [[String?]]? {
         guard let arrays = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any] else { return nil }
         var rows: [[String?]] = []

@@ -74,8 +74,8 @@ struct PostgresStatements: Sendable {
     ///
     /// - Parameters:
     ///   - restriction: The parameter (`int8[]`) of the only positions to write, if any.
-    ///   - undo: The journal whose undo table gets one row with each written row's key, previous values and written
-    ///     values, and the first of five parameters (run id, worker, chunk, part, and the positions whose keys an
+    ///   - undo: The journal whose undo table gets one row with the written rows' keys, previous values and written
+    ///     values (a JSON array of text per column), and the first of five parameters (run id, worker, chunk, part, and the positions whose keys an
     ///     earlier chunk may have written, as a JSON array). The new values and each matched row's previous
     ///     values of the set columns are first read into a materialized relation `u`, with the statement's
     ///     snapshot; the write then requires the row to still hold those values, so a row another session changed
@@ -106,14 +106,17 @@ struct PostgresStatements: Sendable {
         if self.plan.options.skipUnchanged { conditions.append("(\(sql.changed))") }
         if let restriction { conditions.append("u.\(ordinal) = ANY(\(parameter: restriction, type: "int8[]"))") }
         var returning: [SQL] = ["u.\(ordinal)"]
+        // The undo's values, as text, a column each: the keys, the previous values and the written values.
+        let undoValues = [
+            sql.keyNames.map { "t.\($0)" as SQL }, old.map { "u.\($0)" as SQL }, sql.setNames.map { "t.\($0)" as SQL },
+        ]
+        let undoNames = undoValues.enumerated().map { group, values in
+            values.indices.map { SQL.identifier("bulk_update undo \(group) \($0 + 1)") }
+        }
         if undo != nil {
-            func json(_ values: [SQL]) -> SQL {
-                "json_build_array(\(SQL.list(values.map { "\($0)::text" })))"
+            for (values, names) in zip(undoValues, undoNames) {
+                returning += zip(values, names).map { "\($0)::text AS \($1)" }
             }
-            returning += [
-                "\(json(sql.keyNames.map { "t.\($0)" })) AS k", "\(json(old.map { "u.\($0)" })) AS old",
-                "\(json(sql.setNames.map { "t.\($0)" })) AS new",
-            ]
         }
         statement +=
             "w AS (UPDATE \(sql.table) AS t SET \(sql.assignments) FROM \(from)"
@@ -124,7 +127,9 @@ struct PostgresStatements: Sendable {
                 ", s AS (INSERT INTO \(journal.undoTable) (\(SQL.list(RunJournal.undoColumns.map(SQL.identifier))))"
                 + " SELECT \(parameter: first, type: "text"), \(parameter: first + 1, type: "int8"),"
                 + " \(parameter: first + 2, type: "int8"), \(parameter: first + 3, type: "int8"), count(*),"
-                + " json_agg(w.\(ordinal))::text, json_agg(w.k)::text, json_agg(w.old)::text, json_agg(w.new)::text,"
+                + " json_agg(w.\(ordinal))::text, "
+                + SQL.list(undoNames.map { "json_build_array(\(SQL.list($0.map { "json_agg(w.\($0))" })))::text" })
+                + ","
                 + " \(parameter: first + 4, type: "text") FROM w HAVING count(*) > 0)"
         }
         return statement + " SELECT coalesce(array_agg(w.\(ordinal)), '{}')::int8[] FROM w"

@@ -241,7 +241,10 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         let plan = sql.plan
         let first = rows * (plan.columns.count + 1) + 1
         func json(_ alias: SQL, _ columns: [ColumnSchema]) -> SQL {
-            "json_group_array(json_array(\(SQL.list(columns.map { Self.dialect.text("\(alias).\(identifier: $0.name)", $0) }))))"
+            let arrays = columns.map {
+                "json_group_array(\(Self.dialect.text("\(alias).\(identifier: $0.name)", $0)))" as SQL
+            }
+            return "json_array(\(SQL.list(arrays)))"
         }
         var written: [SQL] = ["1 = 1"]
         if let guards = sql.guards { written.append(guards) }

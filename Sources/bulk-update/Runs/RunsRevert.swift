@@ -64,7 +64,9 @@ struct UndoLog {
             var repeated: Set<[String?]> = []
             for part in try await journal.rows(journal.journal.selectUndoRepeated, [runID]) {
                 guard let positions = part[3].flatMap(RunJournal.integers(ofJSONArray:)),
-                    let keyValues = part[4].flatMap(RunJournal.values(ofJSONArrays:)),
+                    let keyValues = part[4].flatMap({
+                        RunJournal.rows(ofJSONColumns: $0, columns: keys.count, rows: positions.count)
+                    }),
                     let marked = part[5].flatMap(RunJournal.integers(ofJSONArray:)),
                     positions.count == keyValues.count
                 else { throw Self.broken(runID, part: part) }
@@ -143,11 +145,16 @@ struct UndoLog {
         let part = self.parts[cursor.part]
         cursor.part += 1
         guard let cells = try await journal.rows(journal.journal.selectUndoPart, [self.runID] + part).first,
-            let keys = cells[1].flatMap(RunJournal.values(ofJSONArrays:)),
-            let old = cells[2].flatMap(RunJournal.values(ofJSONArrays:)),
-            let new = cells[3].flatMap(RunJournal.values(ofJSONArrays:)),
-            keys.count == old.count, keys.count == new.count,
-            zip(keys, zip(old, new)).allSatisfy({ self.fits(keys: $0, old: $1.0, new: $1.1) })
+            let count = cells[0].flatMap(RunJournal.integers(ofJSONArray:))?.count,
+            let keys = cells[1].flatMap({
+                RunJournal.rows(ofJSONColumns: $0, columns: self.keyColumns.count, rows: count)
+            }),
+            let old = cells[2].flatMap({
+                RunJournal.rows(ofJSONColumns: $0, columns: self.setColumns.count, rows: count)
+            }),
+            let new = cells[3].flatMap({
+                RunJournal.rows(ofJSONColumns: $0, columns: self.setColumns.count, rows: count)
+            })
         else { throw Self.broken(self.runID, part: part) }
         var rows: [Row] = []
         rows.reserveCapacity(keys.count)
