@@ -119,6 +119,21 @@ struct PrivilegeTests {
                     #expect(kept.status == 0, streams(kept))
                     #expect(kept.standardOutput.contains("undo kept"), streams(kept))
                     #expect(try target.contents().map { $0[1] } == ["ALICE", "BOB"])
+                    // Reading the undo back needs SELECT on it: named when missing, enough once granted.
+                    let revert = ["runs", "revert", "lp-undo", "--database", role.url, "--journal-schema", schema]
+                    let unread = try Executable.run(revert)
+                    #expect(unread.status == 77, streams(unread))
+                    #expect(
+                        unread.standardError.contains("GRANT SELECT ON \"\(schema)\".\"bulk_update_undo_chunks\" TO"),
+                        streams(unread)
+                    )
+                    try PSQL.execute(
+                        target.database,
+                        "GRANT SELECT ON \(schema).bulk_update_undo_chunks TO \(role.name)"
+                    )
+                    let reverted = try Executable.run(revert)
+                    #expect(reverted.status == 0, streams(reverted))
+                    #expect(try target.contents().map { $0[1] } == ["alice", "bob"])
                 }
             }
         }

@@ -32,6 +32,17 @@ struct UndoLog {
     ///
     /// - Throws: ``BulkUpdateError`` (configuration) when the run kept no undo.
     static func open(_ runID: String, in journal: RunsJournal) async throws -> UndoLog {
+        do {
+            return try await Self.read(runID, in: journal)
+        } catch var error as BulkUpdateError where error.code == .privilege {
+            error.message +=
+                "; runs revert and runs export read the undo: GRANT SELECT ON"
+                + " \(SQLIdentifier.quote(journal.schema)).\(SQLIdentifier.quote(RunJournal.undoTableName)) TO role"
+            throw error
+        }
+    }
+
+    private static func read(_ runID: String, in journal: RunsJournal) async throws -> UndoLog {
         let none = BulkUpdateError(
             .configuration,
             "run \(SQLText.literal(runID)) has no undo in schema \(SQLText.literal(journal.schema)): it does not"
