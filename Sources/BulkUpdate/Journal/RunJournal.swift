@@ -86,10 +86,10 @@ package struct RunJournal: Sendable {
     /// The undo table. One row per chunk (or, where a chunk is written in several statements, per statement: its
     /// part) with the rows it changed: their positions in the chunk (a JSON array of integers), their key values, the
     /// values they held before, and the values written (each a JSON array with one array per column, of text and
-    /// nulls), all in the same order. `repeated` holds the positions of the chunk's rows whose key an earlier chunk of the
-    /// run may have written too (most runs have none): a revert keeps such a key's first previous values and its last
-    /// written values. A run's first row (worker and chunk -1) names its table and key columns (old values) and its
-    /// set columns (new values).
+    /// nulls), all in the same order. `repeated` holds the positions of the chunk's rows whose key an earlier chunk
+    /// of the run may have written too (most runs have none): a revert keeps such a key's first previous values and
+    /// its last written values. A run's first row (worker and chunk -1) names its table and key columns (old
+    /// values) and its set columns (new values).
     ///
     /// One row per chunk, not per changed row: writing 10,000 index entries and rows per chunk cost more than the
     /// update itself.
@@ -148,10 +148,10 @@ package struct RunJournal: Sendable {
             + " FROM \(self.undoTable) WHERE run_id = \(self.text(1)) AND worker >= 0 AND repeated <> '[]'"
     }
 
-    /// One undo row of the run id parameter, by worker, chunk and part (parameters 2–4): positions, key values, old
-    /// values, new values, repeated positions.
+    /// One undo row of the run id parameter, by worker, chunk and part (parameters 2–4): its number of rows, key
+    /// values, old values and new values, as text.
     package var selectUndoPart: SQL {
-        "SELECT positions, key_values, old_values, new_values, repeated FROM \(self.undoTable)"
+        "SELECT CAST(rows AS TEXT), key_values, old_values, new_values FROM \(self.undoTable)"
             + " WHERE run_id = \(self.text(1)) AND worker = \(self.integer(2)) AND chunk = \(self.integer(3))"
             + " AND part = \(self.integer(4))"
     }
@@ -190,7 +190,13 @@ package struct RunJournal: Sendable {
     /// Reads ``jsonArray(_:)``'s text back; `nil` when it is not such an array.
     package static func values(ofJSONArray text: String) -> [String?]? {
         guard let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any] else { return nil }
+        return Self.strings(array)
+    }
+
+    /// The elements of a parsed JSON array of text and nulls; `nil` when one is something else.
+    private static func strings(_ array: [Any]) -> [String?]? {
         var values: [String?] = []
+        values.reserveCapacity(array.count)
         for element in array {
             if element is NSNull {
                 values.append(nil)
@@ -206,32 +212,16 @@ package struct RunJournal: Sendable {
     /// Reads an undo row's key, old or new values (a JSON array of `columns` arrays of `rows` values each, a column
     /// each) back as rows; `nil` when it is not that.
     package static func rows(ofJSONColumns text: String, columns: Int, rows: Int) -> [[String?]]? {
-        guard let values = Self.values(ofJSONArrays: text), values.count == columns,
-            values.allSatisfy({ $0.count == rows })
+        guard let arrays = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any], arrays.count == columns
         else { return nil }
-        return (0..<rows).map { row in values.map { $0[row] } }
-    }
-
-    /// Reads a JSON array of such arrays back; `nil` when it is not one.
-    package static func values(ofJSONArrays text: String) -> [[String?]]? {
-        guard let arrays = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any] else { return nil }
-        var rows: [[String?]] = []
-        rows.reserveCapacity(arrays.count)
-        for case let array as [Any] in arrays {
-            var values: [String?] = []
-            values.reserveCapacity(array.count)
-            for element in array {
-                if element is NSNull {
-                    values.append(nil)
-                } else if let text = element as? String {
-                    values.append(text)
-                } else {
-                    return nil
-                }
+        var values: [[String?]] = []
+        for array in arrays {
+            guard let array = array as? [Any], let column = Self.strings(array), column.count == rows else {
+                return nil
             }
-            rows.append(values)
+            values.append(column)
         }
-        return rows.count == arrays.count ? rows : nil
+        return (0..<rows).map { row in values.map { $0[row] } }
     }
 
     /// A JSON array of integers (an undo row's repeated positions).

@@ -75,14 +75,14 @@ struct PostgresStatements: Sendable {
     /// - Parameters:
     ///   - restriction: The parameter (`int8[]`) of the only positions to write, if any.
     ///   - undo: The journal whose undo table gets one row with the written rows' keys, previous values and written
-    ///     values (a JSON array of text per column), and the first of five parameters (run id, worker, chunk, part, and the positions whose keys an
-    ///     earlier chunk may have written, as a JSON array). The new values and each matched row's previous
-    ///     values of the set columns are first read into a materialized relation `u`, with the statement's
-    ///     snapshot; the write then requires the row to still hold those values, so a row another session changed
-    ///     after that snapshot is not written (the server re-checks the condition on its newest version) instead of
-    ///     being saved with values it no longer held: the caller locks such rows and writes them again. (Only
-    ///     column privileges are needed: no system column is read. Materialized, `u` also keeps the planner joining
-    ///     from the chunk's rows to the table through its key, whatever the table's statistics.)
+    ///     values (a JSON array of text per column), and the first of five parameters (run id, worker, chunk, part,
+    ///     and the positions whose keys an earlier chunk may have written, as a JSON array). The new values and each
+    ///     matched row's previous values of the set columns are first read into a materialized relation `u`, with
+    ///     the statement's snapshot; the write then requires the row to still hold those values, so a row another
+    ///     session changed after that snapshot is not written (the server re-checks the condition on its newest
+    ///     version) instead of being saved with values it no longer held: the caller locks such rows and writes them
+    ///     again. (Only column privileges are needed: no system column is read. Materialized, `u` also keeps the
+    ///     planner joining from the chunk's rows to the table through its key, whatever the table's statistics.)
     func guardedWrite(from source: SQL, restriction: Int? = nil, undo: (journal: RunJournal, parameter: Int)? = nil)
         -> SQL
     {

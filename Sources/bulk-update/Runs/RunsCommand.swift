@@ -98,16 +98,17 @@ struct RunsList: AsyncParsableCommand {
         let rows = try await RunsJournal.with(try self.journal.location(), schema: self.journal.journalSchema) {
             journal in
             guard journal.exists else { return [[String?]]() }
+            let undoTables = try await journal.undoTables()
             if self.clean {
                 // The undo first: it names the finished runs through the runs table.
-                for legacy in try await journal.undoTables() {
+                for legacy in undoTables {
                     _ = try await journal.rows(journal.journal.cleanFinishedUndo(legacy: legacy))
                 }
                 for statement in journal.journal.cleanFinished { _ = try await journal.rows(statement) }
             }
             // Which runs kept undo; unknown ("?") to a role that may not read the undo table.
             var undo: Set<String>? = []
-            for legacy in try await journal.undoTables() {
+            for legacy in undoTables {
                 let runs = (try? await journal.rows(journal.journal.selectRunsWithUndo(legacy: legacy))).map {
                     Set($0.compactMap { $0.first ?? nil })
                 }

@@ -78,8 +78,7 @@ struct UndoLog {
                     let keyValues = part[4].flatMap({
                         RunJournal.rows(ofJSONColumns: $0, columns: keys.count, rows: positions.count)
                     }),
-                    let marked = part[5].flatMap(RunJournal.integers(ofJSONArray:)),
-                    positions.count == keyValues.count
+                    let marked = part[5].flatMap(RunJournal.integers(ofJSONArray:))
                 else { throw Self.broken(runID, part: part) }
                 let index = Dictionary(positions.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
                 for position in marked {
@@ -156,7 +155,7 @@ struct UndoLog {
         let part = self.parts[cursor.part]
         cursor.part += 1
         guard let cells = try await journal.rows(journal.journal.selectUndoPart, [self.runID] + part).first,
-            let count = cells[0].flatMap(RunJournal.integers(ofJSONArray:))?.count,
+            let count = cells[0].flatMap({ Int($0) }),
             let keys = cells[1].flatMap({
                 RunJournal.rows(ofJSONColumns: $0, columns: self.keyColumns.count, rows: count)
             }),
