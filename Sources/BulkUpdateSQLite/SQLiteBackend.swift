@@ -255,13 +255,30 @@ package struct SQLiteBackend: BulkUpdateBackend {
         .Stored]
     {
         try await self.lock.withLock {
+            let schema = plan.journalSchema ?? plan.table.name.schema ?? "main"
+            func columns(_ table: String) async throws -> [String] {
+                try await self.connection.execute(
+                    "SELECT name FROM pragma_table_info(\(parameter: 1), \(parameter: 2))",
+                    [.text(table), .text(schema)]
+                ).compactMap { $0.column("name")?.string }
+            }
+            // A table of a journal table's name that is not one is someone else's: left alone, and nothing written.
+            for table in RunJournal.tables(for: plan.options) {
+                let present = try await columns(table.name)
+                guard !present.isEmpty else { continue }
+                if let foreign = RunJournal.foreignTable(
+                    table.name,
+                    schema: schema,
+                    columns: present,
+                    options: plan.options
+                ) {
+                    throw BulkUpdateError(.configuration, foreign)
+                }
+            }
             for statement in journal.createStatements { try await self.connection.execute(statement) }
             // Tables made by an earlier version get the columns added since.
             for table in ["bulk_update_runs", "bulk_update_journal"] {
-                let present = try await self.connection.execute(
-                    "SELECT name FROM pragma_table_info(\(parameter: 1), \(parameter: 2))",
-                    [.text(table), .text(plan.journalSchema ?? plan.table.name.schema ?? "main")]
-                ).compactMap { $0.column("name")?.string }
+                let present = try await columns(table)
                 for column in RunJournal.addedColumns where column.table == table && !present.contains(column.name) {
                     try await self.connection.execute(journal.addColumn(column))
                 }

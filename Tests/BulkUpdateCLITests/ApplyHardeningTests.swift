@@ -364,6 +364,31 @@ struct ApplyHardeningTests {
         }
     }
 
+    @Test(
+        "SQLite: a table named like the journal that is not one is left alone, unaltered, and named (exit 64)",
+        arguments: ["bulk_update_runs", "bulk_update_journal", "bulk_update_undo_chunks"]
+    )
+    func foreignJournalTable(_ name: String) throws {
+        try ApplyTarget.with(.sqlite, columns: Self.columns) { target in
+            try target.execute(
+                "INSERT INTO \(target.table) VALUES (1, 'alice', NULL); CREATE TABLE \(name) (x text);"
+                    + " INSERT INTO \(name) VALUES ('mine')"
+            )
+            let before = try target.contents()
+            let refused = try target.apply(["--input", try target.write("c.csv", "id,username,email\n1,ALICE,\\N\n")])
+            #expect(refused.status == 64, streams(refused))
+            #expect(
+                refused.standardError.contains("\"main\".\"\(name)\" exists but is not a bulk-update journal table"),
+                streams(refused)
+            )
+            #expect(refused.standardError.contains("--no-journal"), streams(refused))
+            #expect(try target.contents() == before)
+            let columns = try PythonSQLite.query(target.database, "SELECT name FROM pragma_table_info('\(name)')")
+            #expect(columns == [["x"]], "the table was altered: \(columns)")
+            #expect(try PythonSQLite.query(target.database, "SELECT * FROM \(name)") == [["mine"]])
+        }
+    }
+
     @Test("SQLite: the database's journal mode is left as it was")
     func sqliteJournalMode() throws {
         try ApplyTarget.with(.sqlite, columns: Self.columns, rows: Self.seed(5)) { target in

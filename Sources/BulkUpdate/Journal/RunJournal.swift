@@ -100,6 +100,39 @@ package struct RunJournal: Sendable {
             + " PRIMARY KEY (run_id, worker, chunk, part))"
     }
 
+    /// The journal's tables a run of `options` uses, with the columns that make a table of that name one of them
+    /// (those of its first version; ``addedColumns`` come later): a table of that name without them is someone
+    /// else's, and is left alone.
+    package static func tables(for options: BulkUpdateOptions) -> [(name: String, columns: [String])] {
+        [
+            ("bulk_update_runs", ["run_id", "target", "fingerprint", "started_at", "finished_at", "rows_committed"]),
+            (
+                "bulk_update_journal",
+                ["run_id", "worker", "chunk", "first_key", "last_key", "rows", "fingerprint", "committed_at"]
+            ),
+        ] + (options.writesUndo ? [(Self.undoTableName, Self.undoColumns)] : [])
+    }
+
+    /// Why the table `name` of schema `schema`, whose columns are `columns`, is not the journal table of that name,
+    /// if it is not (see ``tables(for:)``).
+    package static func foreignTable(_ name: String, schema: String, columns: [String], options: BulkUpdateOptions)
+        -> String?
+    {
+        let expected = Self.tables(for: options).first { $0.name == name }?.columns ?? []
+        let missing = expected.filter { !columns.contains($0) }
+        guard !missing.isEmpty else { return nil }
+        return "\(SQLIdentifier.quote(schema)).\(SQLIdentifier.quote(name)) exists but is not a bulk-update journal"
+            + " table (it lacks the columns \(missing.joined(separator: ", "))); it is left alone: "
+            + Self.wayOut(options).dropFirst(3)
+    }
+
+    /// The ways around a journal that cannot be used, for messages: `or keep the journal elsewhere …`.
+    package static func wayOut(_ options: BulkUpdateOptions) -> String {
+        "or keep the journal elsewhere (journalSchema, apply --journal-schema SCHEMA), or run without one: all or"
+            + " nothing (atomic, apply --atomic), or without resume (apply --no-journal)"
+            + (options.writesUndo ? ", or without undo (keepsUndo, apply --no-undo)" : "")
+    }
+
     /// The undo table's columns, as ``createUndo`` makes them.
     package static let undoColumns = [
         "run_id", "worker", "chunk", "part", "rows", "positions", "key_values", "old_values", "new_values", "repeated",

@@ -6,28 +6,16 @@ import PostgresNIO
 /// journal or create it, and create temporary tables for COPY. Every missing privilege is named with the statement that grants
 /// it, and the way around it when there is one.
 enum PostgresPrivileges {
-    /// The journal's tables, the privileges a run needs on each, and the columns that make a table of that name a
-    /// journal.
-    static let journalTables: [(name: String, privileges: [String], columns: [String])] = [
-        (
-            "bulk_update_runs", ["SELECT", "INSERT", "UPDATE"],
-            ["run_id", "target", "fingerprint", "started_at", "finished_at", "rows_committed"]
-        ),
-        (
-            "bulk_update_journal", ["SELECT", "INSERT"],
-            ["run_id", "worker", "chunk", "first_key", "last_key", "rows", "fingerprint", "committed_at"]
-        ),
+    /// The privileges a run needs on each journal table: the undo table (``BulkUpdateOptions/keepsUndo``) only
+    /// gets inserts.
+    static let journalPrivileges: [String: [String]] = [
+        "bulk_update_runs": ["SELECT", "INSERT", "UPDATE"], "bulk_update_journal": ["SELECT", "INSERT"],
+        RunJournal.undoTableName: ["INSERT"],
     ]
 
-    /// The undo table, which a run that keeps undo (``BulkUpdateOptions/keepsUndo``) needs too: it only inserts
-    /// into it.
-    static let undoTable: (name: String, privileges: [String], columns: [String]) = (
-        RunJournal.undoTableName, ["INSERT"], RunJournal.undoColumns
-    )
-
-    /// The journal tables `plan`'s run needs.
-    static func journalTables(_ plan: UpdatePlan) -> [(name: String, privileges: [String], columns: [String])] {
-        Self.journalTables + (plan.options.writesUndo ? [Self.undoTable] : [])
+    /// The journal tables `plan`'s run needs (``RunJournal/tables(for:)``), with the privileges it needs on each.
+    static func journalTables(_ plan: UpdatePlan) -> [(name: String, privileges: [String])] {
+        RunJournal.tables(for: plan.options).map { ($0.name, Self.journalPrivileges[$0.name] ?? []) }
     }
 
     static func check(_ plan: UpdatePlan, on db: DeadlineConnection) async throws {
@@ -170,10 +158,7 @@ enum PostgresPrivileges {
     {
         let schema = Self.journalSchema(plan)
         let quotedSchema = SQLIdentifier.quote(schema)
-        let wayOut =
-            "or keep the journal elsewhere (journalSchema, apply --journal-schema SCHEMA), or run without one: all or"
-            + " nothing (atomic, apply --atomic), or without resume (apply --no-journal)"
-            + (plan.options.writesUndo ? ", or without undo (keepsUndo, apply --no-undo)" : "")
+        let wayOut = RunJournal.wayOut(plan.options)
         let exists: SQL = """
             SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE'), pg_catalog.has_schema_privilege(n.oid, 'CREATE')
             FROM pg_catalog.pg_namespace n WHERE n.nspname = \(parameter: 1)
@@ -210,13 +195,8 @@ enum PostgresPrivileges {
             if insert { granted.insert("INSERT") }
             if update { granted.insert("UPDATE") }
             found[name] = granted
-            let expected = Self.journalTables(plan).first { $0.name == name }?.columns ?? []
-            if !Set(expected).isSubset(of: Set(columns)) {
-                return .configuration(
-                    "\(quotedSchema).\(SQLIdentifier.quote(name)) exists but is not a bulk-update journal table"
-                        + " (it lacks the columns \(expected.filter { !columns.contains($0) }.joined(separator: ", ")));"
-                        + " it is left alone: \(wayOut.dropFirst(3))"
-                )
+            if let foreign = RunJournal.foreignTable(name, schema: schema, columns: columns, options: plan.options) {
+                return .configuration(foreign)
             }
         }
         if found.count < tables.count {
@@ -230,7 +210,7 @@ enum PostgresPrivileges {
             }
         }
         var lacking: [String] = []
-        for (name, needed, _) in Self.journalTables(plan) {
+        for (name, needed) in Self.journalTables(plan) {
             guard let granted = found[name] else { continue }
             let absent = needed.filter { !granted.contains($0) }
             if !absent.isEmpty {
