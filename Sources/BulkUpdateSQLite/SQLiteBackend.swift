@@ -320,6 +320,12 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 },
                 plan: plan
             )
+            try journal.checkNotReverted(
+                revert: try await self.connection.execute(
+                    journal.selectRun,
+                    [.text(RunJournal.revertID(of: journal.runID))]
+                ).first.map { $0.column("finished_at")?.string }
+            )
             try await journal.checkNotAlive(
                 state: run?.column("state")?.string,
                 heartbeat: run?.column("heartbeat_at")?.string,

@@ -49,7 +49,8 @@ struct ApplyCommand: AsyncParsableCommand {
             commit together, and for a regular file a digest of the whole input is journaled too, so --resume \
             refuses a different (or truncated) file before writing. Existing journal tables are used as they are; when they are missing, the role needs \
             CREATE on that schema. A run that died can be finished with --resume RUN_ID on the same input and \
-            options; chunks already committed are skipped, never applied twice. The run id is printed on standard \
+            options; chunks already committed are skipped, never applied twice (a run that runs revert has \
+            started to take back is not resumed). The run id is printed on standard \
             error when the run starts (with --quiet too, unless you chose it with --run-id); `bulk-update runs` \
             lists runs. A journaled run also keeps its undo (the previous values of the rows it changes, in \
             bulk_update_undo_chunks, saved with each chunk; --no-undo turns it off): `bulk-update runs revert \

@@ -358,3 +358,107 @@ extension TimedRuns {
         }
     }
 }
+
+extension TimedRuns {
+    /// A revert and the run it takes back never write at the same time, and a run once reverted is never resumed.
+    @Suite("runs revert and apply --resume never overlap", .timeLimit(.minutes(3)))
+    struct RevertAndResumeTests {
+        static let rows = 8_000
+        /// One worker and 100-row chunks, so a resumed run cuts the same chunks.
+        static let options = ["--workers", "1", "--chunk-size", "100"]
+
+        /// The seeded table and a change to every row of it.
+        static func prepare(_ target: ApplyTarget) throws -> String {
+            try UndoTests.seedMany(target, rows: Self.rows)
+            var csv = "id,name,score\n"
+            for id in 1...Self.rows { csv += "\(id),changed \(id),\(id + 7)\n" }
+            return try target.write("all.csv", csv)
+        }
+
+        /// Starts the apply of `input` at 4,000 rows a second and waits for `chunks` of its chunks.
+        static func start(_ target: ApplyTarget, _ input: String, _ runID: String, chunks: Int) throws
+            -> BackgroundApply
+        {
+            let run = try BackgroundApply(
+                target,
+                ["--input", input, "--run-id", runID, "--max-rows-per-second", "4000"] + Self.options
+            )
+            try run.wait("\(chunks) chunks of the run") { try Journal.chunks(target, runID) >= chunks }
+            return run
+        }
+
+        @Test(
+            "a run stopped halfway and reverted is refused by apply --resume, during the revert and after it",
+            arguments: ApplyBackend.enabled
+        )
+        func resumeAfterRevertIsRefused(_ backend: ApplyBackend) throws {
+            try ApplyTarget.with(backend, columns: UndoTests.columns) { target in
+                let input = try Self.prepare(target)
+                let before = try target.contents()
+                let runID = "undo-\(UUID().uuidString.prefix(8))"
+                let run = try Self.start(target, input, runID, chunks: 20)
+                run.signal(SIGINT)
+                #expect(run.finish() == 75, "\(run.standardError)")
+                #expect(try Journal.chunks(target, runID) < Self.rows / 100, "the run finished before it was stopped")
+                let resume = ["--input", input, "--resume", runID] + Self.options
+
+                // A revert stopped halfway: resuming the run would write over it.
+                let revert = try BackgroundApply(
+                    target,
+                    ["revert", runID, "--max-rows-per-second", "500"] + Self.options,
+                    runs: true
+                )
+                try revert.wait("the revert's first chunks") { try Journal.chunks(target, "revert-\(runID)") >= 2 }
+                revert.signal(SIGINT)
+                #expect(revert.finish() == 75, "\(revert.standardError)")
+                let halfway = try target.contents()
+                #expect(halfway != before, "the revert finished before it was stopped")
+                let during = try target.apply(resume)
+                #expect(during.status == 64, streams(during))
+                #expect(
+                    during.standardError.contains("is being reverted by run 'revert-\(runID)', which has not finished"),
+                    streams(during)
+                )
+                #expect(try target.contents() == halfway, "the refused resume wrote")
+
+                // The revert resumed to its end puts the table back; the run still cannot be resumed over it.
+                let finished = try Executable.run(
+                    ["runs", "revert", runID, "--database", target.database] + Self.options
+                )
+                #expect(finished.status == 0, streams(finished))
+                #expect(try target.contents() == before, "the revert did not restore the table exactly")
+                let after = try target.apply(resume)
+                #expect(after.status == 64, streams(after))
+                #expect(after.standardError.contains("was reverted by run 'revert-\(runID)'"), streams(after))
+                #expect(after.standardError.contains("apply the input as a new run"), streams(after))
+                #expect(try target.contents() == before, "the refused resume wrote")
+            }
+        }
+
+        @Test("runs revert refuses a run whose process is still writing it", arguments: ApplyBackend.enabled)
+        func revertOfALiveRunIsRefused(_ backend: ApplyBackend) throws {
+            try ApplyTarget.with(backend, columns: UndoTests.columns) { target in
+                let input = try Self.prepare(target)
+                let before = try target.contents()
+                let runID = "undo-\(UUID().uuidString.prefix(8))"
+                let run = try Self.start(target, input, runID, chunks: 3)
+                let refused = try Executable.run(["runs", "revert", runID, "--database", target.database])
+                #expect(refused.status == 64, streams(refused))
+                #expect(
+                    refused.standardError.contains(
+                        "run '\(runID)' is still running: its process is writing its heartbeat"
+                    ),
+                    streams(refused)
+                )
+                #expect(refused.standardError.contains("revert it once it has exited"), streams(refused))
+                #expect(try Journal.chunks(target, "revert-\(runID)") == 0)
+                #expect(try Journal.state(target, "revert-\(runID)") ?? "" == "", "the refused revert registered a run")
+                run.signal(SIGINT)
+                #expect(run.finish() == 75, "\(run.standardError)")
+                let reverted = try Executable.run(["runs", "revert", runID, "--database", target.database])
+                #expect(reverted.status == 0, streams(reverted))
+                #expect(try target.contents() == before, "the revert did not restore the table exactly")
+            }
+        }
+    }
+}

@@ -461,14 +461,16 @@ package struct RunJournal: Sendable {
     /// it for dead: six heartbeats.
     package static let livenessWatch = Duration.seconds(3)
 
-    /// Refuses to resume a run whose process is still alive: two processes must never write one run. A run that
-    /// ended (finished, interrupted, failed) or whose heartbeat is older than ``deadAfterSeconds`` is not alive.
-    /// Otherwise its heartbeat is read again (`heartbeat`) for up to ``livenessWatch``: a heartbeat that moves is a
-    /// live process; one that stays still is a process that was killed.
+    /// Refuses to resume (or revert: `action`) a run whose process is still alive: two processes must never write one
+    /// run, and a revert must not race the run it takes back. A run that ended (finished, interrupted, failed) or whose
+    /// heartbeat is older than ``deadAfterSeconds`` is not alive. Otherwise its heartbeat is read again (`heartbeat`)
+    /// for up to ``livenessWatch``: a heartbeat that moves is a live process; one that stays still is a process that
+    /// was killed.
     package func checkNotAlive(
         state: String?,
         heartbeat: String?,
         finished: String?,
+        then action: String = "resume",
         reading current: () async throws -> String?
     ) async throws {
         guard finished == nil, let state, ["running", "paused", "stopping"].contains(state),
@@ -481,10 +483,36 @@ package struct RunJournal: Sendable {
                 throw BulkUpdateError(
                     .configuration,
                     "run \(SQLText.literal(self.runID)) is still \(state): its process is writing its heartbeat; stop it"
-                        + " (bulk-update runs stop \(self.runID)) and resume once it has exited"
+                        + " (bulk-update runs stop \(self.runID)) and \(action) once it has exited"
                 )
             }
         }
+    }
+
+    /// The id of the run that `runs revert` makes to take back run `runID`.
+    package static func revertID(of runID: String) -> String { "revert-" + runID }
+
+    /// Refuses to resume a run that a revert has started to take back: `revert` is the revert run's finish time
+    /// (`.some(nil)` while it is unfinished), `nil` when there is none. Resuming would write the run's remaining
+    /// chunks over a table the revert put back, leaving it neither before nor after the change, and the revert,
+    /// finished, could not be run again.
+    package func checkNotReverted(revert: String??) throws(BulkUpdateError) {
+        guard let revert else { return }
+        let revertID = SQLText.literal(Self.revertID(of: self.runID))
+        let run = SQLText.literal(self.runID)
+        guard let finished = revert else {
+            throw BulkUpdateError(
+                .configuration,
+                "run \(run) is being reverted by run \(revertID), which has not finished; resuming it would write"
+                    + " over the revert: finish the revert (bulk-update runs revert \(self.runID)), then apply the"
+                    + " input as a new run"
+            )
+        }
+        throw BulkUpdateError(
+            .configuration,
+            "run \(run) was reverted by run \(revertID) (finished at \(finished)); resuming it would write its"
+                + " remaining chunks over the reverted table: to make the change again, apply the input as a new run"
+        )
     }
 
     /// Checks a resumed run against its original: `stored` is the original's (target, fingerprint, finished, state,

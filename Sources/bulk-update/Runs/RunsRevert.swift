@@ -211,7 +211,8 @@ struct RunsRevert: AsyncParsableCommand {
 
             The revert is itself a journaled run, named revert-RUN_ID, with its own undo (so it can be reverted in \
             turn): if it is killed or stopped, running the same command again resumes it; once it finished, it is \
-            refused. Exit codes are those of apply (0, 3, 64, 65, 69, 73, 75, 77).
+            refused. A run still going is not reverted (stop it first), and a reverted run is never resumed: apply \
+            the input as a new run instead. Exit codes are those of apply (0, 3, 64, 65, 69, 73, 75, 77).
             """
     )
 
@@ -257,7 +258,7 @@ struct RunsRevert: AsyncParsableCommand {
             throw ValidationError("--max-rows-per-second must be at least 1, got \(rate)")
         }
         guard self.grace >= 0 && self.grace.isFinite else { throw ValidationError("--grace must be 0 or more") }
-        guard ("revert-" + self.runID).count <= 100 else {
+        guard RunJournal.revertID(of: self.runID).count <= 100 else {
             throw ValidationError("the revert's run id, revert-RUN_ID, would pass 100 characters")
         }
     }
@@ -267,7 +268,7 @@ struct RunsRevert: AsyncParsableCommand {
         signals.install()
         let (reportFile, conflictsFile) = try ApplyCommand.openOutputs(report: self.report, conflicts: self.conflicts)
         signals.context.withLock { $0.reportFile = reportFile }
-        let revertID = "revert-" + self.runID
+        let revertID = RunJournal.revertID(of: self.runID)
         try await self.reportingFailure(revertID, to: reportFile) {
             let location = try self.journal.location()
             try await self.observe.serving(until: signals) {
@@ -278,6 +279,7 @@ struct RunsRevert: AsyncParsableCommand {
                         schema: self.journal.journalSchema,
                         runID: revertID
                     ) { journal in
+                        try await Self.checkNotAlive(self.runID, in: journal)
                         let undo = try await UndoLog.open(self.runID, in: journal)
                         let resume = try await Self.resumes(revertID, in: journal)
                         conflictsFile?.start(keyColumns: undo.keyColumns)
@@ -346,6 +348,18 @@ struct RunsRevert: AsyncParsableCommand {
         FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
         reportFile?.write(failure.report, error: failure.description, exitCode: failure.exitCode)
         throw ExitCode(failure.exitCode)
+    }
+
+    /// Refuses to revert run `runID` while its process is still writing it: the chunks it committed after the undo
+    /// was read would stay.
+    static func checkNotAlive(_ runID: String, in journal: RunsJournal) async throws {
+        guard journal.exists, let run = try await journal.rows(journal.journal.selectRun, [runID]).first else { return }
+        try await RunJournal(runID: runID, schema: journal.schema).checkNotAlive(
+            state: run[3],
+            heartbeat: run[4],
+            finished: run[2],
+            then: "revert it"
+        ) { try await journal.rows(journal.journal.selectState, [runID]).first?[1] ?? nil }
     }
 
     /// Whether the revert run `revertID` exists unfinished (then it is resumed); throws when it finished.
