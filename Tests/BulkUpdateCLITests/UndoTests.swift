@@ -375,13 +375,13 @@ extension TimedRuns {
             return try target.write("all.csv", csv)
         }
 
-        /// Starts the apply of `input` at 4,000 rows a second and waits for `chunks` of its chunks.
-        static func start(_ target: ApplyTarget, _ input: String, _ runID: String, chunks: Int) throws
+        /// Starts the apply of `input` at `rate` rows a second and waits for `chunks` of its chunks.
+        static func start(_ target: ApplyTarget, _ input: String, _ runID: String, rate: Int, chunks: Int) throws
             -> BackgroundApply
         {
             let run = try BackgroundApply(
                 target,
-                ["--input", input, "--run-id", runID, "--max-rows-per-second", "4000"] + Self.options
+                ["--input", input, "--run-id", runID, "--max-rows-per-second", String(rate)] + Self.options
             )
             try run.wait("\(chunks) chunks of the run") { try Journal.chunks(target, runID) >= chunks }
             return run
@@ -396,7 +396,7 @@ extension TimedRuns {
                 let input = try Self.prepare(target)
                 let before = try target.contents()
                 let runID = "undo-\(UUID().uuidString.prefix(8))"
-                let run = try Self.start(target, input, runID, chunks: 20)
+                let run = try Self.start(target, input, runID, rate: 2_000, chunks: 20)
                 run.signal(SIGINT)
                 #expect(run.finish() == 75, "\(run.standardError)")
                 #expect(try Journal.chunks(target, runID) < Self.rows / 100, "the run finished before it was stopped")
@@ -441,7 +441,8 @@ extension TimedRuns {
                 let input = try Self.prepare(target)
                 let before = try target.contents()
                 let runID = "undo-\(UUID().uuidString.prefix(8))"
-                let run = try Self.start(target, input, runID, chunks: 3)
+                // 8 seconds of run: the refused revert has time to watch its heartbeat.
+                let run = try Self.start(target, input, runID, rate: 1_000, chunks: 3)
                 let refused = try Executable.run(["runs", "revert", runID, "--database", target.database])
                 #expect(refused.status == 64, streams(refused))
                 #expect(
