@@ -33,7 +33,7 @@ struct RunsJournal {
 
     /// Opens `location` and runs `body` with its journal in `schema` (default: public, main). A database error is
     /// printed and becomes the exit code `apply` uses for it: 77 a missing privilege (with the grants the runs
-    /// commands need), 64 a schema that does not exist, 69 anything else.
+    /// commands need, unless the error names its grant already), 64 a schema that does not exist, 69 anything else.
     static func with<Result: Sendable>(
         _ location: DatabaseLocation,
         schema: String?,
@@ -46,6 +46,9 @@ struct RunsJournal {
             var text = "error: \(error.description)"
             let code: Int32
             switch error.code {
+            case .privilege where error.message.contains("GRANT "):
+                // It names the grant already (the undo's: see UndoLog.open).
+                code = 77
             case .privilege:
                 code = 77
                 let runs = RunJournal(runID: "", schema: schema ?? (location.isPostgres ? "public" : "main")).runsTable
