@@ -286,8 +286,15 @@ package struct PostgresBackend: BulkUpdateBackend {
         let journal = RunJournal(runID: runID, schema: PostgresPrivileges.journalSchema(plan))
         let timeout = plan.options.statementTimeout
         var journaled: [RunJournal.Entry: RunJournal.Stored] = [:]
+        var lz4 = false
         do {
             try await self.connections.withDeadlineConnection(statementTimeout: timeout, logger: logger) { db in
+                if plan.options.savesUndo {
+                    // No row before PostgreSQL 14; false on a server built without LZ4.
+                    let query: SQL =
+                        "SELECT 'lz4' = ANY(enumvals) FROM pg_catalog.pg_settings WHERE name = 'default_toast_compression'"
+                    lz4 = try await db.query(query).rows.first?.decode(Bool?.self) ?? false
+                }
                 // Existing tables are used as they are: a role that may only read and write them needs no DDL.
                 if try await !PostgresPrivileges.journalExists(plan, on: db) {
                     for statement in journal.createStatements { _ = try await db.query(statement) }
@@ -362,7 +369,8 @@ package struct PostgresBackend: BulkUpdateBackend {
                     connections: self.connections,
                     plan: plan,
                     journal: journal,
-                    journaled: journaled
+                    journaled: journaled,
+                    lz4: lz4
                 ),
                 journal
             )

@@ -1,3 +1,4 @@
+import BulkUpdateTestSupport
 import Foundation
 import Testing
 
@@ -107,6 +108,37 @@ struct UndoTests {
             // runs lists the three runs with their undo.
             let listed = try self.runs(target, [])
             #expect(listed.standardOutput.contains("revert-revert-\(runID)"), streams(listed))
+        }
+    }
+
+    @Test(
+        "PostgreSQL: a chunk's undo is compressed with LZ4 where the server has it, and reverts to the exact table",
+        .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason)
+    )
+    func undoCompression() throws {
+        try ApplyTarget.with(.postgres, columns: Self.columns) { target in
+            try Self.seedMany(target, rows: 5_000)
+            let before = try target.contents()
+            var csv = "id,name,score\n"
+            for id in 1...5_000 { csv += "\(id),changed \(id),\(id + 7)\n" }
+            let runID = "undo-\(UUID().uuidString.prefix(8))"
+            let applied = try target.apply(["--input", try target.write("all.csv", csv), "--run-id", runID])
+            #expect(applied.status == 0, streams(applied))
+            let lz4 = try PSQL.count(
+                target.database,
+                "SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+            )
+            // One undo row (5,000 rows in one chunk); its values are large enough to be compressed.
+            let method = try Tool.check([
+                "psql", target.database, "-X", "-q", "-At", "-c",
+                "SELECT string_agg(DISTINCT pg_column_compression(old_values), ',') FROM bulk_update_undo_chunks"
+                    + " WHERE run_id = '\(runID)'",
+            ]).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(method == (lz4 == 1 ? "lz4" : "pglz"))
+            #expect(try Self.undoRows(target, runID) == 5_000)
+            let reverted = try self.runs(target, ["revert", runID])
+            #expect(reverted.status == 0, streams(reverted))
+            #expect(try target.contents() == before, "the revert did not restore the table exactly")
         }
     }
 

@@ -31,16 +31,21 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     /// The run's journal, and the chunks it already holds when resuming.
     package let journal: RunJournal?
     package let journaled: [RunJournal.Entry: RunJournal.Stored]
+    /// Whether each chunk's undo is compressed with LZ4 rather than the server's default (see
+    /// ``transactionSettings(_:indexJoins:lz4:)``).
+    let lz4: Bool
 
     init(
         connections: PostgresConnections,
         plan: UpdatePlan,
         stage: PostgresAtomicRun.Stage? = nil,
         journal: RunJournal? = nil,
-        journaled: [RunJournal.Entry: RunJournal.Stored] = [:]
+        journaled: [RunJournal.Entry: RunJournal.Stored] = [:],
+        lz4: Bool = false
     ) {
         self.journal = journal
         self.journaled = journaled
+        self.lz4 = lz4 && plan.options.savesUndo
         self.connections = connections
         self.statements = PostgresStatements(plan: plan)
         self.unnestStatement = PostgresStatement(self.statements.update(from: self.statements.unnestSource))
@@ -96,7 +101,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                     self.preparedConnections.insert(db.connection.id)
                 }
                 return try await self.connections.transaction(on: db) {
-                    let (settings, binds) = Self.transactionSettings(options, indexJoins: true)
+                    let (settings, binds) = Self.transactionSettings(options, indexJoins: true, lz4: self.lz4)
                     _ = try await db.control(settings, binds)
                     var outcome = try await self.apply(chunk, on: db)
                     try await outcome.checkMissingKeys(of: chunk, options: options) {
@@ -206,7 +211,14 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     /// statement) of an UPDATE on a partitioned table costs far more to run than the generic plan, whose per-row
     /// partition pruning is the same (PostgreSQL 15, 128 partitions, 10,000-row chunk: 262–437 ms against 67–106
     /// ms, a plain table 41–60 ms either way). Chunk statements are all alike, so the generic plan loses nothing.
-    static func transactionSettings(_ options: BulkUpdateOptions, indexJoins: Bool) -> (SQL, PostgresBindings) {
+    ///
+    /// With `lz4` (a run that keeps undo, on a server built with LZ4), the undo row the chunk inserts is compressed
+    /// with LZ4 (`default_toast_compression`, which applies to columns that name no compression of their own): a
+    /// 10,000-row chunk's undo took 1.2 ms to compress and store instead of 6–7 ms with the default `pglz`, for a
+    /// fifth more space. Reading it back needs nothing: each stored value names its method.
+    static func transactionSettings(_ options: BulkUpdateOptions, indexJoins: Bool, lz4: Bool = false)
+        -> (SQL, PostgresBindings)
+    {
         func milliseconds(_ duration: Duration) -> String {
             String(max(0, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000))
         }
@@ -222,6 +234,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                 ", set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
                 + ", set_config('plan_cache_mode', 'force_generic_plan', true)"
         }
+        if lz4 { sql += ", set_config('default_toast_compression', 'lz4', true)" }
         return (sql, binds)
     }
 
