@@ -196,6 +196,35 @@ struct UndoTests {
     }
 
     @Test(
+        "keys written again in chunks 10 and later are merged in chunk order, not in the text order of chunk numbers",
+        arguments: ApplyBackend.enabled
+    )
+    func keysWrittenAgainAfterChunkNine(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns) { target in
+            try Self.seed(target)
+            let before = try target.contents()
+            // One worker, chunks of 20: ids 1…200 in chunks 0…9, then ids 1…100 again in chunks 10…14.
+            var csv = "id,name\n"
+            for id in 1...200 { csv += "\(id),first \(id)\n" }
+            for id in 1...100 { csv += "\(id),second \(id)\n" }
+            let runID = "again-\(UUID().uuidString.prefix(8))"
+            let applied = try target.apply([
+                "--input", try target.write("fix.csv", csv), "--run-id", runID, "--chunk-size", "20", "--workers", "1",
+            ])
+            #expect(applied.status == 0, streams(applied))
+            let exported = target.path("undo.csv")
+            let export = try self.runs(target, ["export", runID, "--undo", exported])
+            #expect(export.status == 0, streams(export))
+            let lines = try String(contentsOfFile: exported, encoding: .utf8).split(separator: "\n").dropFirst()
+            #expect(lines.count == 200)
+            #expect(!lines.contains { $0.contains("first ") || $0.contains("second ") }, "\(lines)")
+            let reverted = try self.runs(target, ["revert", runID])
+            #expect(reverted.status == 0, streams(reverted))
+            #expect(try target.contents() == before, "the revert did not restore the table exactly")
+        }
+    }
+
+    @Test(
         "a key written by several chunks is reverted to what it held before the first; a conflict on it counts once",
         arguments: ApplyBackend.enabled
     )

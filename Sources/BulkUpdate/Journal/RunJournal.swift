@@ -169,9 +169,14 @@ package struct RunJournal: Sendable {
 
     /// The run id parameter's undo rows, in the order a revert reads them: worker, chunk, part, and the number of
     /// changed rows each holds, as text.
+    ///
+    /// The order is that of the numbers. PostgreSQL names `CAST(chunk AS TEXT)` `chunk`, and a bare `ORDER BY chunk`
+    /// takes an output column before a table's, which sorted chunk 10 before chunk 2; the table's alias makes it
+    /// the table's column on every backend.
     package var selectUndoParts: SQL {
-        "SELECT CAST(worker AS TEXT), CAST(chunk AS TEXT), CAST(part AS TEXT), CAST(rows AS TEXT)"
-            + " FROM \(self.undoTable) WHERE run_id = \(self.text(1)) AND worker >= 0 ORDER BY worker, chunk, part"
+        "SELECT CAST(u.worker AS TEXT), CAST(u.chunk AS TEXT), CAST(u.part AS TEXT), CAST(u.rows AS TEXT)"
+            + " FROM \(self.undoTable) AS u WHERE u.run_id = \(self.text(1)) AND u.worker >= 0"
+            + " ORDER BY u.worker, u.chunk, u.part"
     }
 
     /// The undo rows of the run id parameter that have repeated positions: worker, chunk, part, positions, key
