@@ -496,6 +496,56 @@ extension TimedRuns {
             }
         }
 
+        @Test(
+            "runs --clean removes a reverted run with its revert, and keeps the run of an unfinished revert",
+            arguments: ApplyBackend.enabled
+        )
+        func cleanKeepsRevertsWhole(_ backend: ApplyBackend) throws {
+            try ApplyTarget.with(backend, columns: UndoTests.columns) { target in
+                let input = try Self.prepare(target)
+                let before = try target.contents()
+                func listed() throws -> String {
+                    try Executable.run(["runs", "--database", target.database]).standardOutput
+                }
+                // A run stopped halfway and reverted: both go, so the run can no longer be resumed over the revert.
+                let stopped = "undo-\(UUID().uuidString.prefix(8))"
+                let run = try Self.start(target, input, stopped, rate: 2_000, chunks: 10)
+                run.signal(SIGINT)
+                #expect(run.finish() == 75, "\(run.standardError)")
+                let reverted = try Executable.run(["runs", "revert", stopped, "--database", target.database])
+                #expect(reverted.status == 0, streams(reverted))
+                let clean = try Executable.run(["runs", "--clean", "--database", target.database])
+                #expect(clean.status == 0, streams(clean))
+                #expect(!(try listed()).contains(stopped))
+                let resumed = try target.apply(["--input", input, "--resume", stopped] + Self.options)
+                #expect(resumed.status == 64, streams(resumed))
+                #expect(resumed.standardError.contains("there is no run '\(stopped)' to resume"), streams(resumed))
+                #expect(try target.contents() == before, "the refused resume wrote")
+
+                // A finished run whose revert stopped halfway: the run's undo stays, and the revert finishes.
+                let finished = "undo-\(UUID().uuidString.prefix(8))"
+                let applied = try target.apply(["--input", input, "--run-id", finished] + Self.options)
+                #expect(applied.status == 0, streams(applied))
+                let revert = try BackgroundApply(
+                    target,
+                    ["revert", finished, "--max-rows-per-second", "500"] + Self.options,
+                    runs: true
+                )
+                try revert.wait("the revert's first chunks") { try Journal.chunks(target, "revert-\(finished)") >= 2 }
+                revert.signal(SIGINT)
+                #expect(revert.finish() == 75, "\(revert.standardError)")
+                let cleanAgain = try Executable.run(["runs", "--clean", "--database", target.database])
+                #expect(cleanAgain.status == 0, streams(cleanAgain))
+                #expect(try listed().contains(finished))
+                let rest = try Executable.run(
+                    ["runs", "revert", finished, "--database", target.database] + Self.options
+                )
+                #expect(rest.status == 0, streams(rest))
+                #expect(try target.contents() == before, "the revert did not restore the table exactly")
+                #expect(try UndoTests.undoRows(target, "revert-\(finished)") == Self.rows)
+            }
+        }
+
         @Test("runs revert refuses a run whose process is still writing it", arguments: ApplyBackend.enabled)
         func revertOfALiveRunIsRefused(_ backend: ApplyBackend) throws {
             try ApplyTarget.with(backend, columns: UndoTests.columns) { target in

@@ -212,10 +212,20 @@ package struct RunJournal: Sendable {
             + " AND key_values <> ''"
     }
 
-    /// Removes the undo of finished runs from the undo table, or (`legacy`) from that of earlier versions.
+    /// The runs `runs --clean` removes: those that finished, and those a finished revert took back (an interrupted
+    /// run that was reverted is done too, and keeping its journal without the revert's would let it be resumed over
+    /// the revert), but never the run of a revert that has not finished, whose undo that revert still reads.
+    private var cleanableRuns: SQL {
+        let revert: SQL = "\(literal: RunJournal.revertID(of: "")) || r.run_id"
+        return "SELECT r.run_id FROM \(self.runsTable) AS r WHERE (r.finished_at IS NOT NULL OR EXISTS"
+            + " (SELECT 1 FROM \(self.runsTable) AS v WHERE v.run_id = \(revert) AND v.finished_at IS NOT NULL))"
+            + " AND NOT EXISTS (SELECT 1 FROM \(self.runsTable) AS v WHERE v.run_id = \(revert) AND v.finished_at IS NULL)"
+    }
+
+    /// Removes the undo of the runs ``cleanFinished`` removes from the undo table, or (`legacy`) from that of earlier
+    /// versions; it runs first, since it names them through the runs table.
     package func cleanFinishedUndo(legacy: Bool) -> SQL {
-        "DELETE FROM \(legacy ? self.legacyUndoTable : self.undoTable) WHERE run_id IN"
-            + " (SELECT run_id FROM \(self.runsTable) WHERE finished_at IS NOT NULL)"
+        "DELETE FROM \(legacy ? self.legacyUndoTable : self.undoTable) WHERE run_id IN (\(self.cleanableRuns))"
     }
 
     /// A JSON array of text and nulls, as the undo table holds values.
@@ -410,12 +420,11 @@ package struct RunJournal: Sendable {
         "SELECT state, heartbeat_at, pauses FROM \(self.runsTable) WHERE run_id = \(self.text(1))"
     }
 
-    /// Removes the journal of finished runs.
+    /// Removes the journal of finished runs, and of runs a finished revert took back (see ``cleanableRuns``).
     package var cleanFinished: [SQL] {
         [
-            "DELETE FROM \(self.journalTable) WHERE run_id IN"
-                + " (SELECT run_id FROM \(self.runsTable) WHERE finished_at IS NOT NULL)",
-            "DELETE FROM \(self.runsTable) WHERE finished_at IS NOT NULL",
+            "DELETE FROM \(self.journalTable) WHERE run_id IN (\(self.cleanableRuns))",
+            "DELETE FROM \(self.runsTable) WHERE run_id IN (SELECT c.run_id FROM (\(self.cleanableRuns)) AS c)",
         ]
     }
 

@@ -76,7 +76,10 @@ struct RunsList: AsyncParsableCommand {
 
     @OptionGroup var journal: JournalOptions
 
-    @Flag(help: "Remove the journal of finished runs.")
+    @Flag(
+        help:
+            "Remove the journal and undo of finished runs and of reverted ones (not of a run whose revert is unfinished)."
+    )
     var clean = false
 
     @Flag(help: "Print the statements that create the journal tables (for a schema owner to run); connect to nothing.")
@@ -118,7 +121,7 @@ struct RunsList: AsyncParsableCommand {
                 row + [undo.map { $0.contains(row[0] ?? "") ? "kept" : "-" } ?? "?"]
             }
         }
-        if self.clean { print("removed the journal of finished runs") }
+        if self.clean { print("removed the journal of finished and reverted runs") }
         guard !rows.isEmpty else {
             print("no journaled runs")
             return
