@@ -143,6 +143,58 @@ struct UndoTests {
     }
 
     @Test(
+        "runs export replaces FILE only once the whole export is written; a failure leaves it as it was (exit 73)",
+        arguments: ApplyBackend.enabled
+    )
+    func exportKeepsAnExistingFile(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns) { target in
+            try Self.seed(target)
+            let runID = "undo-\(UUID().uuidString.prefix(8))"
+            let applied = try target.apply(["--input", try target.write("fix.csv", Self.changes), "--run-id", runID])
+            #expect(applied.status == 0, streams(applied))
+            let kept = try target.write("before.csv", "precious\n")
+            let directory = URL(fileURLWithPath: kept).deletingLastPathComponent().path
+            func leftovers() throws -> [String] {
+                try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".partial-") }
+            }
+
+            // A run id with no undo: refused before the file is touched.
+            let unknown = try self.runs(target, ["export", "no-such-run", "--undo", kept])
+            #expect(unknown.status == 64, streams(unknown))
+            #expect(try String(contentsOfFile: kept, encoding: .utf8) == "precious\n")
+
+            // A file that cannot be written: exit 73, naming it.
+            let missing = directory + "/no-such-directory/undo.csv"
+            let unwritable = try self.runs(target, ["export", runID, "--undo", missing])
+            #expect(unwritable.status == 73, streams(unwritable))
+            #expect(unwritable.standardError.contains("cannot write '\(missing)'"), streams(unwritable))
+            // A device is written as it is, never replaced: /dev/full refuses every write.
+            var status = stat()
+            if stat("/dev/full", &status) == 0 && (status.st_mode & S_IFMT) == S_IFCHR {
+                let full = try self.runs(target, ["export", runID, "--undo", "/dev/full"])
+                #expect(full.status == 73, streams(full))
+                #expect(full.standardError.contains("cannot write '/dev/full': No space left on device"), streams(full))
+                #expect(stat("/dev/full", &status) == 0 && (status.st_mode & S_IFMT) == S_IFCHR)
+            }
+            // A symbolic link stays one: the file it names gets the export.
+            let real = try target.write("real.csv", "old\n")
+            let link = directory + "/link.csv"
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: real)
+            let linked = try self.runs(target, ["export", runID, "--undo", link])
+            #expect(linked.status == 0, streams(linked))
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == real)
+            #expect(try String(contentsOfFile: real, encoding: .utf8).hasPrefix("id,name,email,score\n"))
+
+            // A successful export replaces the file whole, and leaves nothing beside it.
+            let exported = try self.runs(target, ["export", runID, "--undo", kept])
+            #expect(exported.status == 0, streams(exported))
+            let lines = try String(contentsOfFile: kept, encoding: .utf8).split(separator: "\n")
+            #expect(lines.first == "id,name,email,score" && lines.count == 251, "\(lines.prefix(3))")
+            #expect(try leftovers().isEmpty)
+        }
+    }
+
+    @Test(
         "rows changed by another session after the run are left alone, listed and counted; the rest are restored",
         arguments: ApplyBackend.enabled
     )

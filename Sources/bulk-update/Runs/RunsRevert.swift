@@ -512,33 +512,110 @@ struct RunsExport: AsyncParsableCommand {
     var undo: String
 
     func run() async throws {
-        let handle: FileHandle
-        if self.undo == "-" {
-            handle = FileHandle.standardOutput
-        } else {
-            guard FileManager.default.createFile(atPath: self.undo, contents: nil),
-                let opened = FileHandle(forWritingAtPath: self.undo)
-            else {
-                FileHandle.standardError.write(Data("error: cannot write '\(self.undo)'\n".utf8))
-                throw ExitCode(ApplyFailure.reportUnwritable)
-            }
-            handle = opened
-        }
         let rows = try await RunsJournal.with(try self.journal.location(), schema: self.journal.journalSchema) {
             journal in
+            // The undo is found (or its absence reported) before FILE is touched.
             let undo = try await UndoLog.open(self.runID, in: journal)
-            try handle.write(contentsOf: Data(ConflictsFile.line(undo.keyColumns + undo.setColumns).utf8))
-            var count = 0
-            try await undo.forEachPage(in: journal) { rows in
-                var text = ""
-                for row in rows { text += ConflictsFile.line(row.keys + row.old) }
-                try handle.write(contentsOf: Data(text.utf8))
-                count += rows.count
+            let output = try ExportOutput(self.undo)
+            do {
+                try output.write(ConflictsFile.line(undo.keyColumns + undo.setColumns))
+                var count = 0
+                try await undo.forEachPage(in: journal) { rows in
+                    var text = ""
+                    for row in rows { text += ConflictsFile.line(row.keys + row.old) }
+                    try output.write(text)
+                    count += rows.count
+                }
+                try output.finish()
+                return count
+            } catch {
+                output.discard()
+                throw error
             }
-            return count
         }
         if self.undo != "-" {
             FileHandle.standardError.write(Data("wrote \(rows) row\(rows == 1 ? "" : "s") to \(self.undo)\n".utf8))
         }
+    }
+}
+
+/// Where `runs export --undo` writes. A regular file (or a new one) is written beside it under a temporary name and
+/// takes its place only once the whole export is written: a failed export leaves an existing file as it was and
+/// no partial file. Standard output (`-`) and anything else (a symbolic link, a pipe, a device) are written as they
+/// are. A write that fails prints the file and the reason and ends the command with exit 73.
+struct ExportOutput {
+    let path: String
+    let handle: FileHandle
+    /// The file being written, renamed to `path` by ``finish()``; `nil` when writing to `path` itself.
+    let temporary: String?
+
+    init(_ path: String) throws {
+        self.path = path
+        if path == "-" {
+            self.handle = FileHandle.standardOutput
+            self.temporary = nil
+            return
+        }
+        // A regular file, or none: written under a temporary name, in its mode. Anything else (a symbolic link, a
+        // pipe, a device) is written as it is, so that it stays what it is.
+        var status = stat()
+        let exists = lstat(path, &status) == 0
+        let replaced = !exists || (status.st_mode & S_IFMT) == S_IFREG
+        let written = replaced ? Self.temporaryName(for: path) : path
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (replaced ? O_EXCL : O_TRUNC)
+        let descriptor = open(written, flags, exists && replaced ? status.st_mode & 0o7777 : 0o644)
+        guard descriptor >= 0 else { throw Self.failure(path, reason: String(cString: strerror(errno)), kept: true) }
+        self.handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        self.temporary = replaced ? written : nil
+    }
+
+    /// `DIRECTORY/.NAME.partial-PID`, beside `path`, so the rename stays on one file system.
+    private static func temporaryName(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)"
+        ).path
+    }
+
+    func write(_ text: String) throws {
+        do { try self.handle.write(contentsOf: Data(text.utf8)) } catch {
+            throw Self.failure(self.path, error, kept: self.temporary != nil)
+        }
+    }
+
+    /// Flushes the file to disk and puts it in place.
+    func finish() throws {
+        guard let temporary else { return }
+        do {
+            try self.handle.synchronize()
+            try self.handle.close()
+        } catch { throw Self.failure(self.path, error, kept: true) }
+        guard rename(temporary, self.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            self.discard()
+            throw Self.failure(self.path, reason: reason, kept: true)
+        }
+    }
+
+    /// Removes what a failed export wrote under its temporary name.
+    func discard() {
+        guard let temporary else { return }
+        try? self.handle.close()
+        try? FileManager.default.removeItem(atPath: temporary)
+    }
+
+    private static func failure(_ path: String, _ error: any Error, kept: Bool) -> ExitCode {
+        let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+        let code = underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying?.code ?? 0) : 0
+        return Self.failure(path, reason: code != 0 ? String(cString: strerror(code)) : "\(error)", kept: kept)
+    }
+
+    /// Prints why `path` could not be written and whether it was `kept` as it was (else it holds part of the
+    /// export); the command's exit code.
+    private static func failure(_ path: String, reason: String, kept: Bool) -> ExitCode {
+        let name = path == "-" ? "standard output" : "'\(path)'"
+        let outcome = kept ? "it was left as it was" : "what it holds is incomplete"
+        FileHandle.standardError.write(Data("error: cannot write \(name): \(reason); \(outcome)\n".utf8))
+        return ExitCode(ApplyFailure.reportUnwritable)
     }
 }
