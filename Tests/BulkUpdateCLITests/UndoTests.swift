@@ -533,6 +533,13 @@ extension TimedRuns {
                     streams(during)
                 )
                 #expect(try target.contents() == halfway, "the refused resume wrote")
+                let listedDuring = try Executable.run(["runs", "--database", target.database]).standardOutput
+                #expect(
+                    listedDuring.contains(
+                        "; being reverted by revert-\(runID), unfinished (bulk-update runs revert \(runID))"
+                    ),
+                    "\(listedDuring)"
+                )
 
                 // The revert resumed to its end puts the table back; the run still cannot be resumed over it.
                 let finished = try Executable.run(
@@ -545,6 +552,8 @@ extension TimedRuns {
                 #expect(after.standardError.contains("was reverted by run 'revert-\(runID)'"), streams(after))
                 #expect(after.standardError.contains("apply the input as a new run"), streams(after))
                 #expect(try target.contents() == before, "the refused resume wrote")
+                let listedAfter = try Executable.run(["runs", "--database", target.database]).standardOutput
+                #expect(listedAfter.contains("interrupted; reverted by revert-\(runID)"), "\(listedAfter)")
             }
         }
 

@@ -130,16 +130,25 @@ struct RunsList: AsyncParsableCommand {
             "run id | table | started (UTC) | finished (UTC) | chunks | rows committed | state | rows total | rows/s"
                 + " | ETA | last heartbeat | conflicts | skipped | undo"
         )
+        let columns = RunJournal.listedColumns + ["undo"]
+        func cells(_ row: [String?]) -> (String) -> String? {
+            { name in columns.firstIndex(of: name).flatMap { row[$0] } }
+        }
+        // Each revert run, by the run it takes back, and whether it finished.
+        var reverts: [String: (id: String, finished: Bool)] = [:]
         for row in rows {
-            let cell = { (name: String) -> String? in
-                (RunJournal.listedColumns + ["undo"]).firstIndex(of: name).flatMap { row[$0] }
-            }
-            print(Self.line(cell))
+            let cell = cells(row)
+            guard let id = cell("run_id"), id.hasPrefix(RunJournal.revertID(of: "")) else { continue }
+            reverts[String(id.dropFirst(RunJournal.revertID(of: "").count))] = (id, cell("finished_at") != nil)
+        }
+        for row in rows {
+            let cell = cells(row)
+            print(Self.line(cell, revert: reverts[cell("run_id") ?? ""]))
         }
     }
 
-    /// One run's line of the listing.
-    static func line(_ cell: (String) -> String?) -> String {
+    /// One run's line of the listing; `revert` is the run that takes it back, if there is one.
+    static func line(_ cell: (String) -> String?, revert: (id: String, finished: Bool)? = nil) -> String {
         let finished = cell("finished_at")
         let rows = Int(cell("rows") ?? "") ?? 0
         let total = cell("rows_total").flatMap { Int($0) }
@@ -156,6 +165,14 @@ struct RunsList: AsyncParsableCommand {
             } else if state == "paused", let pauses = cell("pauses") {
                 state = "paused: \(pauses)"
             }
+        }
+        if let revert {
+            // A run a revert has started to take back is never resumed.
+            state = state.replacingOccurrences(of: "; resume it", with: "")
+            state +=
+                revert.finished
+                ? "; reverted by \(revert.id)"
+                : "; being reverted by \(revert.id), unfinished (bulk-update runs revert \(cell("run_id") ?? ""))"
         }
         let live = finished == nil && (state.hasPrefix("running") || state.hasPrefix("paused"))
         var eta = "-"
