@@ -7,7 +7,7 @@ public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case schema, input, duplicateKey, constraint, connection, timeout, conflict, server, configuration,
-                privilege, expectation, unreadableInput, interrupted
+                privilege, expectation, unreadableInput, interrupted, reverted
         }
         private let base: Base
 
@@ -42,6 +42,10 @@ public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
         /// committed chunks stay applied (``BulkUpdateError/partialReport``) and a journaled run can be resumed; an
         /// atomic run applied nothing.
         public static let interrupted = Code(base: .interrupted)
+        /// A revert of this journaled run (`bulk-update runs revert`) started while it ran: the chunk in flight was
+        /// rolled back and the run stopped. The chunks it had committed are the revert's to take back, and the run
+        /// cannot be resumed.
+        public static let reverted = Code(base: .reverted)
 
         public var description: String { self.base.rawValue }
     }
@@ -121,6 +125,8 @@ public struct BulkUpdateError: Error, CustomStringConvertible, Sendable {
         if let partialReport {
             if partialReport.chunks == 0 {
                 text += "; nothing was written"
+            } else if self.code == .reverted {
+                text += "; the \(partialReport.chunks) chunk(s) it had committed are the revert's to take back"
             } else {
                 text +=
                     "; \(partialReport.chunks) chunk(s) with \(partialReport.rowsMatched) matched row(s)"

@@ -313,11 +313,11 @@ package struct PostgresBackend: BulkUpdateBackend {
                     try journal.checkResume(stored: stored.map { ($0.0, $0.1, $0.2, $0.3, $0.4) }, plan: plan)
                     var revertBinds = PostgresBindings()
                     revertBinds.append(RunJournal.revertID(of: runID))
-                    try journal.checkNotReverted(
-                        revert: try await db.query(journal.selectRun, revertBinds).rows.first.map {
-                            try $0.decode((String, String, String?, String?, String?).self).2
-                        }
-                    )
+                    let revert = try await db.query(journal.selectRun, revertBinds).rows.first.map {
+                        try $0.decode((String, String, String?, String?, String?).self).2
+                    }
+                    let marked = try await !db.query(journal.selectRevertMark, binds).rows.isEmpty
+                    try journal.checkNotReverted(revert: revert ?? (marked ? .some(nil) : nil))
                     try await journal.checkNotAlive(state: stored?.3, heartbeat: stored?.4, finished: stored?.2) {
                         try await db.query(journal.selectState, binds).rows.first?.decode(
                             (String?, String?, String?).self

@@ -320,12 +320,12 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 },
                 plan: plan
             )
-            try journal.checkNotReverted(
-                revert: try await self.connection.execute(
-                    journal.selectRun,
-                    [.text(RunJournal.revertID(of: journal.runID))]
-                ).first.map { $0.column("finished_at")?.string }
-            )
+            let revert = try await self.connection.execute(
+                journal.selectRun,
+                [.text(RunJournal.revertID(of: journal.runID))]
+            ).first.map { $0.column("finished_at")?.string }
+            let marked = try await !self.connection.execute(journal.selectRevertMark, [.text(journal.runID)]).isEmpty
+            try journal.checkNotReverted(revert: revert ?? (marked ? .some(nil) : nil))
             try await journal.checkNotAlive(
                 state: run?.column("state")?.string,
                 heartbeat: run?.column("heartbeat_at")?.string,

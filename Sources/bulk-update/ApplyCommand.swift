@@ -57,7 +57,8 @@ struct ApplyCommand: AsyncParsableCommand {
             RUN_ID` puts them back.
 
             Exit codes: 0 success; 3 the run finished and left rows alone as conflicts (--expect; a --dry-run that \
-            finds some too); 64 bad options or settings (a journal schema that does not exist included); \
+            finds some too); 64 bad options or settings (a journal schema that does not exist included), or a \
+            revert of the run started while it ran (runs revert: its chunk in flight was rolled back); \
             65 the input does not fit the table — an unknown table or column, a value the column refuses, a row the \
             database rejects (a constraint), --expect-rows, --fail-on-missing-keys — nothing written; 66 input not \
             readable; 69 the database failed (connection, timeout, server error), nothing written; 73 the --report \
@@ -495,6 +496,9 @@ struct ApplyFailure: Error, CustomStringConvertible {
         let code: Int32
         if error.code == .interrupted {
             code = Self.interrupted
+        } else if error.code == .reverted {
+            // Taken back by a revert: nothing to resume.
+            code = Self.usage
         } else if let partial = error.partialReport, partial.chunks > 0, !partial.atomic {
             code = Self.partiallyApplied
         } else if [.input, .duplicateKey, .schema, .constraint, .expectation].contains(error.code) {

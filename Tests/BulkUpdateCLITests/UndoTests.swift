@@ -607,6 +607,40 @@ extension TimedRuns {
             }
         }
 
+        @Test(
+            "a run frozen between chunks is reverted; when it wakes, its next chunk is rolled back and it stops",
+            arguments: ApplyBackend.enabled
+        )
+        func frozenRunIsStoppedByTheRevert(_ backend: ApplyBackend) throws {
+            try ApplyTarget.with(backend, columns: UndoTests.columns) { target in
+                let input = try Self.prepare(target)
+                let before = try target.contents()
+                let runID = "undo-\(UUID().uuidString.prefix(8))"
+                // 100-row chunks at 500 rows a second: the process waits 200 ms between chunks.
+                let run = try Self.start(target, input, runID, rate: 500, chunks: 2)
+                // A heartbeat that stops looks like a killed process: the revert goes ahead after watching it.
+                var reverted: Executable.Result?
+                for _ in 1...3 where reverted?.status != 0 {
+                    // Frozen just after a chunk committed, while it waits for its next turn.
+                    let committed = try Journal.chunks(target, runID)
+                    try run.wait("the next chunk") { try Journal.chunks(target, runID) > committed }
+                    run.signal(SIGSTOP)
+                    reverted = try Executable.run(["runs", "revert", runID, "--database", target.database])
+                    // Frozen in the middle of a chunk after all: the revert is refused; try the next gap.
+                    if reverted?.status != 0 { run.signal(SIGCONT) }
+                }
+                #expect(reverted?.status == 0, "\(reverted.map(streams) ?? "")")
+                #expect(try target.contents() == before, "the revert did not restore the table exactly")
+                run.signal(SIGCONT)
+                let status = run.finish()
+                #expect(status == 64, "\(run.standardError)")
+                #expect(run.standardError.contains("run '\(runID)' is being reverted"), "\(run.standardError)")
+                #expect(run.standardError.contains("are the revert's to take back"), "\(run.standardError)")
+                #expect(!run.standardError.contains("resume with"), "\(run.standardError)")
+                #expect(try target.contents() == before, "the run wrote after its revert")
+            }
+        }
+
         @Test("runs revert refuses a run whose process is still writing it", arguments: ApplyBackend.enabled)
         func revertOfALiveRunIsRefused(_ backend: ApplyBackend) throws {
             try ApplyTarget.with(backend, columns: UndoTests.columns) { target in

@@ -376,14 +376,54 @@ package struct RunJournal: Sendable {
     }
 
     /// Parameters: run id, worker, chunk, first key, last key, rows, fingerprint, commit time, input rows.
+    ///
+    /// Nothing is inserted once a revert has marked the run (``markReverted(postgres:)``): the chunk then rolls back
+    /// (``revertedWhileWriting``), so no chunk of a run commits after its revert started reading its undo.
     package var insertChunk: SQL {
         let values = [
             self.text(1), self.integer(2), self.integer(3), self.text(4), self.text(5), self.integer(6),
             self.text(7), self.text(8), self.integer(9),
         ]
         return "INSERT INTO \(self.journalTable)"
-            + " (run_id, worker, chunk, first_key, last_key, rows, fingerprint, committed_at, input_rows) VALUES ("
-            + SQL.list(values) + ")"
+            + " (run_id, worker, chunk, first_key, last_key, rows, fingerprint, committed_at, input_rows) SELECT "
+            + SQL.list(values) + " WHERE NOT EXISTS (\(self.selectRevertMark))"
+    }
+
+    /// The worker number of the entry a revert leaves in the journal of the run it takes back: no chunk has it.
+    package static let revertMarkWorker = -2
+
+    /// The first half of the key of a run's PostgreSQL advisory lock (`bulk` in ASCII); the second is
+    /// `hashtext(run id)`. Each chunk of a journaled run holds it shared for its transaction; a revert takes it
+    /// alone, without waiting, for the one statement that marks the run.
+    package static let lockClass = 0x6275_6C6B
+
+    /// Parameter 1: the run id. The revert's mark in the run's journal, if there is one.
+    package var selectRevertMark: SQL {
+        "SELECT 1 FROM \(self.journalTable) WHERE run_id = \(self.text(1)) AND worker = \(integer: Self.revertMarkWorker)"
+    }
+
+    /// Marks the run (parameter 1) as being reverted before its undo is read, at time parameter 2: from then on no
+    /// chunk of it commits (see ``insertChunk``). On PostgreSQL (parameter 3, the run id again, names its lock)
+    /// the mark is made only while no chunk of the run is in flight, which the statement answers (`true` or
+    /// `false`); a chunk that starts meanwhile waits for the statement, then finds the mark.
+    package func markReverted(postgres: Bool) -> SQL {
+        let insert: SQL =
+            "INSERT INTO \(self.journalTable)"
+            + " (run_id, worker, chunk, first_key, last_key, rows, fingerprint, committed_at, input_rows)"
+            + " SELECT \(self.text(1)), \(integer: Self.revertMarkWorker), 0, '', '', 0, 'revert', \(self.text(2)), 0"
+        guard postgres else { return insert + " WHERE NOT EXISTS (\(self.selectRevertMark))" }
+        return "WITH l AS (SELECT pg_try_advisory_xact_lock(\(integer: Self.lockClass), hashtext(\(self.text(3))))"
+            + " AS locked), i AS (\(insert) FROM l WHERE l.locked AND NOT EXISTS (\(self.selectRevertMark)))"
+            + " SELECT CAST(l.locked AS TEXT) FROM l"
+    }
+
+    /// The failure of a chunk that found the run marked by a revert: it was rolled back, and the run stops.
+    package var revertedWhileWriting: BulkUpdateError {
+        BulkUpdateError(
+            .reverted,
+            "run \(SQLText.literal(self.runID)) is being reverted (bulk-update runs revert \(self.runID) started while"
+                + " it ran): this run stops, and its chunk in flight was rolled back"
+        )
     }
 
     /// Parameters: finish time, run id, rows left alone as conflicts, rows skipped by the condition. Counts the rows
@@ -409,7 +449,7 @@ package struct RunJournal: Sendable {
             + " CAST(coalesce(sum(j.rows), 0) AS TEXT), r.state, r.requested_state, r.heartbeat_at, r.pauses,"
             + " CAST(r.rows_per_second AS TEXT), CAST(r.rows_total AS TEXT), CAST(r.max_rows_per_second AS TEXT),"
             + " CAST(r.rows_conflicting AS TEXT), CAST(r.rows_skipped AS TEXT)"
-            + " FROM \(self.runsTable) AS r LEFT JOIN \(self.journalTable) AS j ON j.run_id = r.run_id"
+            + " FROM \(self.runsTable) AS r LEFT JOIN \(self.journalTable) AS j ON j.run_id = r.run_id AND j.worker >= 0"
             + " GROUP BY r.run_id, r.target, r.started_at, r.finished_at, r.state, r.requested_state, r.heartbeat_at,"
             + " r.pauses, r.rows_per_second, r.rows_total, r.max_rows_per_second, r.rows_conflicting, r.rows_skipped"
             + " ORDER BY r.started_at"

@@ -87,6 +87,7 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
                             .integer(SQLiteInt64(chunk.routedRows)),
                         ]
                     )
+                    guard try await self.count("SELECT changes()", []) == 1 else { throw journal.revertedWhileWriting }
                 }
                 return outcome
             }

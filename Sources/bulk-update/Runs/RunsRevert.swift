@@ -280,7 +280,12 @@ struct RunsRevert: AsyncParsableCommand {
                         runID: revertID
                     ) { journal in
                         try await Self.checkNotAlive(self.runID, in: journal)
-                        let undo = try await UndoLog.open(self.runID, in: journal)
+                        var undo = try await UndoLog.open(self.runID, in: journal)
+                        if !self.dryRun {
+                            // From the mark on, no chunk of the run commits: read again, the undo is whole.
+                            try await Self.markReverted(self.runID, in: journal)
+                            undo = try await UndoLog.open(self.runID, in: journal)
+                        }
                         let resume = try await Self.resumes(revertID, in: journal)
                         conflictsFile?.start(keyColumns: undo.keyColumns)
                         return try await self.revert(
@@ -360,6 +365,24 @@ struct RunsRevert: AsyncParsableCommand {
             finished: run[2],
             then: "revert it"
         ) { try await journal.rows(journal.journal.selectState, [runID]).first?[1] ?? nil }
+    }
+
+    /// Marks run `runID` as being reverted (``RunJournal/markReverted(postgres:)``): a process still writing it, or
+    /// one that resumes it, has its next chunk rolled back and stops. Refused while a chunk of it is in flight.
+    static func markReverted(_ runID: String, in journal: RunsJournal) async throws {
+        let run = RunJournal(runID: runID, schema: journal.schema)
+        if journal.isPostgres {
+            let locked = try await journal.rows(run.markReverted(postgres: true), [runID, RunJournal.now(), runID])
+            guard locked.first?.first == "true" else {
+                throw BulkUpdateError(
+                    .configuration,
+                    "a chunk of run \(SQLText.literal(runID)) is being written (its process holds the run's lock): stop"
+                        + " it (bulk-update runs stop \(runID)) and revert it once it has exited"
+                )
+            }
+        } else {
+            _ = try await journal.rows(run.markReverted(postgres: false), [runID, RunJournal.now()])
+        }
     }
 
     /// Whether the revert run `revertID` exists unfinished (then it is resumed); throws when it finished.
