@@ -317,7 +317,7 @@ package struct PostgresBackend: BulkUpdateBackend {
                         try $0.decode((String, String, String?, String?, String?).self).2
                     }
                     let marked = try await !db.query(journal.selectRevertMark, binds).rows.isEmpty
-                    try journal.checkNotReverted(revert: revert ?? (marked ? .some(nil) : nil))
+                    try journal.checkNotReverted(revert: revert, marked: marked)
                     try await journal.checkNotAlive(state: stored?.3, heartbeat: stored?.4, finished: stored?.2) {
                         try await db.query(journal.selectState, binds).rows.first?.decode(
                             (String?, String?, String?).self

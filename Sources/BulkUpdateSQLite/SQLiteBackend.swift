@@ -325,7 +325,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 [.text(RunJournal.revertID(of: journal.runID))]
             ).first.map { $0.column("finished_at")?.string }
             let marked = try await !self.connection.execute(journal.selectRevertMark, [.text(journal.runID)]).isEmpty
-            try journal.checkNotReverted(revert: revert ?? (marked ? .some(nil) : nil))
+            try journal.checkNotReverted(revert: revert, marked: marked)
             try await journal.checkNotAlive(
                 state: run?.column("state")?.string,
                 heartbeat: run?.column("heartbeat_at")?.string,

@@ -216,7 +216,7 @@ package struct RunJournal: Sendable {
     /// run that was reverted is done too, and keeping its journal without the revert's would let it be resumed over
     /// the revert), but never the run of a revert that has not finished, whose undo that revert still reads.
     private var cleanableRuns: SQL {
-        let revert: SQL = "\(literal: RunJournal.revertID(of: "")) || r.run_id"
+        let revert: SQL = "\(literal: Self.revertPrefix) || r.run_id"
         return "SELECT r.run_id FROM \(self.runsTable) AS r WHERE (r.finished_at IS NOT NULL OR EXISTS"
             + " (SELECT 1 FROM \(self.runsTable) AS v WHERE v.run_id = \(revert) AND v.finished_at IS NOT NULL))"
             + " AND NOT EXISTS (SELECT 1 FROM \(self.runsTable) AS v WHERE v.run_id = \(revert) AND v.finished_at IS NULL)"
@@ -543,15 +543,19 @@ package struct RunJournal: Sendable {
         }
     }
 
+    /// What `runs revert` puts before a run's id to name the run that takes it back.
+    package static let revertPrefix = "revert-"
+
     /// The id of the run that `runs revert` makes to take back run `runID`.
-    package static func revertID(of runID: String) -> String { "revert-" + runID }
+    package static func revertID(of runID: String) -> String { Self.revertPrefix + runID }
 
     /// Refuses to resume a run that a revert has started to take back: `revert` is the revert run's finish time
-    /// (`.some(nil)` while it is unfinished), `nil` when there is none. Resuming would write the run's remaining
-    /// chunks over a table the revert put back, leaving it neither before nor after the change, and the revert,
-    /// finished, could not be run again.
-    package func checkNotReverted(revert: String??) throws(BulkUpdateError) {
-        guard let revert else { return }
+    /// (`.some(nil)` while it is unfinished), `nil` when there is none; `marked`, whether the revert's mark is in the
+    /// run's journal (``markReverted(postgres:)``, made before the revert run is registered). Resuming would write
+    /// the run's remaining chunks over a table the revert put back, leaving it neither before nor after the change,
+    /// and the revert, finished, could not be run again.
+    package func checkNotReverted(revert: String??, marked: Bool) throws(BulkUpdateError) {
+        guard let revert = revert ?? (marked ? .some(nil) : nil) else { return }
         let revertID = SQLText.literal(Self.revertID(of: self.runID))
         let run = SQLText.literal(self.runID)
         guard let finished = revert else {

@@ -138,8 +138,8 @@ struct RunsList: AsyncParsableCommand {
         var reverts: [String: (id: String, finished: Bool)] = [:]
         for row in rows {
             let cell = cells(row)
-            guard let id = cell("run_id"), id.hasPrefix(RunJournal.revertID(of: "")) else { continue }
-            reverts[String(id.dropFirst(RunJournal.revertID(of: "").count))] = (id, cell("finished_at") != nil)
+            guard let id = cell("run_id"), id.hasPrefix(RunJournal.revertPrefix) else { continue }
+            reverts[String(id.dropFirst(RunJournal.revertPrefix.count))] = (id, cell("finished_at") != nil)
         }
         for row in rows {
             let cell = cells(row)
