@@ -28,12 +28,23 @@ struct UndoLog {
         var new: [String?]
     }
 
-    /// Reads the run's first undo row (its table and columns) and which undo rows it has, and counts its rows.
+    /// Reads run `runID`'s first undo row (its table and columns) and which undo rows it has, and counts its rows;
+    /// `found` runs once the undo is known to exist, before the rest is read (its errors are its own: a missing
+    /// grant it meets is not the undo's).
     ///
     /// - Throws: ``BulkUpdateError`` (configuration) when the run kept no undo.
-    static func open(_ runID: String, in journal: RunsJournal) async throws -> UndoLog {
+    static func open(
+        _ runID: String,
+        in journal: RunsJournal,
+        found: () async throws -> Void = {}
+    ) async throws -> UndoLog {
+        struct FoundFailed: Error { let error: any Error }
         do {
-            return try await Self.read(runID, in: journal)
+            return try await Self.read(runID, in: journal) {
+                do { try await found() } catch { throw FoundFailed(error: error) }
+            }
+        } catch let failed as FoundFailed {
+            throw failed.error
         } catch var error as BulkUpdateError where error.code == .privilege {
             error.message +=
                 "; runs revert and runs export read the undo: GRANT SELECT ON"
@@ -42,7 +53,11 @@ struct UndoLog {
         }
     }
 
-    private static func read(_ runID: String, in journal: RunsJournal) async throws -> UndoLog {
+    private static func read(
+        _ runID: String,
+        in journal: RunsJournal,
+        found: () async throws -> Void
+    ) async throws -> UndoLog {
         let none = BulkUpdateError(
             .configuration,
             "run \(SQLText.literal(runID)) has no undo in schema \(SQLText.literal(journal.schema)): it does not"
@@ -57,6 +72,7 @@ struct UndoLog {
                 let sets = header[1].flatMap(RunJournal.values(ofJSONArray:))?.compactMap({ $0 })
             else { continue }
             let keys = Array(tableAndKeys.dropFirst())
+            try await found()
             if legacy {
                 let count = try await journal.rows(journal.journal.countLegacyUndo, [runID]).first?.first ?? nil
                 return UndoLog(
@@ -280,11 +296,10 @@ struct RunsRevert: AsyncParsableCommand {
                         runID: revertID
                     ) { journal in
                         try await Self.checkNotAlive(self.runID, in: journal)
-                        var undo = try await UndoLog.open(self.runID, in: journal)
-                        if !self.dryRun {
-                            // From the mark on, no chunk of the run commits: read again, the undo is whole.
-                            try await Self.markReverted(self.runID, in: journal)
-                            undo = try await UndoLog.open(self.runID, in: journal)
+                        // Marked once its undo is known to exist, and before it is read: from the mark on no chunk
+                        // of the run commits, so the undo read is whole.
+                        let undo = try await UndoLog.open(self.runID, in: journal) {
+                            if !self.dryRun { try await Self.markReverted(self.runID, in: journal) }
                         }
                         let resume = try await Self.resumes(revertID, in: journal)
                         conflictsFile?.start(keyColumns: undo.keyColumns)
