@@ -500,6 +500,18 @@ extension TimedRuns {
             return run
         }
 
+        /// Starts `runs revert runID` at 500 rows a second and stops it with SIGINT after its first chunks.
+        static func stopRevertHalfway(_ target: ApplyTarget, _ runID: String) throws {
+            let revert = try BackgroundApply(
+                target,
+                ["revert", runID, "--max-rows-per-second", "500"] + Self.options,
+                runs: true
+            )
+            try revert.wait("the revert's first chunks") { try Journal.chunks(target, "revert-\(runID)") >= 2 }
+            revert.signal(SIGINT)
+            #expect(revert.finish() == 75, "\(revert.standardError)")
+        }
+
         @Test(
             "a run stopped halfway and reverted is refused by apply --resume, during the revert and after it",
             arguments: ApplyBackend.enabled
@@ -516,14 +528,7 @@ extension TimedRuns {
                 let resume = ["--input", input, "--resume", runID] + Self.options
 
                 // A revert stopped halfway: resuming the run would write over it.
-                let revert = try BackgroundApply(
-                    target,
-                    ["revert", runID, "--max-rows-per-second", "500"] + Self.options,
-                    runs: true
-                )
-                try revert.wait("the revert's first chunks") { try Journal.chunks(target, "revert-\(runID)") >= 2 }
-                revert.signal(SIGINT)
-                #expect(revert.finish() == 75, "\(revert.standardError)")
+                try Self.stopRevertHalfway(target, runID)
                 let halfway = try target.contents()
                 #expect(halfway != before, "the revert finished before it was stopped")
                 let during = try target.apply(resume)
@@ -587,14 +592,7 @@ extension TimedRuns {
                 let finished = "undo-\(UUID().uuidString.prefix(8))"
                 let applied = try target.apply(["--input", input, "--run-id", finished] + Self.options)
                 #expect(applied.status == 0, streams(applied))
-                let revert = try BackgroundApply(
-                    target,
-                    ["revert", finished, "--max-rows-per-second", "500"] + Self.options,
-                    runs: true
-                )
-                try revert.wait("the revert's first chunks") { try Journal.chunks(target, "revert-\(finished)") >= 2 }
-                revert.signal(SIGINT)
-                #expect(revert.finish() == 75, "\(revert.standardError)")
+                try Self.stopRevertHalfway(target, finished)
                 let cleanAgain = try Executable.run(["runs", "--clean", "--database", target.database])
                 #expect(cleanAgain.status == 0, streams(cleanAgain))
                 #expect(try listed().contains(finished))
