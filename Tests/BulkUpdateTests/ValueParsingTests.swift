@@ -47,6 +47,46 @@ struct ValueParsingTests {
         #expect(ValueParsing.formatDate(8_766 + 365) == "2024-12-31")
     }
 
+    @Test func datesBeyondTheEverydayForms() throws {
+        #expect(ValueParsing.date("infinity") == Int32.max)
+        #expect(ValueParsing.date(" -Infinity ") == Int32.min)
+        #expect(ValueParsing.formatDate(Int32.max) == "infinity")
+        #expect(ValueParsing.formatDate(Int32.min) == "-infinity")
+        // PostgreSQL's first and last dates; 1 BC is year 0, a leap year.
+        for text in [
+            "4714-11-24 BC", "5874897-12-31", "0001-12-31 BC", "0001-02-29 BC", "12345-06-07", "0044-03-15 BC",
+        ] {
+            let days = try #require(ValueParsing.date(text), "\(text)")
+            #expect(ValueParsing.formatDate(days) == text)
+        }
+        #expect(ValueParsing.date("0001-01-01 BC").map { $0 + 366 } == ValueParsing.date("0001-01-01"))
+        #expect(ValueParsing.date("12345-06-07 AD") == ValueParsing.date("12345-06-07"))
+        for text in ["4714-11-23 BC", "5874898-01-01", "0000-01-01", "0002-02-29 BC", "123-01-01", "12345678-01-01"] {
+            #expect(ValueParsing.date(text) == nil, "\(text)")
+        }
+    }
+
+    @Test func timestampsBeyondTheEverydayForms() throws {
+        #expect(ValueParsing.timestamp("infinity", withTimeZone: true) == Int64.max)
+        #expect(ValueParsing.timestamp("-infinity", withTimeZone: false) == Int64.min)
+        #expect(ValueParsing.formatTimestamp(Int64.max, offset: "+00") == "infinity")
+        let first = try #require(ValueParsing.timestamp("4714-11-24 00:00:00 BC", withTimeZone: false))
+        #expect(first == -211_813_488_000_000_000)  // PostgreSQL's MIN_TIMESTAMP
+        #expect(ValueParsing.timestamp("4714-11-23 23:59:59.999999 BC", withTimeZone: false) == nil)
+        let last = try #require(ValueParsing.timestamp("294276-12-31 23:59:59.999999", withTimeZone: false))
+        #expect(last == 9_223_371_331_199_999_999)  // PostgreSQL's END_TIMESTAMP - 1
+        #expect(ValueParsing.timestamp("294277-01-01 00:00:00", withTimeZone: false) == nil)
+        // PostgreSQL's own text of timestamptz: the era last, after the offset; offsets with seconds before 1900.
+        let bc = try #require(ValueParsing.timestamp("0044-03-15 10:00:00.123456+00 BC", withTimeZone: true))
+        #expect(ValueParsing.formatTimestamp(bc, offset: "+00") == "0044-03-15 10:00:00.123456+00 BC")
+        #expect(ValueParsing.timestamp("0044-03-15T10:00:00.123456+00:00 BC", withTimeZone: true) == bc)
+        #expect(
+            ValueParsing.timestamp("1850-01-01 00:19:32+00:19:32", withTimeZone: true)
+                == ValueParsing.timestamp("1850-01-01 00:00:00Z", withTimeZone: true)
+        )
+        #expect(ValueParsing.timestamp("2026-01-01 00:00:00+01:00:60", withTimeZone: true) == nil)
+    }
+
     // MARK: Timestamps
 
     @Test func postgresEpochIsZero() {

@@ -243,20 +243,46 @@ package enum ValueParsing {
         (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) != nil
     }
 
-    /// `YYYY-MM-DD` → days since 2000-01-01.
+    /// A date or timestamp infinity as PostgreSQL stores it (and as its binary form sends it): `date`'s are the
+    /// largest and smallest `Int32`, `timestamp`'s the largest and smallest `Int64`.
+    package static let dateInfinity = Int32.max
+    package static let dateMinusInfinity = Int32.min
+    package static let timestampInfinity = Int64.max
+    package static let timestampMinusInfinity = Int64.min
+
+    /// The first day PostgreSQL's `date` and `timestamp` hold, 4714-11-24 BC (Julian day 0), in days since
+    /// 2000-01-01; the first day `date` does not hold, 5874898-01-01; the first day `timestamp` does not hold,
+    /// 294277-01-01.
+    static let firstDay: Int64 = -2_451_545
+    static let dateEndDay: Int64 = 2_145_031_949
+    static let timestampEndDay: Int64 = 106_751_983
+
+    /// `YYYY-MM-DD` (a year of 4 to 7 digits), `BC` after it for years before 1, or `infinity` / `-infinity` → days
+    /// since 2000-01-01 (the infinities as ``dateInfinity`` and ``dateMinusInfinity``), within PostgreSQL's range
+    /// (4714-11-24 BC to 5874897-12-31).
     package static func date(_ text: String) -> Int32? {
-        let bytes = Array(text.trimmingCharacters(in: .whitespaces).utf8)
-        guard bytes.count == 10, let days = parseDate(bytes, at: 0) else { return nil }
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let sign = Self.infinitySign(trimmed) { return sign > 0 ? Self.dateInfinity : Self.dateMinusInfinity }
+        let (bytes, beforeChrist) = Self.era(trimmed)
+        guard let (days, end) = parseDate(bytes, beforeChrist: beforeChrist), end == bytes.count,
+            days >= Self.firstDay, days < Self.dateEndDay
+        else { return nil }
         return Int32(exactly: days)
     }
 
-    /// ISO 8601 or PostgreSQL style, `YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]][Z|±HH[:MM]]` → microseconds since
-    /// 2000-01-01 00:00. With `withTimeZone`, an offset is applied (none means UTC); without, an offset is
-    /// ignored, as PostgreSQL's `timestamp` does.
+    /// ISO 8601 or PostgreSQL style, `YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]][Z|UTC|±HH[:MM[:SS]]][ BC]` (a year of 4
+    /// to 7 digits), or `infinity` / `-infinity` → microseconds since 2000-01-01 00:00 (the infinities as
+    /// ``timestampInfinity`` and ``timestampMinusInfinity``), within PostgreSQL's range (4714-11-24 00:00 BC to
+    /// 294276-12-31 23:59:59.999999). With `withTimeZone`, an offset is applied (none means UTC); without, an offset
+    /// is ignored, as PostgreSQL's `timestamp` does.
     package static func timestamp(_ text: String, withTimeZone: Bool) -> Int64? {
-        let bytes = Array(text.trimmingCharacters(in: .whitespaces).utf8)
-        guard bytes.count >= 10, let days = parseDate(bytes, at: 0) else { return nil }
-        var index = 10
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let sign = Self.infinitySign(trimmed) {
+            return sign > 0 ? Self.timestampInfinity : Self.timestampMinusInfinity
+        }
+        let (bytes, beforeChrist) = Self.era(trimmed)
+        guard let (days, dateEnd) = parseDate(bytes, beforeChrist: beforeChrist) else { return nil }
+        var index = dateEnd
         var seconds: Int64 = 0
         var micros: Int64 = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: "T") || bytes[index] == UInt8(ascii: " ") {
@@ -296,66 +322,111 @@ package enum ValueParsing {
             } else if Array(bytes[index...]) == Array("UTC".utf8) {
                 // UTC
             } else if sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                // ±HH, ±HHMM, ±HH:MM, ±HH:MM:SS (PostgreSQL shows local mean time before 1900 with seconds).
                 guard let hours = number(bytes, index + 1, 2) else { return nil }
                 var rest = index + 3
-                var minutes = 0
-                if rest < bytes.count, bytes[rest] == UInt8(ascii: ":") { rest += 1 }
-                if rest < bytes.count {
-                    guard let value = number(bytes, rest, 2), rest + 2 == bytes.count else { return nil }
-                    minutes = value
+                var parts = [hours]
+                while rest < bytes.count, parts.count < 3 {
+                    if bytes[rest] == UInt8(ascii: ":") { rest += 1 }
+                    guard let value = number(bytes, rest, 2), value < 60 else { return nil }
+                    parts.append(value)
+                    rest += 2
                 }
-                offsetSeconds = Int64(hours * 3600 + minutes * 60) * (sign == UInt8(ascii: "-") ? -1 : 1)
+                guard rest == bytes.count else { return nil }
+                parts += [0, 0]
+                offsetSeconds =
+                    Int64(parts[0] * 3600 + parts[1] * 60 + parts[2]) * (sign == UInt8(ascii: "-") ? -1 : 1)
             } else {
                 return nil
             }
         }
         if !withTimeZone { offsetSeconds = 0 }
-        let total = (days * 86_400 + seconds - offsetSeconds)
-        let (product, overflow) = total.multipliedReportingOverflow(by: 1_000_000)
-        guard !overflow else { return nil }
-        return product + micros
+        let total = days * 86_400 + seconds - offsetSeconds
+        guard total >= Self.firstDay * 86_400, total < Self.timestampEndDay * 86_400 else { return nil }
+        return total * 1_000_000 + micros
     }
 
+    /// `date`'s day since 2000-01-01, within PostgreSQL's range.
     package static func days(from date: Date) -> Int32? {
         let days = (date.timeIntervalSince1970 / 86_400).rounded(.down)
-        guard let value = Int64(exactly: days) else { return nil }
+        guard let value = Int64(exactly: days), value - postgresEpochDays >= Self.firstDay,
+            value - postgresEpochDays < Self.dateEndDay
+        else { return nil }
         return Int32(exactly: value - postgresEpochDays)
     }
 
+    /// `date` in microseconds since 2000-01-01 00:00 UTC, within PostgreSQL's range.
     package static func microseconds(from date: Date) -> Int64? {
         let micros = ((date.timeIntervalSince1970 - Double(postgresEpochOffset)) * 1_000_000).rounded()
-        return Int64(exactly: micros)
+        guard let value = Int64(exactly: micros), value >= Self.firstDay * 86_400_000_000,
+            value < Self.timestampEndDay * 86_400_000_000
+        else { return nil }
+        return value
     }
 
-    /// Days since 2000-01-01 → `YYYY-MM-DD`.
+    /// Days since 2000-01-01 → `YYYY-MM-DD`, as PostgreSQL shows it: `YYYY-MM-DD BC` before year 1, `infinity` and
+    /// `-infinity`.
     package static func formatDate(_ days: Int32) -> String {
+        if days == Self.dateInfinity { return "infinity" }
+        if days == Self.dateMinusInfinity { return "-infinity" }
         let (year, month, day) = civil(fromDays: Int64(days) + postgresEpochDays)
-        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
+        let text = pad(year > 0 ? year : 1 - year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
+        return year > 0 ? text : text + " BC"
     }
 
-    /// Microseconds since 2000-01-01 → `YYYY-MM-DD HH:MM:SS[.ffffff]`.
-    package static func formatTimestamp(_ micros: Int64) -> String {
+    /// Microseconds since 2000-01-01 → `YYYY-MM-DD HH:MM:SS[.ffffff]` followed by `offset` (`+00`, `Z` or none), as
+    /// PostgreSQL shows it: `BC` last before year 1, `infinity` and `-infinity` (without the offset).
+    package static func formatTimestamp(_ micros: Int64, offset: String = "") -> String {
+        if micros == Self.timestampInfinity { return "infinity" }
+        if micros == Self.timestampMinusInfinity { return "-infinity" }
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let fraction = micros - seconds * 1_000_000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = civil(fromDays: days + postgresEpochDays)
-        var text = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + " "
+        var text = pad(year > 0 ? year : 1 - year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + " "
         text += pad(Int(secondOfDay / 3600), 2) + ":" + pad(Int(secondOfDay / 60 % 60), 2) + ":"
         text += pad(Int(secondOfDay % 60), 2)
         if fraction != 0 { text += "." + pad(Int(fraction), 6) }
-        return text
+        return text + offset + (year > 0 ? "" : " BC")
+    }
+
+    /// `+1` for `infinity` or `+infinity`, `-1` for `-infinity` (any case), `nil` for anything else.
+    private static func infinitySign(_ text: String) -> Int? {
+        switch text.lowercased() {
+        case "infinity", "+infinity": 1
+        case "-infinity": -1
+        default: nil
+        }
+    }
+
+    /// The text's bytes without a final era (` BC` or ` AD`, any case), and whether it was BC.
+    private static func era(_ text: String) -> ([UInt8], beforeChrist: Bool) {
+        var bytes = Array(text.utf8)
+        guard bytes.count > 3, bytes[bytes.count - 3] == UInt8(ascii: " ") else { return (bytes, false) }
+        let suffix = String(decoding: bytes[(bytes.count - 2)...], as: UTF8.self).uppercased()
+        guard suffix == "BC" || suffix == "AD" else { return (bytes, false) }
+        bytes.removeLast(3)
+        while bytes.last == UInt8(ascii: " ") { bytes.removeLast() }
+        return (bytes, suffix == "BC")
     }
 
     // MARK: Helpers
 
-    private static func parseDate(_ bytes: [UInt8], at start: Int) -> Int64? {
+    /// `YYYY-MM-DD` at the start of `bytes` (a year of 4 to 7 digits, counted back from 1 BC when `beforeChrist`)
+    /// → days since 2000-01-01, and the index after it.
+    private static func parseDate(_ bytes: [UInt8], beforeChrist: Bool) -> (Int64, Int)? {
+        var yearDigits = 0
+        while yearDigits < bytes.count, isDigit(bytes[yearDigits]) { yearDigits += 1 }
+        guard (4...7).contains(yearDigits), let written = number(bytes, 0, yearDigits) else { return nil }
+        let start = yearDigits - 4  // the rest as in YYYY-MM-DD
         guard bytes.count >= start + 10, bytes[start + 4] == UInt8(ascii: "-"), bytes[start + 7] == UInt8(ascii: "-"),
-            let year = number(bytes, start, 4), let month = number(bytes, start + 5, 2),
-            let day = number(bytes, start + 8, 2), (1...12).contains(month), day >= 1,
-            day <= daysInMonth(year: year, month: month)
+            let month = number(bytes, start + 5, 2), let day = number(bytes, start + 8, 2), (1...12).contains(month),
+            written >= 1
         else { return nil }
-        return daysFromCivil(year: year, month: month, day: day) - postgresEpochDays
+        let year = beforeChrist ? 1 - written : written
+        guard day >= 1, day <= daysInMonth(year: year, month: month) else { return nil }
+        return (daysFromCivil(year: year, month: month, day: day) - postgresEpochDays, start + 10)
     }
 
     private static func number(_ bytes: [UInt8], _ start: Int, _ count: Int) -> Int? {

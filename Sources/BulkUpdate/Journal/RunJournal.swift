@@ -508,7 +508,7 @@ package struct RunJournal: Sendable {
     /// The current time as ISO 8601 text (UTC), for the journal's time columns.
     package static func now() -> String {
         let micros = ValueParsing.microseconds(from: Date()) ?? 0
-        return ValueParsing.formatTimestamp(micros) + "Z"
+        return ValueParsing.formatTimestamp(micros, offset: "Z")
     }
 
     /// How long a resumed run watches the heartbeat of the run it resumes, when that one looks alive, before taking

@@ -219,8 +219,7 @@ extension TimestampValue: PostgresElement {
         bytes.storeBytes(of: self.microseconds.bigEndian, as: Int64.self)
     }
     package func writeCopyText(kind: ColumnType.Kind, into buffer: inout ByteBuffer) {
-        buffer.writeString(ValueParsing.formatTimestamp(self.microseconds))
-        if kind == .timestamptz { buffer.writeString("+00") }
+        buffer.writeString(ValueParsing.formatTimestamp(self.microseconds, offset: kind == .timestamptz ? "+00" : ""))
     }
 }
 

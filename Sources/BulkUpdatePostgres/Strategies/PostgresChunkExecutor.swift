@@ -223,6 +223,13 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     /// 10,000-row chunk's undo took 1.2 ms to compress and store instead of 6–7 ms with the default `pglz`, for a
     /// fifth more space. Reading it back needs nothing: each stored value names its method.
     ///
+    /// The values the server writes as text for the chunk (the undo, the conflicts) are in the forms this tool reads
+    /// back exactly, whatever the role or database sets: dates as ISO (`DateStyle`; its day-month order, which only
+    /// input uses, is left as it is), floats with every digit (`extra_float_digits = 3`, which PostgreSQL 12 and
+    /// later read as "shortest exact") and `bytea` as hex. A role with `extra_float_digits = 0` otherwise kept undo
+    /// rounded to 15 digits, and one with `bytea_output = escape` undo that a revert would have written back as other
+    /// bytes. A caller's transaction is given back its own settings (`restoringSettings`).
+    ///
     /// With `runLock` (a journaled run's id), the transaction holds the run's advisory lock shared
     /// (``RunJournal/lockClass``), so that a revert marks the run only between chunks (see
     /// ``RunJournal/markReverted(postgres:)``).
@@ -247,6 +254,9 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                 ", set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
                 + ", set_config('plan_cache_mode', 'force_generic_plan', true)"
         }
+        sql +=
+            ", set_config('DateStyle', 'ISO', true), set_config('extra_float_digits', '3', true)"
+            + ", set_config('bytea_output', 'hex', true)"
         if lz4 { sql += ", set_config('default_toast_compression', 'lz4', true)" }
         if let runLock {
             binds.append(runLock)
