@@ -354,7 +354,7 @@ package struct PostgresBackend: BulkUpdateBackend {
                     }
                     if plan.options.savesUndo {
                         var header = PostgresBindings(capacity: 4)
-                        for value in journal.undoHeader(plan) { header.append(value) }
+                        for value in journal.undoHeader(plan, storageClasses: false) { header.append(value) }
                         _ = try await db.query(journal.insertUndoHeader, header)
                     }
                 }

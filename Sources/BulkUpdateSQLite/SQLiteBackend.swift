@@ -305,7 +305,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 if plan.options.savesUndo {
                     try await self.connection.execute(
                         journal.insertUndoHeader,
-                        journal.undoHeader(plan).map { .text($0) }
+                        journal.undoHeader(plan, storageClasses: true).map { .text($0) }
                     )
                 }
                 return [:]

@@ -176,6 +176,51 @@ struct UndoTests {
         }
     }
 
+    @Test("SQLite: revert puts back every value with the storage class it had, whatever the column's declared type")
+    func revertKeepsSQLiteStorageClasses() throws {
+        // SQLite lets any column hold a value of any class: integers in a DATETIME column, text in a BLOB one.
+        let columns = "id INTEGER PRIMARY KEY, f REAL, a, b BLOB, dt DATETIME, u UUID, n INTEGER, flag BOOL"
+        let rows = """
+            (1, 0.1 + 0.2, 5, 'text in a blob', 1700000000, x'00112233445566778899aabbccddeeff', 'abc', 'yes'),
+            (2, 1e-310, x'0aff', 7, '2026-12-02T07:13:16Z', 'A1B2C3D4-0000-0000-0000-000000000000', 1.5, 2),
+            (3, 9e999, 2.5, NULL, '2026-12-02 07:13:16+02:00', NULL, 9223372036854775807, NULL),
+            (4, -9e999, 'x', x'', 'yesterday', '', -1, 0)
+            """
+        try ApplyTarget.with(.sqlite, columns: columns, rows: rows) { target in
+            let names = ["f", "a", "b", "dt", "u", "n", "flag"]
+            // Each value's class and exact value (a real with every digit).
+            let select =
+                "SELECT "
+                + names.map {
+                    "typeof(\($0)), CASE typeof(\($0)) WHEN 'real' THEN printf('%!.17g', \($0)) ELSE quote(\($0)) END"
+                }.joined(separator: ", ") + " FROM \(target.table) ORDER BY id"
+            let before = try PythonSQLite.query(target.database, select)
+            var csv = "id," + names.joined(separator: ",") + "\n"
+            for id in 1...4 {
+                csv +=
+                    "\(id),\(id).5,new,\\x0\(id),2020-01-0\(id) 00:00:00,00000000-0000-0000-0000-00000000000\(id),\(id),true\n"
+            }
+            let runID = "classes-\(UUID().uuidString.prefix(8))"
+            let applied = try target.apply(["--input", try target.write("fix.csv", csv), "--run-id", runID])
+            #expect(applied.status == 0, streams(applied))
+            let after = try PythonSQLite.query(target.database, select)
+            #expect(after != before)
+
+            let reverted = try self.runs(target, ["revert", runID])
+            #expect(reverted.status == 0, streams(reverted))
+            #expect(try PythonSQLite.query(target.database, select) == before, "the revert did not restore every class")
+            // Reverting the revert writes the run's values again, as they were written.
+            let redone = try self.runs(target, ["revert", "revert-\(runID)"])
+            #expect(redone.status == 0, streams(redone))
+            #expect(try PythonSQLite.query(target.database, select) == after)
+            // The export writes each value's text: integers and reals as numbers, blobs as hex.
+            let export = try self.runs(target, ["export", runID, "--undo", target.path("undo.csv")])
+            #expect(export.status == 0, streams(export))
+            let exported = try String(contentsOfFile: target.path("undo.csv"), encoding: .utf8)
+            #expect(exported.hasPrefix("id,f,a,b,dt,u,n,flag\n1,0.30000000000000004,5,text in a blob,1700000000,"))
+        }
+    }
+
     @Test(
         "PostgreSQL: a chunk's undo is compressed with LZ4 where the server has it, and reverts to the exact table",
         .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason)

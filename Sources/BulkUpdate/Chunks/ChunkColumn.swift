@@ -135,6 +135,11 @@ package struct TimestampColumn: TypedColumn {
     package var values: [TimestampValue?] = []
 }
 
+package struct StoredColumn: TypedColumn {
+    package let type: ColumnType
+    package var values: [StoredValue?] = []
+}
+
 extension ColumnType {
     /// An empty column for this type's family, with room for `capacity` values.
     package func makeColumn(capacity: Int = 0) -> any ChunkColumn {
@@ -152,6 +157,7 @@ extension ColumnType {
         case .uuid: reserved(UUIDColumn(type: self))
         case .date: reserved(DateColumn(type: self))
         case .timestamp, .timestamptz: reserved(TimestampColumn(type: self))
+        case .stored: reserved(StoredColumn(type: self))
         }
     }
 

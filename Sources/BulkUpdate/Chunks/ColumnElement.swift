@@ -267,6 +267,67 @@ extension TimestampValue: ColumnElement {
     package var rendered: String { "'\(ValueParsing.formatTimestamp(self.microseconds))'" }
 }
 
+/// A SQLite value with its storage class, written as it is (``ColumnType/Kind/stored``).
+package enum StoredValue: Sendable, Hashable {
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+}
+
+extension StoredValue: ColumnElement {
+    /// Each value as the class it has: a boolean as an integer, 0 or 1.
+    package static func checked(_ value: BulkUpdateValue, for type: ColumnType) throws(CellError) -> StoredValue {
+        switch value.storage {
+        case .int(let number): return .integer(number)
+        case .double(let number): return .real(number)
+        case .string(let text): return .text(text)
+        case .bytes(let bytes): return .blob(bytes)
+        case .bool(let flag): return .integer(flag ? 1 : 0)
+        default: throw type.mismatch(value)
+        }
+    }
+
+    package var stableHash: UInt64 {
+        switch self {
+        case .integer(let number): number.stableHash
+        case .real(let number): number.stableHash
+        case .text(let text): text.stableHash
+        case .blob(let bytes): bytes.stableHash
+        }
+    }
+
+    /// SQLite's order of classes (numbers, then text, then blobs), then the values.
+    package static func order(_ lhs: StoredValue, _ rhs: StoredValue) -> Int {
+        switch (lhs, rhs) {
+        case (.integer(let a), .integer(let b)): Int64.order(a, b)
+        case (.real(let a), .real(let b)): Double.order(a, b)
+        case (.integer(let a), .real(let b)): Double.order(Double(a), b)
+        case (.real(let a), .integer(let b)): Double.order(a, Double(b))
+        case (.text(let a), .text(let b)): String.order(a, b)
+        case (.blob(let a), .blob(let b)): [UInt8].order(a, b)
+        default: lhs.classOrder < rhs.classOrder ? -1 : 1
+        }
+    }
+
+    private var classOrder: Int {
+        switch self {
+        case .integer, .real: 0
+        case .text: 1
+        case .blob: 2
+        }
+    }
+
+    package var rendered: String {
+        switch self {
+        case .integer(let number): number.rendered
+        case .real(let number): number.rendered
+        case .text(let text): text.rendered
+        case .blob(let bytes): bytes.rendered
+        }
+    }
+}
+
 // MARK: - Checks shared by the element types
 
 extension ColumnType {

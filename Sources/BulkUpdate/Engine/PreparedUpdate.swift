@@ -24,7 +24,8 @@ package struct PreparedUpdate<Backend: BulkUpdateBackend>: Sendable {
 
     /// Checks a request against the catalog: the options, the table, the key columns (by default the primary key),
     /// the set columns (which may depend on the table: `setColumns` is given its schema) and the privileges the run
-    /// needs. Writes nothing.
+    /// needs. Writes nothing. The columns `storingAsGiven` take their values as given, never converted to the
+    /// declared type (``ColumnType/Kind/stored``, SQLite's): a revert's previous values.
     ///
     /// - Throws: ``BulkUpdateError`` whose ``BulkUpdateError/partialReport`` says nothing was written.
     package static func prepare(
@@ -32,6 +33,7 @@ package struct PreparedUpdate<Backend: BulkUpdateBackend>: Sendable {
         table: String,
         keyColumns: [String]?,
         setColumns: (TableSchema) throws -> [String],
+        storingAsGiven: [String] = [],
         options: BulkUpdateOptions,
         logger: Logger
     ) async throws -> Self {
@@ -43,6 +45,7 @@ package struct PreparedUpdate<Backend: BulkUpdateBackend>: Sendable {
             options = try backend.resolve(options, logger: logger)
             let name = try BulkUpdateTableName(parsing: table)
             let schema = try await backend.describe(name, options: options, logger: logger)
+                .storingAsGiven(storingAsGiven)
             columns = try setColumns(schema)
             let plan = try UpdatePlan(table: schema, keyColumns: keyColumns, setColumns: columns, options: options)
             try await backend.preflight(plan, logger: logger)

@@ -138,19 +138,26 @@ package struct RunJournal: Sendable {
         "run_id", "worker", "chunk", "part", "rows", "positions", "key_values", "old_values", "new_values", "repeated",
     ]
 
-    /// Parameters: run id, the table and key columns, the set columns (JSON arrays): a run's first undo row.
+    /// Parameters: run id, the table and key columns, the set columns (JSON arrays), and what the first row's key
+    /// values hold: `[]`, or ``storageClassesMark``. A run's first undo row.
     package var insertUndoHeader: SQL {
         "INSERT INTO \(self.undoTable) (\(SQL.list(Self.undoColumns.map(SQL.identifier))))"
-            + " VALUES (\(self.text(1)), -1, -1, 0, 0, '[]', '[]', \(self.text(2)), \(self.text(3)), '[]')"
+            + " VALUES (\(self.text(1)), -1, -1, 0, 0, '[]', \(self.text(4)), \(self.text(2)), \(self.text(3)), '[]')"
     }
 
-    /// The parameters of ``insertUndoHeader`` for `plan`'s run.
-    package func undoHeader(_ plan: UpdatePlan) -> [String] {
+    /// The parameters of ``insertUndoHeader`` for `plan`'s run; `storageClasses` when its previous and written values
+    /// keep their SQLite storage classes (``UndoValue``).
+    package func undoHeader(_ plan: UpdatePlan, storageClasses: Bool) -> [String] {
         [
             self.runID, Self.jsonArray([plan.table.name.quoted] + plan.keyColumns.map(\.name)),
-            Self.jsonArray(plan.setColumns.map(\.name)),
+            Self.jsonArray(plan.setColumns.map(\.name)), storageClasses ? Self.storageClassesMark : "[]",
         ]
     }
+
+    /// The key values of a run's first undo row when its undo keeps SQLite's storage classes: its previous and
+    /// written values are ``UndoValue``s, and a revert writes them back as they were (``ColumnType/Kind/stored``).
+    /// Undo kept before has `[]` there and only text.
+    package static let storageClassesMark = #"["storage classes"]"#
 
     /// The runs that kept undo: one row per run id, in either undo table (`legacy`: the one of earlier versions).
     package func selectRunsWithUndo(legacy: Bool) -> SQL {
@@ -159,12 +166,14 @@ package struct RunJournal: Sendable {
             : "SELECT run_id FROM \(self.undoTable) WHERE worker = -1"
     }
 
-    /// The run id parameter's first undo row: (table and key columns, set columns), as text.
+    /// The run id parameter's first undo row: (table and key columns, set columns, ``storageClassesMark`` or
+    /// another text), as text.
     package func selectUndoHeader(legacy: Bool) -> SQL {
         legacy
-            ? "SELECT old_values, new_values FROM \(self.legacyUndoTable) WHERE run_id = \(self.text(1))"
+            ? "SELECT old_values, new_values, key_values FROM \(self.legacyUndoTable) WHERE run_id = \(self.text(1))"
                 + " AND key_values = ''"
-            : "SELECT old_values, new_values FROM \(self.undoTable) WHERE run_id = \(self.text(1)) AND worker = -1"
+            : "SELECT old_values, new_values, key_values FROM \(self.undoTable) WHERE run_id = \(self.text(1))"
+                + " AND worker = -1"
     }
 
     /// The run id parameter's undo rows, in the order a revert reads them: worker, chunk, part, and the number of
@@ -257,19 +266,22 @@ package struct RunJournal: Sendable {
         return values
     }
 
-    /// Reads an undo row's key, old or new values (a JSON array of `columns` arrays of `rows` values each, a column
-    /// each) back as rows; `nil` when it is not that.
+    /// Reads an undo row's key values (a JSON array of `columns` arrays of `rows` values each, a column each) back as
+    /// rows of text (see ``undoValues(ofJSONColumns:columns:rows:)``); `nil` when it is not that.
     package static func rows(ofJSONColumns text: String, columns: Int, rows: Int) -> [[String?]]? {
-        guard let arrays = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any], arrays.count == columns
+        Self.undoValues(ofJSONColumns: text, columns: columns, rows: rows)?.map { row in row.map { $0?.text } }
+    }
+
+    /// Reads an undo row's previous or written values (a JSON array of `columns` arrays of `rows` values each, a
+    /// column each) back as rows of ``UndoValue``s; `nil` when it is not that.
+    ///
+    /// `JSONDecoder` reads an integer from its digits; `JSONSerialization` reads some (`-9223372036854775807`) as a
+    /// double, which cannot hold every integer.
+    package static func undoValues(ofJSONColumns text: String, columns: Int, rows: Int) -> [[UndoValue?]]? {
+        guard let arrays = try? JSONDecoder().decode([[UndoValue.Element]].self, from: Data(text.utf8)),
+            arrays.count == columns, arrays.allSatisfy({ $0.count == rows })
         else { return nil }
-        var values: [[String?]] = []
-        for array in arrays {
-            guard let array = array as? [Any], let column = Self.strings(array), column.count == rows else {
-                return nil
-            }
-            values.append(column)
-        }
-        return (0..<rows).map { row in values.map { $0[row] } }
+        return (0..<rows).map { row in arrays.map { $0[row].value } }
     }
 
     /// A JSON array of integers (an undo row's repeated positions).
@@ -631,5 +643,71 @@ extension Chunk {
             )
         }
         return true
+    }
+}
+
+/// A previous or written value in an undo row: text, as the database showed it; or, where the undo keeps SQLite's
+/// storage classes (``RunJournal/storageClassesMark``), an integer (a JSON number), a real or a blob (a class and
+/// a text: `["r","0.30000000000000004"]`, `["b","0aff"]`). SQLite lets a column of any declared type hold a value
+/// of any class; a revert writes each back with the class it had.
+package enum UndoValue: Sendable, Hashable {
+    case text(String)
+    case integer(Int64)
+    case real(Double)
+    case blob([UInt8])
+
+    /// One value of an undo row's JSON: text, an integer, NULL, or a class and a text.
+    struct Element: Decodable {
+        let value: UndoValue?
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if container.decodeNil() {
+                self.value = nil
+            } else if let text = try? container.decode(String.self) {
+                self.value = .text(text)
+            } else if let number = try? container.decode(Int64.self) {
+                self.value = .integer(number)
+            } else if let value = UndoValue(try container.decode([String].self)) {
+                self.value = value
+            } else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an undo value")
+            }
+        }
+    }
+
+    /// `["r", "0.30000000000000004"]`, `["b", "0aff"]`; `nil` when the pair is not one.
+    init?(_ pair: [String]) {
+        guard pair.count == 2 else { return nil }
+        let text = pair[1]
+        switch pair[0] {
+        case "r":
+            guard let number = Double(text) else { return nil }
+            self = .real(number)
+        case "b":
+            guard let bytes = ValueParsing.bytea("\\x" + text) else { return nil }
+            self = .blob(bytes)
+        default: return nil
+        }
+    }
+
+    /// The value as a change file holds it: a number's digits, a blob's `\x` hex, text as it is.
+    package var text: String {
+        switch self {
+        case .text(let text): text
+        case .integer(let number): String(number)
+        case .real(let number): "\(number)"
+        case .blob(let bytes): "\\x" + bytes.map(SQLText.hex).joined()
+        }
+    }
+
+    /// The value as a row carries it: each class as its own kind of value.
+    package var value: BulkUpdateValue {
+        switch self {
+        case .text(let text): .string(text)
+        case .integer(let number): .int(number)
+        case .real(let number): .double(number)
+        case .blob(let bytes): .bytes(bytes)
+        }
     }
 }

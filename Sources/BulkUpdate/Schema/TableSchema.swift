@@ -19,6 +19,15 @@ package struct TableSchema: Sendable {
     package func column(named name: String) -> ColumnSchema? {
         self.columns.first { $0.name == name }
     }
+
+    /// The schema with the columns `names` of kind ``ColumnType/Kind/stored``: their values are written as given.
+    package func storingAsGiven(_ names: [String]) -> TableSchema {
+        var schema = self
+        for index in schema.columns.indices where names.contains(schema.columns[index].name) {
+            schema.columns[index].type.kind = .stored
+        }
+        return schema
+    }
 }
 
 /// One column as the catalog describes it.
@@ -56,6 +65,10 @@ package struct ColumnType: Sendable, Hashable {
         /// its text form and parsed by the database, which checks such values before the first write
         /// (``ColumnType/isServerChecked``).
         case textual
+        /// A SQLite value written with the storage class it comes with (integer, real, text or blob), never
+        /// converted: what `runs revert` writes back on SQLite, where a column of any declared type may hold a
+        /// value of any class (``StoredValue``). Never a catalog's kind.
+        case stored
     }
 
     package var kind: Kind

@@ -14,7 +14,8 @@ package enum PostgresWire {
         case .int64: 20
         case .float32: 700
         case .float64: 701
-        case .numeric, .text, .json, .jsonb, .textual: 25
+        // `stored` is SQLite's alone and never reaches PostgreSQL.
+        case .numeric, .text, .json, .jsonb, .textual, .stored: 25
         case .bytea: 17
         case .uuid: 2950
         case .date: 1082
@@ -31,7 +32,7 @@ package enum PostgresWire {
         case .int64: 1016
         case .float32: 1021
         case .float64: 1022
-        case .numeric, .text, .json, .jsonb, .textual: 1009
+        case .numeric, .text, .json, .jsonb, .textual, .stored: 1009
         case .bytea: 1001
         case .uuid: 2951
         case .date: 1182

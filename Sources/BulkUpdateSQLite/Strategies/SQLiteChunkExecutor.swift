@@ -241,9 +241,10 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     static func undoInsert(_ sql: UpdateSQL, rows: Int, journal: RunJournal) -> SQL {
         let plan = sql.plan
         let first = rows * (plan.columns.count + 1) + 1
-        func json(_ alias: SQL, _ columns: [ColumnSchema]) -> SQL {
-            let arrays = columns.map {
-                "json_group_array(\(Self.dialect.text("\(alias).\(identifier: $0.name)", $0)))" as SQL
+        func json(_ alias: SQL, _ columns: [ColumnSchema], classes: Bool) -> SQL {
+            let arrays = columns.map { column -> SQL in
+                let value: SQL = "\(alias).\(identifier: column.name)"
+                return "json_group_array(\(classes ? Self.undoValue(value) : Self.dialect.text(value, column)))"
             }
             return "json_array(\(SQL.list(arrays)))"
         }
@@ -253,11 +254,24 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         // The aggregates read the joined rows in one pass, in the same order.
         return "INSERT INTO \(journal.undoTable) (\(SQL.list(RunJournal.undoColumns.map(SQL.identifier))))"
             + " SELECT r.run_id, r.worker, r.chunk, r.part, count(*), json_group_array(u.\(UpdateSQL.ordinalName)),"
-            + " \(json("t", plan.keyColumns)), \(json("t", plan.setColumns)), \(json("u", plan.setColumns)), r.repeated"
+            + " \(json("t", plan.keyColumns, classes: false)), \(json("t", plan.setColumns, classes: true)),"
+            + " \(json("u", plan.setColumns, classes: true)), r.repeated"
             + " FROM \(sql.table) AS t JOIN \(sql.valuesSource(rows: rows, ordinal: true)) ON \(sql.match)"
             + " JOIN (SELECT \(parameter: first) AS run_id, \(parameter: first + 1) AS worker,"
             + " \(parameter: first + 2) AS chunk, \(parameter: first + 3) AS part, \(parameter: first + 4) AS repeated)"
             + " AS r ON 1 = 1 WHERE \(SQL.list(written, separator: " AND ")) HAVING count(*) > 0"
+    }
+
+    /// `value` as an undo row holds a previous or written value, with its storage class (``UndoValue``): text as a
+    /// JSON string, an integer as a JSON number, a real as `["r","0.30000000000000004"]` (17 significant digits,
+    /// which read back as the same double; SQLite's JSON writes 15), a blob as `["b","0aff"]`. Key values stay text:
+    /// the run found its rows with them, converted to the key's type.
+    ///
+    /// Building a JSON array per value costs: for 100,000 integers, 35–50 ms against 11–18 ms as numbers (SQLite
+    /// 3.40); text and integers, the common classes, pass as they are.
+    static func undoValue(_ value: SQL) -> SQL {
+        "CASE typeof(\(value)) WHEN 'real' THEN json_array('r', printf('%!.17g', \(value)))"
+            + " WHEN 'blob' THEN json_array('b', lower(hex(\(value)))) ELSE \(value) END"
     }
 
     /// Writes the chunk with the run's strategy; `changed` is what SQLite changed, `matched` the rows found when

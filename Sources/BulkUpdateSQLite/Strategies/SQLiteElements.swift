@@ -25,6 +25,7 @@ extension BytesColumn: SQLiteColumn {}
 extension UUIDColumn: SQLiteColumn {}
 extension DateColumn: SQLiteColumn {}
 extension TimestampColumn: SQLiteColumn {}
+extension StoredColumn: SQLiteColumn {}
 
 extension ChunkColumn {
     /// This column's SQLite encoding: every column type conforms above.
@@ -61,4 +62,15 @@ extension DateValue: SQLiteElement {
 
 extension TimestampValue: SQLiteElement {
     package var sqliteData: SQLiteData { .text(ValueParsing.formatTimestamp(self.microseconds)) }
+}
+
+extension StoredValue: SQLiteElement {
+    package var sqliteData: SQLiteData {
+        switch self {
+        case .integer(let number): .integer(SQLiteInt64(number))
+        case .real(let number): .float(number)
+        case .text(let text): .text(text)
+        case .blob(let bytes): .blob(ByteBuffer(bytes: bytes))
+        }
+    }
 }

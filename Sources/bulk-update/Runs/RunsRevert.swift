@@ -1,5 +1,6 @@
 import ArgumentParser
 import BulkUpdate
+import BulkUpdateSQLite
 import Foundation
 import Logging
 import Synchronization
@@ -15,17 +16,20 @@ struct UndoLog {
     let rows: Int
     /// Whether the undo is in the undo table of earlier versions (a row per changed row), not in the undo table.
     let legacy: Bool
+    /// Whether the previous and written values keep their SQLite storage classes
+    /// (``RunJournal/storageClassesMark``): a revert then writes them as they are.
+    let storageClasses: Bool
     /// The run's undo rows (worker, chunk, part), in the order they are read.
     let parts: [[String?]]
     /// The key values an earlier chunk of the run may have written too: their rows are merged (first previous
     /// values, last written values) and read last.
     let repeated: Set<[String?]>
 
-    /// One changed row: its key values, the values it held before the run, the values the run wrote (as text).
+    /// One changed row: its key values (as text), the values it held before the run, the values the run wrote.
     struct Row {
         var keys: [String?]
-        var old: [String?]
-        var new: [String?]
+        var old: [UndoValue?]
+        var new: [UndoValue?]
     }
 
     /// Reads run `runID`'s first undo row (its table and columns) and which undo rows it has, and counts its rows;
@@ -72,6 +76,7 @@ struct UndoLog {
                 let sets = header[1].flatMap(RunJournal.values(ofJSONArray:))?.compactMap({ $0 })
             else { continue }
             let keys = Array(tableAndKeys.dropFirst())
+            let storageClasses = header[2] == RunJournal.storageClassesMark
             try await found()
             if legacy {
                 let count = try await journal.rows(journal.journal.countLegacyUndo, [runID]).first?.first ?? nil
@@ -82,6 +87,7 @@ struct UndoLog {
                     setColumns: sets,
                     rows: count.flatMap { Int($0) } ?? 0,
                     legacy: true,
+                    storageClasses: false,
                     parts: [],
                     repeated: []
                 )
@@ -110,6 +116,7 @@ struct UndoLog {
                 setColumns: sets,
                 rows: max(0, rows),
                 legacy: false,
+                storageClasses: storageClasses,
                 parts: parts.map { Array($0.prefix(3)) },
                 repeated: repeated
             )
@@ -158,7 +165,9 @@ struct UndoLog {
                             + " \(cells[0] ?? "?")"
                     )
                 }
-                rows.append(Row(keys: keys, old: old, new: new))
+                rows.append(
+                    Row(keys: keys, old: old.map { $0.map(UndoValue.text) }, new: new.map { $0.map(UndoValue.text) })
+                )
             }
             cursor.after = page.count == RunJournal.undoPage ? page.last?[0] ?? nil : nil
             return rows
@@ -176,10 +185,10 @@ struct UndoLog {
                 RunJournal.rows(ofJSONColumns: $0, columns: self.keyColumns.count, rows: count)
             }),
             let old = cells[2].flatMap({
-                RunJournal.rows(ofJSONColumns: $0, columns: self.setColumns.count, rows: count)
+                RunJournal.undoValues(ofJSONColumns: $0, columns: self.setColumns.count, rows: count)
             }),
             let new = cells[3].flatMap({
-                RunJournal.rows(ofJSONColumns: $0, columns: self.setColumns.count, rows: count)
+                RunJournal.undoValues(ofJSONColumns: $0, columns: self.setColumns.count, rows: count)
             })
         else { throw Self.broken(self.runID, part: part) }
         var rows: [Row] = []
@@ -486,6 +495,8 @@ struct RunsRevert: AsyncParsableCommand {
             table: undo.table,
             keyColumns: undo.keyColumns,
             setColumns: { _ in undo.setColumns },
+            // Written as they were, whatever the columns' declared types (only SQLite keeps classes).
+            storingAsGiven: undo.storageClasses && backend is SQLiteBackend ? undo.setColumns : [],
             options: options,
             logger: logger
         )
@@ -519,7 +530,9 @@ struct UndoRows: AsyncSequence {
                 self.index = 0
                 self.buffer = rows.map { row in
                     self.line += 1
-                    let values = (row.keys + row.old + row.new).map { $0.map(BulkUpdateValue.string) ?? .null }
+                    let values =
+                        row.keys.map { $0.map(BulkUpdateValue.string) ?? .null }
+                        + (row.old + row.new).map { $0?.value ?? .null }
                     return BulkUpdateRow(values, line: self.line)
                 }
             }
@@ -560,7 +573,7 @@ struct RunsExport: AsyncParsableCommand {
                 var count = 0
                 try await undo.forEachPage(in: journal) { rows in
                     var text = ""
-                    for row in rows { text += ConflictsFile.line(row.keys + row.old) }
+                    for row in rows { text += ConflictsFile.line(row.keys + row.old.map { $0?.text }) }
                     try output.write(text)
                     count += rows.count
                 }
