@@ -104,9 +104,10 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 "PRAGMA busy_timeout = \(integer: Int(self.busyMilliseconds(plan.options)))"
             )
             var journaled: [RunJournal.Entry: RunJournal.Stored] = [:]
+            var storageClasses = true
             if let runID = plan.options.runID {
                 journal = RunJournal(runID: runID, schema: plan.journalSchema)
-                journaled = try await self.openJournal(journal!, plan: plan)
+                (journaled, storageClasses) = try await self.openJournal(journal!, plan: plan)
             }
             executor = SQLiteChunkExecutor(
                 connection: self.connection,
@@ -115,7 +116,8 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 maximumParameters: try await Self.maximumParameters(on: self.connection),
                 ownsTransactions: !plan.options.atomic,
                 journal: journal,
-                journaled: journaled
+                journaled: journaled,
+                storageClasses: storageClasses
             )
         } catch {
             throw SQLiteErrors.map(error, doing: "preparing the update")
@@ -250,10 +252,13 @@ package struct SQLiteBackend: BulkUpdateBackend {
     }
 
     /// Creates the journal tables when missing, then registers the run, or checks the run it resumes and returns
-    /// the chunks its journal holds.
-    private func openJournal(_ journal: RunJournal, plan: UpdatePlan) async throws -> [RunJournal.Entry: RunJournal
-        .Stored]
-    {
+    /// the chunks its journal holds; and whether the run's undo keeps storage classes (a new run's does; a resumed
+    /// run's as its first undo row says, so that a run started by an earlier version keeps the one form it began
+    /// with).
+    private func openJournal(
+        _ journal: RunJournal,
+        plan: UpdatePlan
+    ) async throws -> ([RunJournal.Entry: RunJournal.Stored], storageClasses: Bool) {
         try await self.lock.withLock {
             let schema = plan.journalSchema ?? plan.table.name.schema ?? "main"
             func columns(_ table: String) async throws -> [String] {
@@ -308,7 +313,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
                         journal.undoHeader(plan, storageClasses: true).map { .text($0) }
                     )
                 }
-                return [:]
+                return ([:], true)
             }
             let run = try await self.connection.execute(journal.selectRun, [.text(journal.runID)]).first
             try journal.checkResume(
@@ -349,7 +354,11 @@ package struct SQLiteBackend: BulkUpdateBackend {
                 journal.resumeRun,
                 [.text(journal.runID), .text(RunJournal.now()), rate, total, target]
             )
-            return journaled
+            let header =
+                plan.options.savesUndo
+                ? try await self.connection.execute(journal.selectUndoHeader(legacy: false), [.text(journal.runID)])
+                : []
+            return (journaled, header.first?.column("key_values")?.string == RunJournal.storageClassesMark)
         }
     }
 

@@ -221,6 +221,49 @@ struct UndoTests {
         }
     }
 
+    @Test("SQLite: a run an earlier version began keeps text undo when resumed, and reverts exactly")
+    func resumedRunKeepsItsUndoForm() throws {
+        try ApplyTarget.with(.sqlite, columns: "id INTEGER PRIMARY KEY, n INTEGER, f REAL, a") { target in
+            try target.execute(
+                "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 100)"
+                    + " INSERT INTO \(target.table) SELECT i, i, i + 0.5, i FROM s"
+            )
+            let before = try target.contents()
+            var csv = "id,n,f,a\n"
+            for id in 1...100 { csv += "\(id),\(id * 10),\(id).25,x\(id)\n" }
+            let input = try target.write("fix.csv", csv)
+            // The chunk holding id 60 fails; the chunks before it commit.
+            try target.execute(
+                "CREATE TRIGGER \(target.table)_block BEFORE UPDATE ON \(target.table) WHEN NEW.id = 60"
+                    + " BEGIN SELECT RAISE(ABORT, 'blocked'); END"
+            )
+            let runID = "form-\(UUID().uuidString.prefix(8))"
+            let failed = try target.apply(["--input", input, "--run-id", runID, "--chunk-size", "20"])
+            #expect(failed.status != 0, streams(failed))
+            // What an earlier version left: a first undo row without the mark.
+            try target.execute(
+                "DROP TRIGGER \(target.table)_block; UPDATE bulk_update_undo_chunks SET key_values = '[]'"
+                    + " WHERE run_id = '\(runID)' AND worker = -1"
+            )
+            let resumed = try target.apply(["--input", input, "--resume", runID, "--chunk-size", "20"])
+            #expect(resumed.status == 0, streams(resumed))
+            // The chunks the resume wrote (from the third on) kept text, as the version that began the run does.
+            func numbers(_ chunks: String) throws -> String? {
+                try PythonSQLite.query(
+                    target.database,
+                    "SELECT count(*) FROM bulk_update_undo_chunks AS u, json_tree(u.old_values) AS j"
+                        + " WHERE u.run_id = '\(runID)' AND u.worker >= 0 AND \(chunks)"
+                        + " AND j.type IN ('integer', 'real')"
+                ).first?.first ?? nil
+            }
+            #expect(try numbers("u.chunk >= 2") == "0")
+            #expect(try numbers("u.chunk < 2") == "80")  // ids 1 to 40, n and f: written before the mark was lost
+            let reverted = try self.runs(target, ["revert", runID])
+            #expect(reverted.status == 0, streams(reverted))
+            #expect(try target.contents() == before, "the revert did not restore the table")
+        }
+    }
+
     @Test(
         "PostgreSQL: a chunk's undo is compressed with LZ4 where the server has it, and reverts to the exact table",
         .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason)

@@ -85,6 +85,19 @@ struct ValueParsingTests {
                 == ValueParsing.timestamp("1850-01-01 00:00:00Z", withTimeZone: true)
         )
         #expect(ValueParsing.timestamp("2026-01-01 00:00:00+01:00:60", withTimeZone: true) == nil)
+        // Rounding at the seventh digit does not carry past the last microsecond.
+        #expect(ValueParsing.timestamp("294276-12-31 23:59:59.9999996", withTimeZone: false) == nil)
+    }
+
+    @Test func sqliteDatesAreYearsZeroToNineThousandNineHundredNinetyNine() throws {
+        // SQLite's date functions read 0000-01-01 and no infinity, BC or longer year.
+        #expect(ValueParsing.date("0000-01-01", extended: false) == ValueParsing.date("0001-01-01 BC"))
+        #expect(ValueParsing.timestamp("0000-02-29 12:00:00", withTimeZone: true, extended: false) != nil)
+        for text in ["infinity", "-infinity", "0044-03-15 BC", "12345-06-07"] {
+            #expect(ValueParsing.date(text, extended: false) == nil, "\(text)")
+            #expect(ValueParsing.timestamp(text, withTimeZone: false, extended: false) == nil, "\(text)")
+        }
+        #expect(ValueParsing.date("0000-01-01") == nil)  // PostgreSQL has no year 0
     }
 
     // MARK: Timestamps

@@ -231,8 +231,12 @@ extension DateValue: ColumnElement {
             guard let days = ValueParsing.days(from: date) else { throw CellError("date is out of range") }
             return DateValue(days: days)
         case .string(let text):
-            guard let days = ValueParsing.date(text) else {
-                throw type.expected("a date YYYY-MM-DD[ BC] from 4714-11-24 BC to 5874897-12-31, infinity or -infinity")
+            guard let days = ValueParsing.date(text, extended: type.acceptsExtendedDates) else {
+                throw type.expected(
+                    type.acceptsExtendedDates
+                        ? "a date YYYY-MM-DD[ BC] from 4714-11-24 BC to 5874897-12-31, infinity or -infinity"
+                        : "a date YYYY-MM-DD"
+                )
             }
             return DateValue(days: days)
         default: throw type.mismatch(value)
@@ -252,10 +256,18 @@ extension TimestampValue: ColumnElement {
             }
             return TimestampValue(microseconds: micros)
         case .string(let text):
-            guard let micros = ValueParsing.timestamp(text, withTimeZone: type.kind == .timestamptz) else {
+            guard
+                let micros = ValueParsing.timestamp(
+                    text,
+                    withTimeZone: type.kind == .timestamptz,
+                    extended: type.acceptsExtendedDates
+                )
+            else {
                 throw type.expected(
-                    "a timestamp YYYY-MM-DD HH:MM:SS[.ffffff][±HH:MM][ BC] from 4714-11-24 BC to 294276-12-31,"
-                        + " infinity or -infinity"
+                    type.acceptsExtendedDates
+                        ? "a timestamp YYYY-MM-DD HH:MM:SS[.ffffff][±HH:MM][ BC] from 4714-11-24 BC to 294276-12-31,"
+                            + " infinity or -infinity"
+                        : "a timestamp YYYY-MM-DD HH:MM:SS[.ffffff][±HH:MM]"
                 )
             }
             return TimestampValue(microseconds: micros)

@@ -259,12 +259,15 @@ package enum ValueParsing {
 
     /// `YYYY-MM-DD` (a year of 4 to 7 digits), `BC` after it for years before 1, or `infinity` / `-infinity` → days
     /// since 2000-01-01 (the infinities as ``dateInfinity`` and ``dateMinusInfinity``), within PostgreSQL's range
-    /// (4714-11-24 BC to 5874897-12-31).
-    package static func date(_ text: String) -> Int32? {
+    /// (4714-11-24 BC to 5874897-12-31). Without `extended` (SQLite, whose date functions read years 0000 to 9999
+    /// and nothing else), only `YYYY-MM-DD` with a year of 4 digits, 0000 included.
+    package static func date(_ text: String, extended: Bool = true) -> Int32? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if let sign = Self.infinitySign(trimmed) { return sign > 0 ? Self.dateInfinity : Self.dateMinusInfinity }
-        let (bytes, beforeChrist) = Self.era(trimmed)
-        guard let (days, end) = parseDate(bytes, beforeChrist: beforeChrist), end == bytes.count,
+        if extended, let sign = Self.infinitySign(trimmed) {
+            return sign > 0 ? Self.dateInfinity : Self.dateMinusInfinity
+        }
+        let (bytes, beforeChrist) = extended ? Self.era(trimmed) : (Array(trimmed.utf8), false)
+        guard let (days, end) = parseDate(bytes, beforeChrist: beforeChrist, extended: extended), end == bytes.count,
             days >= Self.firstDay, days < Self.dateEndDay
         else { return nil }
         return Int32(exactly: days)
@@ -274,14 +277,17 @@ package enum ValueParsing {
     /// to 7 digits), or `infinity` / `-infinity` → microseconds since 2000-01-01 00:00 (the infinities as
     /// ``timestampInfinity`` and ``timestampMinusInfinity``), within PostgreSQL's range (4714-11-24 00:00 BC to
     /// 294276-12-31 23:59:59.999999). With `withTimeZone`, an offset is applied (none means UTC); without, an offset
-    /// is ignored, as PostgreSQL's `timestamp` does.
-    package static func timestamp(_ text: String, withTimeZone: Bool) -> Int64? {
+    /// is ignored, as PostgreSQL's `timestamp` does. Without `extended` (SQLite), the date as ``date(_:extended:)``
+    /// takes it then, and no infinity.
+    package static func timestamp(_ text: String, withTimeZone: Bool, extended: Bool = true) -> Int64? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if let sign = Self.infinitySign(trimmed) {
+        if extended, let sign = Self.infinitySign(trimmed) {
             return sign > 0 ? Self.timestampInfinity : Self.timestampMinusInfinity
         }
-        let (bytes, beforeChrist) = Self.era(trimmed)
-        guard let (days, dateEnd) = parseDate(bytes, beforeChrist: beforeChrist) else { return nil }
+        let (bytes, beforeChrist) = extended ? Self.era(trimmed) : (Array(trimmed.utf8), false)
+        guard let (days, dateEnd) = parseDate(bytes, beforeChrist: beforeChrist, extended: extended) else {
+            return nil
+        }
         var index = dateEnd
         var seconds: Int64 = 0
         var micros: Int64 = 0
@@ -343,7 +349,9 @@ package enum ValueParsing {
         if !withTimeZone { offsetSeconds = 0 }
         let total = days * 86_400 + seconds - offsetSeconds
         guard total >= Self.firstDay * 86_400, total < Self.timestampEndDay * 86_400 else { return nil }
-        return total * 1_000_000 + micros
+        // Rounding at the seventh digit may carry into the next second, past the last one.
+        let value = total * 1_000_000 + micros
+        return value < Self.timestampEndDay * 86_400_000_000 ? value : nil
     }
 
     /// `date`'s day since 2000-01-01, within PostgreSQL's range.
@@ -413,16 +421,18 @@ package enum ValueParsing {
 
     // MARK: Helpers
 
-    /// `YYYY-MM-DD` at the start of `bytes` (a year of 4 to 7 digits, counted back from 1 BC when `beforeChrist`)
-    /// → days since 2000-01-01, and the index after it.
-    private static func parseDate(_ bytes: [UInt8], beforeChrist: Bool) -> (Int64, Int)? {
+    /// `YYYY-MM-DD` at the start of `bytes` (a year of 4 to 7 digits from 1, counted back from 1 BC when
+    /// `beforeChrist`; without `extended`, of 4 digits from 0) → days since 2000-01-01, and the index after it.
+    private static func parseDate(_ bytes: [UInt8], beforeChrist: Bool, extended: Bool) -> (Int64, Int)? {
         var yearDigits = 0
         while yearDigits < bytes.count, isDigit(bytes[yearDigits]) { yearDigits += 1 }
-        guard (4...7).contains(yearDigits), let written = number(bytes, 0, yearDigits) else { return nil }
+        guard (4...(extended ? 7 : 4)).contains(yearDigits), let written = number(bytes, 0, yearDigits) else {
+            return nil
+        }
         let start = yearDigits - 4  // the rest as in YYYY-MM-DD
         guard bytes.count >= start + 10, bytes[start + 4] == UInt8(ascii: "-"), bytes[start + 7] == UInt8(ascii: "-"),
             let month = number(bytes, start + 5, 2), let day = number(bytes, start + 8, 2), (1...12).contains(month),
-            written >= 1
+            written >= 1 || !extended
         else { return nil }
         let year = beforeChrist ? 1 - written : written
         guard day >= 1, day <= daysInMonth(year: year, month: month) else { return nil }

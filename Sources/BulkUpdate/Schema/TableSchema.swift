@@ -97,6 +97,10 @@ package struct ColumnType: Sendable, Hashable {
     package var comparesAsText = false
     /// Whether NaN can be stored (SQLite stores NaN as NULL, so it refuses it).
     package var acceptsNaN = true
+    /// Whether dates and timestamps take PostgreSQL's forms beyond the years 0001 to 9999: `infinity`, `-infinity`,
+    /// `BC` and years of 5 to 7 digits. SQLite's date functions read none of them (they read years 0000 to 9999), so
+    /// SQLite columns take the years 0000 to 9999 only.
+    package var acceptsExtendedDates = true
 
     package init(kind: Kind, sqlName: String, displayName: String? = nil, maximumLength: Int? = nil) {
         self.kind = kind

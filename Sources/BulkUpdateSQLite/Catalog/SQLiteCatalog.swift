@@ -43,6 +43,7 @@ enum SQLiteCatalog {
             if position > 0 { primaryKey.append((Int(position), column)) }
             var type = ColumnType(kind: Self.kind(declared: declared), sqlName: declared.isEmpty ? "ANY" : declared)
             type.acceptsNaN = false  // SQLite stores a NaN as NULL
+            type.acceptsExtendedDates = false  // SQLite's date functions read years 0000 to 9999 only
             columns.append(
                 ColumnSchema(
                     name: column,

@@ -36,6 +36,8 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     /// The run's journal, and the chunks it already holds when resuming.
     package let journal: RunJournal?
     package let journaled: [RunJournal.Entry: RunJournal.Stored]
+    /// Whether the undo keeps storage classes (``RunJournal/storageClassesMark``).
+    let storageClasses: Bool
 
     init(
         connection: SQLiteConnection,
@@ -44,10 +46,12 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         maximumParameters: Int,
         ownsTransactions: Bool,
         journal: RunJournal? = nil,
-        journaled: [RunJournal.Entry: RunJournal.Stored] = [:]
+        journaled: [RunJournal.Entry: RunJournal.Stored] = [:],
+        storageClasses: Bool = true
     ) {
         self.journal = journal
         self.journaled = journaled
+        self.storageClasses = storageClasses
         self.connection = connection
         self.lock = lock
         self.sql = UpdateSQL(plan: plan, dialect: Self.dialect)
@@ -219,7 +223,9 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     /// ``BulkUpdateOptions/keepsUndo``).
     private func saveUndo(_ chunk: Chunk, rows: Range<Int>, part: Int, journal: RunJournal) async throws {
         let statement = self.undoInserts.statement(rows: rows.count) {
-            SQLiteStatement(Self.undoInsert(self.sql, rows: $0, journal: journal))
+            SQLiteStatement(
+                Self.undoInsert(self.sql, rows: $0, journal: journal, storageClasses: self.storageClasses)
+            )
         }
         let repeated = chunk.repeated.filter(rows.contains)
         try await self.connection.execute(
@@ -238,7 +244,7 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
     /// Parameters are numbered in the order the text uses them: SQLite looks up a `?N` below the highest number
     /// seen so far in a list, so a statement that named the run id (`?30001`) before the rows' 30,000 parameters
     /// took a second to prepare for each 10,000-row chunk.
-    static func undoInsert(_ sql: UpdateSQL, rows: Int, journal: RunJournal) -> SQL {
+    static func undoInsert(_ sql: UpdateSQL, rows: Int, journal: RunJournal, storageClasses: Bool = true) -> SQL {
         let plan = sql.plan
         let first = rows * (plan.columns.count + 1) + 1
         func json(_ alias: SQL, _ columns: [ColumnSchema], classes: Bool) -> SQL {
@@ -254,8 +260,8 @@ package struct SQLiteChunkExecutor: JournaledChunkExecutor {
         // The aggregates read the joined rows in one pass, in the same order.
         return "INSERT INTO \(journal.undoTable) (\(SQL.list(RunJournal.undoColumns.map(SQL.identifier))))"
             + " SELECT r.run_id, r.worker, r.chunk, r.part, count(*), json_group_array(u.\(UpdateSQL.ordinalName)),"
-            + " \(json("t", plan.keyColumns, classes: false)), \(json("t", plan.setColumns, classes: true)),"
-            + " \(json("u", plan.setColumns, classes: true)), r.repeated"
+            + " \(json("t", plan.keyColumns, classes: false)), \(json("t", plan.setColumns, classes: storageClasses)),"
+            + " \(json("u", plan.setColumns, classes: storageClasses)), r.repeated"
             + " FROM \(sql.table) AS t JOIN \(sql.valuesSource(rows: rows, ordinal: true)) ON \(sql.match)"
             + " JOIN (SELECT \(parameter: first) AS run_id, \(parameter: first + 1) AS worker,"
             + " \(parameter: first + 2) AS chunk, \(parameter: first + 3) AS part, \(parameter: first + 4) AS repeated)"
