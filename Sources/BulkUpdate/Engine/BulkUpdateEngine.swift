@@ -153,6 +153,7 @@ package enum BulkUpdateEngine {
         let monitor = probe.map {
             RunMonitor(probe: $0, state: state, options: options, total: options.totalRows, logger: logger)
         }
+        monitor?.holdUntilFirstChecks()
         await withTaskGroup(of: Void.self) { watched in
             if let monitor { watched.addTask { await monitor.run() } }
             if let metrics = state.metrics { watched.addTask { await metrics.watch(state.control) } }

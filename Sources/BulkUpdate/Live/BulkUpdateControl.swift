@@ -42,6 +42,9 @@ public final class BulkUpdateControl: Sendable {
         var rowsPerSecondChanged = false
         var targetChunkSeconds: Double?
         var replicaLagSeconds: Double?
+        /// Pause causes on only until their check first answers (``awaitFirstAnswer(_:_:)``): not counted as paused
+        /// time unless the check then pauses the run.
+        var unanswered: Set<PauseCause> = []
     }
 
     let state = Mutex(State())
@@ -108,14 +111,28 @@ public final class BulkUpdateControl: Sendable {
         let now = ContinuousClock.now
         self.state.withLock { state in
             if active {
+                // A check that pauses at its first answer paused the run from the start.
+                state.unanswered.remove(cause)
                 if let current = state.pauses[cause] {
                     state.pauses[cause] = (detail, current.since)
                 } else {
                     state.pauses[cause] = (detail, now)
                 }
-            } else if let ended = state.pauses.removeValue(forKey: cause) {
+            } else if let ended = state.pauses.removeValue(forKey: cause), state.unanswered.remove(cause) == nil {
                 state.pausedSeconds[cause, default: 0] += BulkUpdateEngine.seconds(now - ended.since)
             }
+        }
+    }
+
+    /// Holds the run for `cause` until its check first answers (``setPause(_:_:active:)``): no chunk starts before
+    /// the check has said whether the run may write. The wait counts as paused time only if the check then pauses
+    /// the run.
+    package func awaitFirstAnswer(_ cause: PauseCause, _ detail: String) {
+        let now = ContinuousClock.now
+        self.state.withLock { state in
+            guard state.pauses[cause] == nil else { return }
+            state.pauses[cause] = (detail, now)
+            state.unanswered.insert(cause)
         }
     }
 
@@ -128,7 +145,7 @@ public final class BulkUpdateControl: Sendable {
         let now = ContinuousClock.now
         return self.state.withLock { state in
             var total = state.pausedSeconds
-            for (cause, pause) in state.pauses {
+            for (cause, pause) in state.pauses where !state.unanswered.contains(cause) {
                 total[cause, default: 0] += BulkUpdateEngine.seconds(now - pause.since)
             }
             return total

@@ -66,6 +66,18 @@ struct RunMonitor: Sendable {
         }
     }
 
+    /// Holds the run until each health check has answered once: a worker would otherwise start its first chunk
+    /// before the first check, while the check may say the run must wait. Called before the workers start.
+    func holdUntilFirstChecks() {
+        let control = self.state.control
+        if self.options.maximumReplicaLag != nil {
+            control.awaitFirstAnswer(.replicaLag, "waiting for the first replica lag check")
+        }
+        if self.options.pauseWhen != nil {
+            control.awaitFirstAnswer(.healthCheck, "waiting for the pause-when query's first answer")
+        }
+    }
+
     /// Runs the health checks every ``BulkUpdateOptions/healthCheckInterval``.
     private func watchHealth() async {
         let control = self.state.control
