@@ -191,8 +191,7 @@ package struct SQLiteBackend: BulkUpdateBackend {
     func busyMilliseconds(_ options: BulkUpdateOptions) -> Int64 {
         let timeout = options.lockTimeout ?? self.busyTimeout
         guard timeout > .zero || options.lockTimeout == nil else { return Int64(Int32.max) }
-        let (seconds, attoseconds) = timeout.components
-        return max(0, min(Int64(Int32.max), seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+        return Int64(SQLiteBulkUpdater.milliseconds(timeout))
     }
 
     // See `BulkUpdateBackend.preflight(_:logger:)`.

@@ -140,6 +140,11 @@ public struct SQLiteBulkUpdater: Sendable {
             throw SQLiteErrors.map(error, doing: "opening \(location)")
         }
         do {
+            // SQLiteNIO opens every connection with a busy handler that retries at once and forever: a statement
+            // that meets another process's lock spins a core until the lock goes. The busy timeout replaces it
+            // here, before any statement, so that every connection waits (sleeping) at most `busyTimeout`; a run
+            // sets its own (``BulkUpdateOptions/lockTimeout``) for its chunks.
+            try await connection.execute("PRAGMA busy_timeout = \(integer: Self.milliseconds(busyTimeout))")
             if created {
                 try await connection.execute("PRAGMA journal_mode = WAL")
             }
@@ -154,6 +159,12 @@ public struct SQLiteBulkUpdater: Sendable {
             try? await connection.close()
             throw SQLiteErrors.map(error, doing: "the update")
         }
+    }
+
+    /// `duration` in whole milliseconds, within what `PRAGMA busy_timeout` takes.
+    static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(max(0, min(Int64(Int32.max), seconds * 1000 + attoseconds / 1_000_000_000_000_000)))
     }
 
     /// The backend behind this updater, for the command-line tool.

@@ -203,41 +203,6 @@ struct ApplyCommand: AsyncParsableCommand {
     )
     var noUndo = false
 
-    @Option(help: "Write at most this many rows per second across all workers (for live databases).")
-    var maxRowsPerSecond: Int?
-
-    @Option(
-        help: """
-            Pause while a standby's replay lag is over this many seconds (PostgreSQL): the standbys given with \
-            --replica, else every standby in pg_stat_replication (needs the pg_monitor role). No chunk starts while \
-            the lag is over; chunks in flight finish.
-            """
-    )
-    var maxReplicaLag: Double?
-
-    @Option(
-        name: .customLong("replica"),
-        parsing: .singleValue,
-        help: "A standby's URL (repeatable), whose replay lag --max-replica-lag watches, read on the standby itself."
-    )
-    var replicas: [String] = []
-
-    @Option(
-        help: """
-            Your own health check: SQL returning one boolean, run every --check-interval in a read-only \
-            transaction; while it returns true (or fails), no chunk starts. Checked once before the first write.
-            """
-    )
-    var pauseWhen: String?
-
-    @Option(
-        help: """
-            Seconds between health checks (--max-replica-lag, --pause-when), 0.01 to 3600; a check that has not \
-            answered within this (at least 1 s) pauses the run until it does.
-            """
-    )
-    var checkInterval: Double = 1
-
     @Option(
         help: """
             Seconds (0 to 86400) that chunks in flight get to finish after SIGINT or SIGTERM before the process exits \
@@ -253,20 +218,6 @@ struct ApplyCommand: AsyncParsableCommand {
             """
     )
     var progress: String = "text"
-
-    @Option(
-        help: """
-            Seconds a chunk waits for a lock held by others: PostgreSQL's lock_timeout (then retried; default: no \
-            limit of its own, the statement timeout applies), SQLite's busy timeout (default 5). 0 means no limit.
-            """
-    )
-    var lockTimeout: Double?
-
-    @Option(help: "Times a chunk is retried after a deadlock, serialization failure or lost connection.")
-    var retries: Int = 5
-
-    @Option(help: "Seconds a single statement may run (PostgreSQL statement_timeout); 0 means no timeout.")
-    var statementTimeout: Double = 300
 
     @Flag(
         help: """
@@ -285,6 +236,9 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @Flag(help: "Print no progress (the run id is still printed when it was not chosen with --run-id).")
     var quiet = false
+
+    @OptionGroup(title: "Live databases")
+    var live: LiveOptions
 
     @OptionGroup(title: "Observing")
     var observe: ObserveOptions
@@ -305,25 +259,14 @@ struct ApplyCommand: AsyncParsableCommand {
         if self.resume != nil && self.runID != nil {
             throw ValidationError("--resume names the run already; drop --run-id")
         }
-        // PostgreSQL takes at most 2,147,483,647 ms for either timeout.
-        for (name, seconds) in [
-            ("--statement-timeout", self.statementTimeout), ("--lock-timeout", self.lockTimeout ?? 0),
-        ]
-        where !(seconds.isFinite && (0...2_147_483).contains(seconds)) {
-            throw ValidationError("\(name) must be a number of seconds from 0 (no limit) to 2147483, got \(seconds)")
-        }
         guard (1...256).contains(self.workers) else {
             throw ValidationError("--workers must be between 1 and 256, got \(self.workers)")
         }
         guard self.chunkSize >= 1 else {
             throw ValidationError("--chunk-size must be at least 1, got \(self.chunkSize)")
         }
-        guard self.retries >= 0 else { throw ValidationError("--retries cannot be negative, got \(self.retries)") }
         guard self.diffSample >= 0 else {
             throw ValidationError("--diff-sample cannot be negative, got \(self.diffSample)")
-        }
-        if let rate = self.maxRowsPerSecond, rate < 1 {
-            throw ValidationError("--max-rows-per-second must be at least 1, got \(rate)")
         }
         if let runID = self.runID ?? self.resume, runID.isEmpty || runID.count > 100 {
             throw ValidationError("a run id must have 1 to 100 characters")
@@ -338,18 +281,6 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--journal-schema names where the journal goes; drop it with --no-journal or --atomic"
             )
-        }
-        if let lag = self.maxReplicaLag, !(lag.isFinite && lag >= 0) {
-            throw ValidationError("--max-replica-lag must be a number of seconds of at least 0, got \(lag)")
-        }
-        if !self.replicas.isEmpty && self.maxReplicaLag == nil {
-            throw ValidationError("--replica names a standby for --max-replica-lag; give the limit too")
-        }
-        if let pauseWhen, pauseWhen.allSatisfy(\.isWhitespace) {
-            throw ValidationError("--pause-when needs a query")
-        }
-        guard self.checkInterval.isFinite, (0.01...3600).contains(self.checkInterval) else {
-            throw ValidationError("--check-interval must be between 0.01 and 3600 seconds, got \(self.checkInterval)")
         }
         if let target = self.targetChunkSeconds {
             guard target.isFinite, (0.01...3600).contains(target) else {

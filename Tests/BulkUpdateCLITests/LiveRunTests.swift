@@ -608,3 +608,54 @@ extension PSQL {
         return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 }
+
+/// Another session holding a lock until released: on PostgreSQL a row lock (`FOR UPDATE` on the row with `id` =
+/// `row`), on SQLite the write lock; for at most 30 s.
+final class LockHolder {
+    let process = Process()
+
+    init(_ target: ApplyTarget, row: Int) throws {
+        let name = "bu_holder_" + UUID().uuidString.prefix(8).lowercased()
+        self.process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        switch target.backend {
+        case .postgres:
+            self.process.arguments = [
+                "psql", target.database, "-X", "-q", "-c", "BEGIN", "-c",
+                "SELECT 1 FROM \(target.table) WHERE id = \(row) FOR UPDATE", "-c", "SELECT pg_sleep(30)",
+            ]
+            self.process.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": name]) { $1 }
+        case .sqlite:
+            self.process.arguments = [
+                "python3", "-c",
+                "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                    + "c.execute('BEGIN IMMEDIATE')\nopen(sys.argv[2], 'w').close()\ntime.sleep(30)",
+                target.database, target.path(name),
+            ]
+        }
+        self.process.standardOutput = FileHandle.nullDevice
+        try self.process.run()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            switch target.backend {
+            case .postgres:
+                let sql =
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\(name)'"
+                    + " AND wait_event = 'PgSleep'"
+                if try PSQL.count(target.database, sql) == 1 { return }
+            case .sqlite:
+                if FileManager.default.fileExists(atPath: target.path(name)) { return }
+            }
+            usleep(50_000)
+        }
+        self.release()
+        throw ApplyTestEnvironment.Missing(description: "the lock holder did not take its lock")
+    }
+
+    /// Ends the holder: its session ends and the lock goes with it.
+    func release() {
+        if self.process.isRunning { self.process.terminate() }
+        self.process.waitUntilExit()
+    }
+
+    deinit { self.release() }
+}

@@ -265,6 +265,65 @@ struct UndoTests {
     }
 
     @Test(
+        "runs revert takes apply's live flags: --lock-timeout gives up, --pause-when holds, --progress json shows it",
+        arguments: ApplyBackend.enabled
+    )
+    func revertLiveFlags(_ backend: ApplyBackend) throws {
+        try ApplyTarget.with(backend, columns: Self.columns) { target in
+            try Self.seed(target)
+            let before = try target.contents()
+            let runID = "live-undo-\(UUID().uuidString.prefix(8))"
+            let applied = try target.apply(["--input", try target.write("fix.csv", Self.changes), "--run-id", runID])
+            #expect(applied.status == 0, streams(applied))
+            let after = try target.contents()
+            let revertID = "revert-\(runID)"
+
+            // A row locked by another session: with --lock-timeout 0.2 and no retries the revert gives up at once
+            // (a lock it waits for would otherwise hold it for the holder's 30 s), having changed nothing.
+            let holder = try LockHolder(target, row: 1)
+            let started = ContinuousClock.now
+            let impatient = try self.runs(
+                target,
+                ["revert", runID, "--lock-timeout", "0.2", "--retries", "0", "--workers", "1", "--chunk-size", "400"]
+            )
+            #expect(impatient.status != 0, streams(impatient))
+            #expect(ContinuousClock.now - started < .seconds(20), streams(impatient))
+            #expect(impatient.standardError.contains("lock"), streams(impatient))
+            holder.release()
+            #expect(try target.contents() == after)
+
+            // The flag table says hold: the resumed revert pauses before its first chunk, and says so.
+            let flag = target.table + "_hold"
+            let (yes, no) = backend == .postgres ? ("true", "false") : ("1", "0")
+            try target.execute("CREATE TABLE \(flag) (hold boolean NOT NULL); INSERT INTO \(flag) VALUES (\(yes))")
+            defer { if backend == .postgres { try? target.execute("DROP TABLE IF EXISTS \(flag)") } }
+            let revert = try BackgroundApply(
+                target,
+                [
+                    "revert", runID, "--workers", "1", "--chunk-size", "400", "--pause-when",
+                    "SELECT hold FROM \(flag)",
+                    "--check-interval", "0.2", "--progress", "json",
+                ],
+                runs: true
+            )
+            try revert.wait("the revert shows it is paused") {
+                revert.progressLines.contains { ($0["state"] as? String) == "paused" }
+            }
+            usleep(1_000_000)
+            #expect(try target.contents() == after, "the revert wrote while its pause-when query said hold")
+            try target.execute("UPDATE \(flag) SET hold = \(no)")
+            #expect(revert.finish() == 0, "\(revert.standardError)")
+            #expect(try target.contents() == before, "the revert did not restore the table exactly")
+            let first = try #require(revert.progressLines.first)
+            // On SQLite the held write lock stopped the first revert before it began (marking the run needs it).
+            let state = backend == .postgres ? "resuming" : "starting"
+            #expect(first["runID"] as? String == revertID && first["state"] as? String == state, "\(first)")
+            let last = try #require(revert.progressLines.last)
+            #expect(last["state"] as? String == "finished" && last["runID"] as? String == revertID, "\(last)")
+        }
+    }
+
+    @Test(
         "PostgreSQL: a chunk's undo is compressed with LZ4 where the server has it, and reverts to the exact table",
         .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason)
     )

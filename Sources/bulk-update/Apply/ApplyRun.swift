@@ -33,18 +33,11 @@ struct ApplyRun {
             duplicateKeys: BulkUpdateOptions.DuplicateKeyPolicy(name: command.onDuplicate)!
         )
         options.atomic = command.atomic
-        options.maximumRowsPerSecond = command.maxRowsPerSecond
-        options.maximumRetries = command.retries
-        options.lockTimeout = command.lockTimeout.map { .milliseconds(Int($0 * 1000)) }
-        options.statementTimeout = .milliseconds(Int(command.statementTimeout * 1000))
+        command.live.configure(&options)
         options.failOnMissingKeys = command.failOnMissingKeys
         options.expectedRows = command.expectRows
         options.journalSchema = command.journalSchema
         options.control = self.signals.control
-        options.maximumReplicaLag = command.maxReplicaLag.map { .milliseconds(Int($0 * 1000)) }
-        options.replicaURLs = command.replicas
-        options.pauseWhen = command.pauseWhen
-        options.healthCheckInterval = .milliseconds(Int(command.checkInterval * 1000))
         options.targetChunkDuration = command.targetChunkSeconds.map { .milliseconds(Int($0 * 1000)) }
         options.dryRun = command.dryRun
         options.keepsUndo = !command.noUndo

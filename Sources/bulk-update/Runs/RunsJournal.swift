@@ -63,11 +63,13 @@ struct RunsJournal {
         }
     }
 
-    /// Opens `location` and runs `body` with its journal in `schema`, database errors left as they are.
+    /// Opens `location` and runs `body` with its journal in `schema`, database errors left as they are. On SQLite a
+    /// statement waits up to `busyTimeout` for another process's write lock.
     static func open<Result: Sendable>(
         _ location: DatabaseLocation,
         schema: String?,
         runID: String,
+        busyTimeout: Duration = .seconds(5),
         _ body: (RunsJournal) async throws -> Result
     ) async throws -> Result {
         switch location {
@@ -118,7 +120,8 @@ struct RunsJournal {
         case .sqlite(let url):
             let schema = schema ?? "main"
             let journal = RunJournal(runID: runID, schema: schema)
-            return try await SQLiteBulkUpdater.withUpdater(url: url.path ?? ":memory:") { updater in
+            return try await SQLiteBulkUpdater.withUpdater(url: url.path ?? ":memory:", busyTimeout: busyTimeout) {
+                updater in
                 let connection = updater.connection
                 let execute: (SQL, [String?]) async throws -> [[String?]] = { sql, values in
                     try await connection.execute(sql, values.map { $0.map { .text($0) } ?? .null }).map { row in

@@ -250,9 +250,6 @@ struct RunsRevert: AsyncParsableCommand {
     @Option(help: "Rows per chunk; each chunk is one transaction.")
     var chunkSize: Int = 10_000
 
-    @Option(help: "Write at most this many rows per second across all workers (for live databases).")
-    var maxRowsPerSecond: Int?
-
     @Option(help: "Write every conflict as CSV to this file (key columns, column, expected, actual).")
     var conflicts: String?
 
@@ -268,8 +265,19 @@ struct RunsRevert: AsyncParsableCommand {
     @Option(help: "Seconds the chunks in flight get to finish after SIGINT or SIGTERM.")
     var grace: Double = 10
 
+    @Option(
+        help: """
+            text: a progress line on standard error (the default); json: one JSON object per line on standard \
+            error, about every second, for orchestrators; none: like --quiet.
+            """
+    )
+    var progress: String = "text"
+
     @Flag(help: "Print no progress.")
     var quiet = false
+
+    @OptionGroup(title: "Live databases")
+    var live: LiveOptions
 
     @OptionGroup(title: "Observing")
     var observe: ObserveOptions
@@ -279,8 +287,11 @@ struct RunsRevert: AsyncParsableCommand {
             throw ValidationError("--workers must be between 1 and 256, got \(self.workers)")
         }
         guard self.chunkSize >= 1 else { throw ValidationError("--chunk-size must be at least 1") }
-        if let rate = self.maxRowsPerSecond, rate < 1 {
-            throw ValidationError("--max-rows-per-second must be at least 1, got \(rate)")
+        guard ProgressLine.Mode(option: self.progress) != nil else {
+            throw ValidationError("--progress must be text, json or none, got '\(self.progress)'")
+        }
+        if self.quiet && self.progress == "json" {
+            throw ValidationError("--quiet prints no progress; drop it to get --progress json")
         }
         guard self.grace >= 0 && self.grace.isFinite else { throw ValidationError("--grace must be 0 or more") }
         guard RunJournal.revertID(of: self.runID).count <= 100 else {
@@ -302,7 +313,8 @@ struct RunsRevert: AsyncParsableCommand {
                     let report = try await RunsJournal.open(
                         location,
                         schema: self.journal.journalSchema,
-                        runID: revertID
+                        runID: revertID,
+                        busyTimeout: self.live.busyTimeout
                     ) { journal in
                         try await Self.checkNotAlive(self.runID, in: journal)
                         // Marked once its undo is known to exist, and before it is read: from the mark on no chunk
@@ -438,7 +450,7 @@ struct RunsRevert: AsyncParsableCommand {
         options.resume = resume
         options.journalSchema = self.journal.journalSchema
         options.keepsUndo = !self.noUndo
-        options.maximumRowsPerSecond = self.maxRowsPerSecond
+        self.live.configure(&options)
         options.dryRun = self.dryRun
         options.control = signals.control
         if let conflictsFile { options.onConflicts = { conflictsFile.write($0) } }
@@ -446,11 +458,13 @@ struct RunsRevert: AsyncParsableCommand {
             $0.runID = self.dryRun ? nil : revertID
         }
         let progress = ProgressLine(
-            mode: ProgressLine.mode(quiet: self.quiet, option: "text"),
+            mode: ProgressLine.mode(quiet: self.quiet, option: self.progress),
             total: undo.rows,
             runID: self.dryRun ? nil : revertID
         )
-        if !self.quiet && !self.dryRun {
+        if progress.mode == .json {
+            progress.start(resuming: resume)
+        } else if progress.mode != .quiet && !self.dryRun {
             FileHandle.standardError.write(
                 Data("\(resume ? "resuming" : "reverting run \(undo.runID) as") run \(revertID)\n".utf8)
             )
