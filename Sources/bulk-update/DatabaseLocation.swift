@@ -84,6 +84,12 @@ enum DatabaseLocation: CustomStringConvertible {
         }
     }
 
+    /// The role the tool logs in as, quoted for a GRANT (PostgreSQL); `role` where there is none.
+    var role: String {
+        if case .postgres(let url) = self { return SQLIdentifier.quote(url.username) }
+        return "role"
+    }
+
     var isPostgres: Bool {
         if case .postgres = self { return true }
         return false

@@ -393,6 +393,8 @@ extension TimedRuns.LiveRunTests {
                 ])
                 #expect(paused.status == 77, streams(paused))
                 #expect(paused.standardError.contains("GRANT SELECT, UPDATE ON"), streams(paused))
+                // The grant names the role that lacks it.
+                #expect(paused.standardError.contains(" TO \"\(role.name)\""), streams(paused))
             }
         }
     }

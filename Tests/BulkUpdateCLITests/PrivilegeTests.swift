@@ -124,7 +124,9 @@ struct PrivilegeTests {
                     let unread = try Executable.run(revert)
                     #expect(unread.status == 77, streams(unread))
                     #expect(
-                        unread.standardError.contains("GRANT SELECT ON \"\(schema)\".\"bulk_update_undo_chunks\" TO"),
+                        unread.standardError.contains(
+                            "GRANT SELECT ON \"\(schema)\".\"bulk_update_undo_chunks\" TO \"\(role.name)\""
+                        ),
                         streams(unread)
                     )
                     // runs export names the same grant, and only it: the runs tables' grants are not what is missing.

@@ -240,6 +240,11 @@ struct UndoTests {
             let runID = "form-\(UUID().uuidString.prefix(8))"
             let failed = try target.apply(["--input", input, "--run-id", runID, "--chunk-size", "20"])
             #expect(failed.status != 0, streams(failed))
+            // An export of the unfinished run says it holds only what the run changed so far.
+            let early = try self.runs(target, ["export", runID, "--undo", target.path("early.csv")])
+            #expect(early.status == 0, streams(early))
+            #expect(early.standardError.contains("warning: run \(runID) has not finished (failed)"), streams(early))
+            #expect(early.standardError.contains("wrote 40 rows"), streams(early))
             // What an earlier version left: a first undo row without the mark.
             try target.execute(
                 "DROP TRIGGER \(target.table)_block; UPDATE bulk_update_undo_chunks SET key_values = '[]'"

@@ -12,6 +12,8 @@ struct RunsJournal {
     let journal: RunJournal
     let schema: String
     let isPostgres: Bool
+    /// The role the commands log in as, quoted for a GRANT (see ``DatabaseLocation/role``).
+    let role: String
     private let execute: (SQL, [String?]) async throws -> [[String?]]
     /// Whether the journal's tables exist.
     let exists: Bool
@@ -54,7 +56,8 @@ struct RunsJournal {
                 let runs = RunJournal(runID: "", schema: schema ?? (location.isPostgres ? "public" : "main")).runsTable
                 text +=
                     "\nthe runs commands read bulk_update_runs and bulk_update_journal (SELECT) and steer a run through"
-                    + " bulk_update_runs (UPDATE): GRANT SELECT, UPDATE ON \(PostgresStatement(runs).text) TO role"
+                    + " bulk_update_runs (UPDATE): GRANT SELECT, UPDATE ON \(PostgresStatement(runs).text)"
+                    + " TO \(location.role)"
             case .configuration: code = 64
             default: code = 69
             }
@@ -112,6 +115,7 @@ struct RunsJournal {
                         journal: journal,
                         schema: schema,
                         isPostgres: true,
+                        role: location.role,
                         execute: execute,
                         exists: !exists.isEmpty
                     )
@@ -144,6 +148,7 @@ struct RunsJournal {
                         journal: journal,
                         schema: schema,
                         isPostgres: false,
+                        role: location.role,
                         execute: execute,
                         exists: !exists.isEmpty
                     )

@@ -52,7 +52,8 @@ struct UndoLog {
         } catch var error as BulkUpdateError where error.code == .privilege {
             error.message +=
                 "; runs revert and runs export read the undo: GRANT SELECT ON"
-                + " \(SQLIdentifier.quote(journal.schema)).\(SQLIdentifier.quote(RunJournal.undoTableName)) TO role"
+                + " \(SQLIdentifier.quote(journal.schema)).\(SQLIdentifier.quote(RunJournal.undoTableName))"
+                + " TO \(journal.role)"
             throw error
         }
     }
@@ -581,6 +582,15 @@ struct RunsExport: AsyncParsableCommand {
             journal in
             // The undo is found (or its absence reported) before FILE is touched.
             let undo = try await UndoLog.open(self.runID, in: journal)
+            // A run still going, stopped or failed has kept undo only for the chunks it committed so far.
+            if let run = try await journal.rows(journal.journal.selectRun, [self.runID]).first, run[2] == nil {
+                FileHandle.standardError.write(
+                    Data(
+                        ("warning: run \(self.runID) has not finished (\(run[3] ?? "state unknown")): the export holds"
+                            + " the previous values of the rows it changed so far\n").utf8
+                    )
+                )
+            }
             let output = try ExportOutput(self.undo)
             do {
                 try output.write(ConflictsFile.line(undo.keyColumns + undo.setColumns))
