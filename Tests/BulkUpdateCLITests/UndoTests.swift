@@ -42,6 +42,26 @@ struct UndoTests {
         return csv
     }
 
+    /// Seeds `target` (``seed(_:rows:)``) and applies ``changes`` as a new run with `arguments`: the table before the
+    /// run, and the run's id.
+    func seededRun(_ target: ApplyTarget, _ arguments: [String] = []) throws -> (before: [[String?]], runID: String) {
+        try Self.seed(target)
+        let before = try target.contents()
+        let runID = "undo-\(UUID().uuidString.prefix(8))"
+        let applied = try target.apply(
+            ["--input", try target.write("fix.csv", Self.changes), "--run-id", runID] + arguments
+        )
+        #expect(applied.status == 0, streams(applied))
+        return (before, runID)
+    }
+
+    /// Reverts run `runID` and expects the table to be `before` again, exactly.
+    func expectRevertRestores(_ target: ApplyTarget, _ runID: String, to before: [[String?]]) throws {
+        let reverted = try self.runs(target, ["revert", runID])
+        #expect(reverted.status == 0, streams(reverted))
+        #expect(try target.contents() == before, "the revert did not restore the table exactly")
+    }
+
     func runs(_ target: ApplyTarget, _ arguments: [String]) throws -> Executable.Result {
         try Executable.run(["runs"] + arguments + ["--database", target.database])
     }
@@ -263,9 +283,7 @@ struct UndoTests {
             }
             #expect(try numbers("u.chunk >= 2") == "0")
             #expect(try numbers("u.chunk < 2") == "80")  // ids 1 to 40, n and f: written before the mark was lost
-            let reverted = try self.runs(target, ["revert", runID])
-            #expect(reverted.status == 0, streams(reverted))
-            #expect(try target.contents() == before, "the revert did not restore the table")
+            try self.expectRevertRestores(target, runID, to: before)
         }
     }
 
@@ -275,11 +293,7 @@ struct UndoTests {
     )
     func revertLiveFlags(_ backend: ApplyBackend) throws {
         try ApplyTarget.with(backend, columns: Self.columns) { target in
-            try Self.seed(target)
-            let before = try target.contents()
-            let runID = "live-undo-\(UUID().uuidString.prefix(8))"
-            let applied = try target.apply(["--input", try target.write("fix.csv", Self.changes), "--run-id", runID])
-            #expect(applied.status == 0, streams(applied))
+            let (before, runID) = try self.seededRun(target)
             let after = try target.contents()
             let revertID = "revert-\(runID)"
 
@@ -353,9 +367,7 @@ struct UndoTests {
             ]).trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(method == (lz4 == 1 ? "lz4" : "pglz"))
             #expect(try Self.undoRows(target, runID) == 5_000)
-            let reverted = try self.runs(target, ["revert", runID])
-            #expect(reverted.status == 0, streams(reverted))
-            #expect(try target.contents() == before, "the revert did not restore the table exactly")
+            try self.expectRevertRestores(target, runID, to: before)
         }
     }
 
@@ -365,10 +377,7 @@ struct UndoTests {
     )
     func exportKeepsAnExistingFile(_ backend: ApplyBackend) throws {
         try ApplyTarget.with(backend, columns: Self.columns) { target in
-            try Self.seed(target)
-            let runID = "undo-\(UUID().uuidString.prefix(8))"
-            let applied = try target.apply(["--input", try target.write("fix.csv", Self.changes), "--run-id", runID])
-            #expect(applied.status == 0, streams(applied))
+            let (_, runID) = try self.seededRun(target)
             let kept = try target.write("before.csv", "precious\n")
             let directory = URL(fileURLWithPath: kept).deletingLastPathComponent().path
             func leftovers() throws -> [String] {
@@ -417,13 +426,7 @@ struct UndoTests {
     )
     func revertLeavesLaterChangesAlone(_ backend: ApplyBackend) throws {
         try ApplyTarget.with(backend, columns: Self.columns) { target in
-            try Self.seed(target)
-            let before = try target.contents()
-            let runID = "undo-\(UUID().uuidString.prefix(8))"
-            let applied = try target.apply([
-                "--input", try target.write("fix.csv", Self.changes), "--run-id", runID, "--chunk-size", "40",
-            ])
-            #expect(applied.status == 0, streams(applied))
+            let (before, runID) = try self.seededRun(target, ["--chunk-size", "40"])
             // The application changes 10 of the rows the run wrote, and one it did not touch.
             let touched = [3, 17, 40, 41, 99, 100, 128, 200, 249, 250]
             try target.execute(
@@ -487,9 +490,7 @@ struct UndoTests {
             let lines = try String(contentsOfFile: exported, encoding: .utf8).split(separator: "\n").dropFirst()
             #expect(lines.count == 200)
             #expect(!lines.contains { $0.contains("first ") || $0.contains("second ") }, "\(lines)")
-            let reverted = try self.runs(target, ["revert", runID])
-            #expect(reverted.status == 0, streams(reverted))
-            #expect(try target.contents() == before, "the revert did not restore the table exactly")
+            try self.expectRevertRestores(target, runID, to: before)
         }
     }
 
