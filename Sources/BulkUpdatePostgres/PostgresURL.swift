@@ -178,8 +178,17 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
             )
         }
         configuration.options.connectTimeout = self.connectDeadline
-        configuration.options.additionalStartupParameters = [("application_name", self.applicationName)]
+        configuration.options.additionalStartupParameters = self.startupParameters
         return configuration
+    }
+
+    /// What every connection sends when it starts: its `application_name`, and `client_encoding` UTF8. PostgresNIO
+    /// reads and writes text as UTF-8 but sends no encoding of its own, so the server's default applied: the
+    /// database's encoding, or a role's `client_encoding` (a role with LATIN1 had `é` written as `Ã©`, and a revert
+    /// write back mangled text). A parameter of the startup message takes precedence over the role's and the
+    /// database's settings.
+    var startupParameters: [(String, String)] {
+        [("application_name", self.applicationName), ("client_encoding", "UTF8")]
     }
 
     /// The TLS settings of ``sslMode`` and whether TLS is required; `nil` for `disable`. Shared by the pool's and the

@@ -132,24 +132,30 @@ struct UndoTests {
     }
 
     @Test(
-        "PostgreSQL: revert puts back infinities, BC dates, big years, floats and bytea whatever the role's settings"
+        "PostgreSQL: revert puts back infinities, BC dates, floats, bytea, text, arrays, XML whatever the role's settings"
     )
     func revertWhateverTheRoleOutputSettings() throws {
         let columns =
-            "id integer PRIMARY KEY, d date, ts timestamptz, local timestamp, f double precision, r real, b bytea"
+            "id integer PRIMARY KEY, d date, ts timestamptz, local timestamp, f double precision, r real, b bytea,"
+            + " name text, tags text[], x xml"
         let rows = """
-            (1, 'infinity', 'infinity', 'infinity', 0.1::float8 + 0.2::float8, 0.1, '\\x00ff61'),
-            (2, '-infinity', '-infinity', '-infinity', 1e-310, 3.4028235e38, '\\x'),
-            (3, '0044-03-15 BC', '0044-03-15 10:00:00.123456+00 BC', '4714-11-24 00:00:00 BC', pi(), -0.5, '\\x5c30'),
+            (1, 'infinity', 'infinity', 'infinity', 0.1::float8 + 0.2::float8, 0.1, '\\x00ff61', 'café ü',
+             '{a,NULL}', 'text only'),
+            (2, '-infinity', '-infinity', '-infinity', 1e-310, 3.4028235e38, '\\x', 'naïve — “quoted”', '{NULL}',
+             '<a>1</a><b/>'),
+            (3, '0044-03-15 BC', '0044-03-15 10:00:00.123456+00 BC', '4714-11-24 00:00:00 BC', pi(), -0.5, '\\x5c30',
+             'Ωmega', '{"NULL",b}', NULL),
             (4, '12345-06-07', '1850-01-01 00:00:00+00', '294276-12-31 23:59:59.999999', 123456789.12345679, 1e-40,
-             '\\x0a0d09'),
-            (5, '2026-12-02', '2026-12-02 07:13:16+00', '2026-12-02 07:13:16', 'NaN', 'Infinity', NULL)
+             '\\x0a0d09', 'plain', '{}', 'x'),
+            (5, '2026-12-02', '2026-12-02 07:13:16+00', '2026-12-02 07:13:16', 'NaN', 'Infinity', NULL, NULL, NULL,
+             NULL)
             """
         try ApplyTarget.with(.postgres, columns: columns, rows: rows) { target in
             let before = try target.contents()
             let schema = "bu_undo_\(UUID().uuidString.prefix(8).lowercased())"
-            // Output settings a role may carry: dates as 15/03/0044, floats rounded to 15 digits, bytea escaped,
-            // and a zone whose offsets before 1892 have seconds.
+            // Settings a role may carry: dates as 15/03/0044, floats rounded to 15 digits, bytea escaped, a zone
+            // whose offsets before 1892 have seconds, text in LATIN1, an array's NULL read as the text "NULL", XML
+            // that must be a document.
             try TestRole.with(grants: [
                 "GRANT SELECT, UPDATE ON \(target.table) TO {role}",
                 "CREATE SCHEMA \(schema) AUTHORIZATION {role}",
@@ -157,17 +163,20 @@ struct UndoTests {
                 "ALTER ROLE {role} SET extra_float_digits = 0",
                 "ALTER ROLE {role} SET bytea_output = 'escape'",
                 "ALTER ROLE {role} SET TimeZone = 'Europe/Amsterdam'",
+                "ALTER ROLE {role} SET client_encoding = 'LATIN1'",
+                "ALTER ROLE {role} SET array_nulls = off",
+                "ALTER ROLE {role} SET xmloption = document",
             ]) { role in
                 // The file itself writes values beyond the everyday forms too.
                 let input = try target.write(
                     "fix.csv",
                     """
-                    id,d,ts,local,f,r,b
-                    1,2000-01-01,2000-01-01 00:00:00Z,2000-01-01 00:00:00,1,1,\\x01
-                    2,2000-01-02,2000-01-02T00:00:00+01:00,2000-01-02 00:00:00,2,2,\\x02
-                    3,2000-01-03,2000-01-03 00:00:00Z,2000-01-03 00:00:00,3,3,\\x03
-                    4,2000-01-04,2000-01-04 00:00:00Z,2000-01-04 00:00:00,4,4,\\x04
-                    5,infinity,0001-01-01 00:00:00+00:00 BC,12345-01-01 00:00:00,-infinity,5,\\x05
+                    id,d,ts,local,f,r,b,name,tags,x
+                    1,2000-01-01,2000-01-01 00:00:00Z,2000-01-01 00:00:00,1,1,\\x01,é1,"{c,d}",<r/>
+                    2,2000-01-02,2000-01-02T00:00:00+01:00,2000-01-02 00:00:00,2,2,\\x02,é2,{e},<r/>
+                    3,2000-01-03,2000-01-03 00:00:00Z,2000-01-03 00:00:00,3,3,\\x03,é3,{f},<r/>
+                    4,2000-01-04,2000-01-04 00:00:00Z,2000-01-04 00:00:00,4,4,\\x04,é4,{g},<r/>
+                    5,infinity,0001-01-01 00:00:00+00:00 BC,12345-01-01 00:00:00,-infinity,5,\\x05,é5,{h},<r/>
 
                     """
                 )
@@ -182,6 +191,7 @@ struct UndoTests {
                     target.database,
                     "SELECT count(*) FROM \(target.table) WHERE id = 5 AND d = 'infinity'"
                         + " AND ts = '0001-01-01 00:00:00+00 BC' AND local = '12345-01-01 00:00:00' AND f = '-infinity'"
+                        + " AND name = 'é5'"
                 )
                 #expect(written == 1, "\(after)")
 

@@ -48,7 +48,8 @@ struct SQLTextTests {
                 == "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),"
                 + " set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),"
                 + " set_config('plan_cache_mode', 'force_generic_plan', true), set_config('DateStyle', 'ISO', true),"
-                + " set_config('extra_float_digits', '3', true), set_config('bytea_output', 'hex', true)"
+                + " set_config('extra_float_digits', '3', true), set_config('bytea_output', 'hex', true),"
+                + " set_config('array_nulls', 'on', true), set_config('xmloption', 'content', true)"
         )
         #expect(chunkBinds.count == 2)
         // An atomic run's one statement is planned for the whole stage, as PostgreSQL sees fit.
@@ -57,7 +58,8 @@ struct SQLTextTests {
         #expect(
             Self.text(atomic)
                 == "SELECT set_config('statement_timeout', $1, true), set_config('DateStyle', 'ISO', true),"
-                + " set_config('extra_float_digits', '3', true), set_config('bytea_output', 'hex', true)"
+                + " set_config('extra_float_digits', '3', true), set_config('bytea_output', 'hex', true),"
+                + " set_config('array_nulls', 'on', true), set_config('xmloption', 'content', true)"
         )
     }
 

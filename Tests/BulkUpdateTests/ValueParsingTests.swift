@@ -98,6 +98,11 @@ struct ValueParsingTests {
             #expect(ValueParsing.timestamp(text, withTimeZone: false, extended: false) == nil, "\(text)")
         }
         #expect(ValueParsing.date("0000-01-01") == nil)  // PostgreSQL has no year 0
+        // Written back to SQLite as it was read.
+        let zero = try #require(ValueParsing.date("0000-01-01", extended: false))
+        #expect(ValueParsing.formatDate(zero, extended: false) == "0000-01-01")
+        let noon = try #require(ValueParsing.timestamp("0000-02-29 12:00:00", withTimeZone: true, extended: false))
+        #expect(ValueParsing.formatTimestamp(noon, extended: false) == "0000-02-29 12:00:00")
     }
 
     // MARK: Timestamps

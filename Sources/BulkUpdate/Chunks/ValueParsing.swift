@@ -373,18 +373,20 @@ package enum ValueParsing {
     }
 
     /// Days since 2000-01-01 → `YYYY-MM-DD`, as PostgreSQL shows it: `YYYY-MM-DD BC` before year 1, `infinity` and
-    /// `-infinity`.
-    package static func formatDate(_ days: Int32) -> String {
+    /// `-infinity`. Without `extended` (SQLite, whose dates are years 0000 to 9999), year 0 is `0000`.
+    package static func formatDate(_ days: Int32, extended: Bool = true) -> String {
         if days == Self.dateInfinity { return "infinity" }
         if days == Self.dateMinusInfinity { return "-infinity" }
         let (year, month, day) = civil(fromDays: Int64(days) + postgresEpochDays)
-        let text = pad(year > 0 ? year : 1 - year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
-        return year > 0 ? text : text + " BC"
+        let beforeChrist = extended && year < 1
+        let text = pad(beforeChrist ? 1 - year : year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
+        return beforeChrist ? text + " BC" : text
     }
 
     /// Microseconds since 2000-01-01 → `YYYY-MM-DD HH:MM:SS[.ffffff]` followed by `offset` (`+00`, `Z` or none), as
-    /// PostgreSQL shows it: `BC` last before year 1, `infinity` and `-infinity` (without the offset).
-    package static func formatTimestamp(_ micros: Int64, offset: String = "") -> String {
+    /// PostgreSQL shows it: `BC` last before year 1, `infinity` and `-infinity` (without the offset). Without
+    /// `extended` (SQLite), year 0 is `0000`.
+    package static func formatTimestamp(_ micros: Int64, offset: String = "", extended: Bool = true) -> String {
         if micros == Self.timestampInfinity { return "infinity" }
         if micros == Self.timestampMinusInfinity { return "-infinity" }
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
@@ -392,11 +394,12 @@ package enum ValueParsing {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = civil(fromDays: days + postgresEpochDays)
-        var text = pad(year > 0 ? year : 1 - year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + " "
+        let beforeChrist = extended && year < 1
+        var text = pad(beforeChrist ? 1 - year : year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + " "
         text += pad(Int(secondOfDay / 3600), 2) + ":" + pad(Int(secondOfDay / 60 % 60), 2) + ":"
         text += pad(Int(secondOfDay % 60), 2)
         if fraction != 0 { text += "." + pad(Int(fraction), 6) }
-        return text + offset + (year > 0 ? "" : " BC")
+        return text + offset + (beforeChrist ? " BC" : "")
     }
 
     /// `+1` for `infinity` or `+infinity`, `-1` for `-infinity` (any case), `nil` for anything else.

@@ -15,9 +15,13 @@ struct PostgresValueChecker: ServerValueChecker {
         -> [(row: Int, reason: String)]
     {
         let type = self.plan.columns[column].type
-        // The parameter's own type (the column family's array) needs no cast in the statement.
+        // The parameter's own type (the column family's array) needs no cast in the statement. The settings that
+        // decide how text is read are the chunks' (PostgresChunkExecutor.transactionSettings), set first (the casts
+        // are evaluated in the aggregate, above the join) and only for this statement's transaction.
         let sql = PostgresStatement(
-            "SELECT count(CAST(u.v AS \(type: type.sqlName)))::int8 FROM unnest(\(parameter: 1)) AS u(v)"
+            "SELECT count(CAST(u.v AS \(type: type.sqlName)))::int8"
+                + " FROM (SELECT set_config('array_nulls', 'on', true), set_config('xmloption', 'content', true)) AS s,"
+                + " unnest(\(parameter: 1)) AS u(v)"
         )
         do {
             return try await self.connections.withDeadlineConnection(

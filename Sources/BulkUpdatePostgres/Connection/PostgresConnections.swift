@@ -151,7 +151,7 @@ package struct PostgresConnections: Sendable {
         guard self.transactions == .nested else { return try await body() }
         let names = [
             "statement_timeout", "lock_timeout", "enable_hashjoin", "enable_mergejoin", "plan_cache_mode", "DateStyle",
-            "extra_float_digits", "bytea_output", "default_toast_compression",
+            "extra_float_digits", "bytea_output", "array_nulls", "xmloption", "default_toast_compression",
         ]
         let saved: [String]
         do {

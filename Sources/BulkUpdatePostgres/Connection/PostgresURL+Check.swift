@@ -60,7 +60,7 @@ extension PostgresURL {
         configuration.options.connectTimeout = .nanoseconds(
             timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000
         )
-        configuration.options.additionalStartupParameters = [("application_name", self.applicationName)]
+        configuration.options.additionalStartupParameters = self.startupParameters
         return configuration
     }
 

@@ -228,7 +228,9 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     /// input uses, is left as it is), floats with every digit (`extra_float_digits = 3`, which PostgreSQL 12 and
     /// later read as "shortest exact") and `bytea` as hex. A role with `extra_float_digits = 0` otherwise kept undo
     /// rounded to 15 digits, and one with `bytea_output = escape` undo that a revert would have written back as other
-    /// bytes. A caller's transaction is given back its own settings (`restoringSettings`).
+    /// bytes. The same goes for what the server reads back from such text: `array_nulls` on (off, a revert read an
+    /// array's NULL element back as the text "NULL") and `xmloption` content (document refused the XML content a
+    /// column held). A caller's transaction is given back its own settings (`restoringSettings`).
     ///
     /// With `runLock` (a journaled run's id), the transaction holds the run's advisory lock shared
     /// (``RunJournal/lockClass``), so that a revert marks the run only between chunks (see
@@ -256,7 +258,8 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
         }
         sql +=
             ", set_config('DateStyle', 'ISO', true), set_config('extra_float_digits', '3', true)"
-            + ", set_config('bytea_output', 'hex', true)"
+            + ", set_config('bytea_output', 'hex', true), set_config('array_nulls', 'on', true)"
+            + ", set_config('xmloption', 'content', true)"
         if lz4 { sql += ", set_config('default_toast_compression', 'lz4', true)" }
         if let runLock {
             binds.append(runLock)

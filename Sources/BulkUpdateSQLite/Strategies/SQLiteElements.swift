@@ -57,11 +57,11 @@ extension UUID: SQLiteElement {
 }
 
 extension DateValue: SQLiteElement {
-    package var sqliteData: SQLiteData { .text(ValueParsing.formatDate(self.days)) }
+    package var sqliteData: SQLiteData { .text(ValueParsing.formatDate(self.days, extended: false)) }
 }
 
 extension TimestampValue: SQLiteElement {
-    package var sqliteData: SQLiteData { .text(ValueParsing.formatTimestamp(self.microseconds)) }
+    package var sqliteData: SQLiteData { .text(ValueParsing.formatTimestamp(self.microseconds, extended: false)) }
 }
 
 extension StoredValue: SQLiteElement {
