@@ -132,23 +132,23 @@ struct UndoTests {
     }
 
     @Test(
-        "PostgreSQL: revert puts back infinities, BC dates, floats, bytea, text, arrays, XML whatever the role's settings"
+        "PostgreSQL: revert puts back infinities, BC dates, floats, bytea, text, arrays, XML, JSON whatever the role sets"
     )
     func revertWhateverTheRoleOutputSettings() throws {
         let columns =
             "id integer PRIMARY KEY, d date, ts timestamptz, local timestamp, f double precision, r real, b bytea,"
-            + " name text, tags text[], x xml"
+            + " name text, tags text[], x xml, j jsonb"
         let rows = """
             (1, 'infinity', 'infinity', 'infinity', 0.1::float8 + 0.2::float8, 0.1, '\\x00ff61', 'café ü',
-             '{a,NULL}', 'text only'),
+             '{a,NULL}', 'text only', '{"big": 1e400, "tiny": 1e-400}'),
             (2, '-infinity', '-infinity', '-infinity', 1e-310, 3.4028235e38, '\\x', 'naïve — “quoted”', '{NULL}',
-             '<a>1</a><b/>'),
+             '<a>1</a><b/>', '[1e308, 2e308]'),
             (3, '0044-03-15 BC', '0044-03-15 10:00:00.123456+00 BC', '4714-11-24 00:00:00 BC', pi(), -0.5, '\\x5c30',
-             'Ωmega', '{"NULL",b}', NULL),
+             'Ωmega', '{"NULL",b}', NULL, NULL),
             (4, '12345-06-07', '1850-01-01 00:00:00+00', '294276-12-31 23:59:59.999999', 123456789.12345679, 1e-40,
-             '\\x0a0d09', 'plain', '{}', 'x'),
+             '\\x0a0d09', 'plain', '{}', 'x', '"\\ud83d\\ude00"'),
             (5, '2026-12-02', '2026-12-02 07:13:16+00', '2026-12-02 07:13:16', 'NaN', 'Infinity', NULL, NULL, NULL,
-             NULL)
+             NULL, 'null')
             """
         try ApplyTarget.with(.postgres, columns: columns, rows: rows) { target in
             let before = try target.contents()
@@ -171,12 +171,12 @@ struct UndoTests {
                 let input = try target.write(
                     "fix.csv",
                     """
-                    id,d,ts,local,f,r,b,name,tags,x
-                    1,2000-01-01,2000-01-01 00:00:00Z,2000-01-01 00:00:00,1,1,\\x01,é1,"{c,d}",<r/>
-                    2,2000-01-02,2000-01-02T00:00:00+01:00,2000-01-02 00:00:00,2,2,\\x02,é2,{e},<r/>
-                    3,2000-01-03,2000-01-03 00:00:00Z,2000-01-03 00:00:00,3,3,\\x03,é3,{f},<r/>
-                    4,2000-01-04,2000-01-04 00:00:00Z,2000-01-04 00:00:00,4,4,\\x04,é4,{g},<r/>
-                    5,infinity,0001-01-01 00:00:00+00:00 BC,12345-01-01 00:00:00,-infinity,5,\\x05,é5,{h},<r/>
+                    id,d,ts,local,f,r,b,name,tags,x,j
+                    1,2000-01-01,2000-01-01 00:00:00Z,2000-01-01 00:00:00,1,1,\\x01,é1,"{c,d}",<r/>,{}
+                    2,2000-01-02,2000-01-02T00:00:00+01:00,2000-01-02 00:00:00,2,2,\\x02,é2,{e},<r/>,{}
+                    3,2000-01-03,2000-01-03 00:00:00Z,2000-01-03 00:00:00,3,3,\\x03,é3,{f},<r/>,{}
+                    4,2000-01-04,2000-01-04 00:00:00Z,2000-01-04 00:00:00,4,4,\\x04,é4,{g},<r/>,{}
+                    5,infinity,0001-01-01 00:00:00+00:00 BC,12345-01-01 00:00:00,-infinity,5,\\x05,é5,{h},<r/>,1e400
 
                     """
                 )

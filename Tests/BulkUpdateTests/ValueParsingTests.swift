@@ -305,4 +305,28 @@ struct ValueParsingTests {
         #expect(!ValueParsing.isJSON("{'a': 1}"))
         #expect(!ValueParsing.isJSON(""))
     }
+
+    /// What PostgreSQL 15 answered for `'…'::json` and `'…'::jsonb`.
+    @Test(arguments: [
+        // text, json, jsonb
+        ("1e400", true, true), (#"{"big": 1e400, "small": -1e-400}"#, true, true), ("1e131071", true, true),
+        ("1e131072", true, false), ("1e-16383", true, true), ("1e-16384", true, false), ("1e999999999999", true, false),
+        (#""\u0000""#, true, false), (#""\ud800""#, true, false), (#""\udc00""#, true, false),
+        (#""\ud800\udc00""#, true, true), ("01", false, false), ("-0", true, true), ("1.", false, false),
+        (".5", false, false), ("+1", false, false), ("[1,]", false, false), (#"{"a":1,}"#, false, false),
+        (" true ", true, true), ("nul", false, false), (#""a\tb""#, true, true), ("\"a\tb\"", false, false),
+        (#""\x""#, false, false), ("1E+2", true, true), ("-", false, false), ("[]]", false, false),
+        (#""\/""#, true, true), (#"{"a":{"b":[1,{"c":null}]},"d":[]}"#, true, true), (#"{"a" 1}"#, false, false),
+        (#"{1:2}"#, false, false), ("[1 2]", false, false), ("{}", true, true), ("[[[]]]", true, true),
+    ])
+    func jsonAsPostgreSQLReadsIt(text: String, json: Bool, jsonb: Bool) {
+        #expect(ValueParsing.isJSON(text, binary: false) == json, "json \(text)")
+        #expect(ValueParsing.isJSON(text, binary: true) == jsonb, "jsonb \(text)")
+    }
+
+    @Test func deeplyNestedJSONDoesNotExhaustTheStack() {
+        let depth = 200_000
+        #expect(ValueParsing.isJSON(String(repeating: "[", count: depth) + String(repeating: "]", count: depth)))
+        #expect(!ValueParsing.isJSON(String(repeating: "[", count: depth)))
+    }
 }

@@ -137,7 +137,9 @@ extension String: ColumnElement {
             return trimmed
         case .json, .jsonb:
             guard !ValueParsing.containsNUL(text) else { throw CellError("JSON text cannot contain a NUL character") }
-            guard ValueParsing.isJSON(text) else { throw type.expected("a JSON document") }
+            guard ValueParsing.isJSON(text, binary: type.kind == .jsonb) else {
+                throw type.expected("a JSON document")
+            }
             return text
         case .textual:
             if ValueParsing.containsNUL(text) { throw CellError("text cannot contain a NUL character") }

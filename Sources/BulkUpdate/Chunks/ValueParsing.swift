@@ -239,8 +239,11 @@ package enum ValueParsing {
         return bytes
     }
 
-    package static func isJSON(_ text: String) -> Bool {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) != nil
+    /// Whether `text` is one JSON value as PostgreSQL reads it for `jsonb` (`binary`) or `json` (``JSONSyntax``).
+    /// Foundation's JSON parser refused numbers beyond a double's range (`1e400`), which both types hold, so a run
+    /// that overwrote one could not be reverted.
+    package static func isJSON(_ text: String, binary: Bool = true) -> Bool {
+        JSONSyntax.isValid(text, binary: binary)
     }
 
     /// A date or timestamp infinity as PostgreSQL stores it (and as its binary form sends it): `date`'s are the
