@@ -352,6 +352,37 @@ struct UndoTests {
         }
     }
 
+    @Test("PostgreSQL: a composite-type column is written, and reverted exactly, keys of every strategy alike")
+    func compositeColumn() throws {
+        let type = "bu_pair_\(UUID().uuidString.prefix(8).lowercased())"
+        try PSQL.execute(ApplyTestEnvironment.postgresURL!, "CREATE TYPE \(type) AS (a integer, b text)")
+        defer { try? PSQL.execute(ApplyTestEnvironment.postgresURL!, "DROP TYPE IF EXISTS \(type)") }
+        try ApplyTarget.with(
+            .postgres,
+            columns: "id integer PRIMARY KEY, pair \(type), pairs \(type)[]",
+            rows: "(1, '(1,x)', '{\"(1,x)\"}'), (2, NULL, NULL), (3, '(3,\"with, comma\")', '{}')"
+        ) { target in
+            let before = try target.contents()
+            let input = try target.write(
+                "fix.csv",
+                "id,pair,pairs\n1,\"(5,z)\",\"{\"\"(5,z)\"\",\"\"(6,w)\"\"}\"\n2,\"(,)\",{}\n3,\\N,\\N\n"
+            )
+            for strategy in ["unnest", "copy"] {
+                let runID = "pair-\(strategy)-\(UUID().uuidString.prefix(6))"
+                let applied = try target.apply(["--input", input, "--run-id", runID, "--strategy", strategy])
+                #expect(applied.status == 0, streams(applied))
+                let written = try PSQL.count(
+                    target.database,
+                    "SELECT count(*) FROM \(target.table) WHERE (id = 1 AND pair = '(5,z)'::\(type)"
+                        + " AND pairs = '{\"(5,z)\",\"(6,w)\"}'::\(type)[]) OR (id = 2 AND pair::text = '(,)'"
+                        + " AND pairs = '{}') OR (id = 3 AND pair::text IS NULL AND pairs IS NULL)"
+                )
+                #expect(written == 3, "\(strategy)")
+                try self.expectRevertRestores(target, runID, to: before)
+            }
+        }
+    }
+
     @Test(
         "PostgreSQL: a chunk's undo is compressed with LZ4 where the server has it, and reverts to the exact table",
         .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason)

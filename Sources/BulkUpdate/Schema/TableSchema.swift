@@ -93,6 +93,9 @@ package struct ColumnType: Sendable, Hashable {
     package var isServerChecked = false
     /// Whether the type is an array (its values travel as their text form, `{1,2,3}`).
     package var isArray = false
+    /// Whether the values travel as `text[]` and are cast back in the statement: arrays, which `unnest` would
+    /// flatten, and composite types, whose fields `unnest` would spread over columns of their own.
+    package var travelsAsText = false
     /// Whether "unchanged" compares the text forms, for types with no equality operator (`json`, `xml`, `point`).
     package var comparesAsText = false
     /// Whether NaN can be stored (SQLite stores NaN as NULL, so it refuses it).

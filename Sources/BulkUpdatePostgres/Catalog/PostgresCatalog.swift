@@ -69,6 +69,7 @@ package enum PostgresCatalog {
                 displayName: displayName
             )
             type.isArray = category == "A"
+            type.travelsAsText = type.isArray || typeType == "c"
             // Modifiers, from the column or from its domain.
             if typmod >= 4 && !type.isArray {
                 switch baseType {

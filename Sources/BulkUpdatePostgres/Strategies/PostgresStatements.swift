@@ -24,16 +24,18 @@ struct PostgresStatements: Sendable {
         self.sql = UpdateSQL(plan: plan, dialect: Self.dialect)
     }
 
-    /// `$1::integer[]`: the array parameter of column `index`; an array-typed column travels as `text[]`.
+    /// `$1::integer[]`: the array parameter of column `index`; an array-typed or composite column travels as `text[]`
+    /// (``ColumnType/travelsAsText``).
     private func arrayParameter(_ index: Int) -> SQL {
         let type = self.plan.columns[index].type
-        return "\(parameter: index + 1, type: (type.isArray ? "text" : type.sqlName) + "[]")"
+        return "\(parameter: index + 1, type: (type.travelsAsText ? "text" : type.sqlName) + "[]")"
     }
 
     /// `unnest($1::integer[], $2::character varying[]) AS u("id", "username")`.
     ///
     /// An array-typed column travels as `text[]` of its values' text forms (`{1,2}`), because `unnest` would flatten
-    /// an array of arrays; a projection around the `unnest` casts it back:
+    /// an array of arrays, and so does a composite column (`(1,x)`), whose fields `unnest` would spread over columns
+    /// of their own; a projection around the `unnest` casts it back:
     /// `(SELECT "id", "tags"::integer[] AS "tags" FROM unnest($1::integer[], $2::text[]) AS u("id", "tags")) AS u`.
     var unnestSource: SQL { self.unnestSource(ordinal: false) }
 
@@ -44,9 +46,9 @@ struct PostgresStatements: Sendable {
         let arrays = SQL.list(columns.indices.map(self.arrayParameter))
         let names = self.sql.allNames + (ordinal ? [UpdateSQL.ordinalName] : [])
         let source: SQL = "unnest(\(arrays))\(ordinal ? " WITH ORDINALITY" : "") AS u(\(SQL.list(names)))"
-        guard columns.contains(where: \.type.isArray) else { return source }
+        guard columns.contains(where: \.type.travelsAsText) else { return source }
         var projection = zip(columns, self.sql.allNames).map { column, name -> SQL in
-            column.type.isArray ? "\(name)::\(type: column.type.sqlName) AS \(name)" : name
+            column.type.travelsAsText ? "\(name)::\(type: column.type.sqlName) AS \(name)" : name
         }
         if ordinal { projection.append(UpdateSQL.ordinalName) }
         return "(SELECT \(SQL.list(projection)) FROM \(source)) AS u"
