@@ -27,6 +27,45 @@ struct PrivilegeTests {
         )
     }
 
+    @Test("a revert refused for a missing grant after marking the run: runs says so, and it is finished once granted")
+    func revertRefusedAfterTheMark() throws {
+        try TestRole.with { role in
+            try ApplyTarget.with(.postgres, columns: Self.columns, rows: Self.rows) { target in
+                try PSQL.execute(target.database, "GRANT SELECT ON \(target.table) TO \(role.name)")
+                try Self.withJournalSchema(role) { schema in
+                    let sql = try Executable.run([
+                        "runs", "--create-sql", "--journal-schema", schema, "--grant-to", role.name,
+                    ])
+                    #expect(sql.status == 0, streams(sql))
+                    try PSQL.execute(target.database, sql.standardOutput)
+                    let path = try target.write("changes.csv", Self.csv)
+                    let journal = ["--journal-schema", schema]
+                    let applied = try target.apply(["--input", path, "--run-id", "lp-marked", "--quiet"] + journal)
+                    #expect(applied.status == 0, streams(applied))
+                    // The role may read the undo and mark the run, but not UPDATE the table.
+                    let revert = ["runs", "revert", "lp-marked", "--database", role.url] + journal
+                    let refused = try Executable.run(revert)
+                    #expect(refused.status == 77, streams(refused))
+                    #expect(refused.standardError.contains("UPDATE"), streams(refused))
+                    #expect(try target.contents() == Self.applied)
+                    let listed = try Executable.run(["runs", "--database", target.database] + journal)
+                    #expect(
+                        listed.standardOutput.contains(
+                            "; being reverted, not begun (bulk-update runs revert lp-marked)"
+                        ),
+                        streams(listed)
+                    )
+                    let resumed = try target.apply(["--input", path, "--resume", "lp-marked"] + journal)
+                    #expect(resumed.status == 64, streams(resumed))
+                    try PSQL.execute(target.database, "GRANT UPDATE ON \(target.table) TO \(role.name)")
+                    let finished = try Executable.run(revert)
+                    #expect(finished.status == 0, streams(finished))
+                    #expect(try target.contents() == Self.untouched)
+                }
+            }
+        }
+    }
+
     @Test("SELECT and UPDATE on the table only: the journal needs CREATE or tables made by an owner (exit 77)")
     func journalWithoutCreate() throws {
         try TestRole.with { role in

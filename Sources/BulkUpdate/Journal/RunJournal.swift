@@ -452,7 +452,7 @@ package struct RunJournal: Sendable {
     package static let listedColumns = [
         "run_id", "target", "started_at", "finished_at", "chunks", "rows", "state", "requested_state",
         "heartbeat_at", "pauses", "rows_per_second", "rows_total", "max_rows_per_second", "rows_conflicting",
-        "rows_skipped",
+        "rows_skipped", "revert_marked",
     ]
 
     /// Every run with its progress, in the order of ``listedColumns``, every column as text.
@@ -460,7 +460,9 @@ package struct RunJournal: Sendable {
         "SELECT r.run_id, r.target, r.started_at, r.finished_at, CAST(count(j.chunk) AS TEXT),"
             + " CAST(coalesce(sum(j.rows), 0) AS TEXT), r.state, r.requested_state, r.heartbeat_at, r.pauses,"
             + " CAST(r.rows_per_second AS TEXT), CAST(r.rows_total AS TEXT), CAST(r.max_rows_per_second AS TEXT),"
-            + " CAST(r.rows_conflicting AS TEXT), CAST(r.rows_skipped AS TEXT)"
+            + " CAST(r.rows_conflicting AS TEXT), CAST(r.rows_skipped AS TEXT),"
+            + " CASE WHEN EXISTS (SELECT 1 FROM \(self.journalTable) AS m WHERE m.run_id = r.run_id"
+            + " AND m.worker = \(integer: Self.revertMarkWorker)) THEN 'yes' END"
             + " FROM \(self.runsTable) AS r LEFT JOIN \(self.journalTable) AS j ON j.run_id = r.run_id AND j.worker >= 0"
             + " GROUP BY r.run_id, r.target, r.started_at, r.finished_at, r.state, r.requested_state, r.heartbeat_at,"
             + " r.pauses, r.rows_per_second, r.rows_total, r.max_rows_per_second, r.rows_conflicting, r.rows_skipped"

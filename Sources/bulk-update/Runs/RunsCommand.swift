@@ -173,6 +173,10 @@ struct RunsList: AsyncParsableCommand {
                 revert.finished
                 ? "; reverted by \(revert.id)"
                 : "; being reverted by \(revert.id), unfinished (bulk-update runs revert \(cell("run_id") ?? ""))"
+        } else if cell("revert_marked") != nil {
+            // Marked by a revert that stopped before it began writing (its run is not registered yet).
+            state = state.replacingOccurrences(of: "; resume it", with: "")
+            state += "; being reverted, not begun (bulk-update runs revert \(cell("run_id") ?? ""))"
         }
         let live = finished == nil && (state.hasPrefix("running") || state.hasPrefix("paused"))
         var eta = "-"
