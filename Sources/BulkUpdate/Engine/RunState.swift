@@ -109,8 +109,10 @@ final class RunState: Sendable {
         var progress = counters
         progress.elapsedSeconds = BulkUpdateEngine.seconds(ContinuousClock.now - self.started)
         let control = self.control.state.withLock { $0 }
-        progress.state = control.stopReason != nil ? .stopping : control.pauses.isEmpty ? .running : .paused
-        progress.pauses = control.pauses.map { $0.value.detail.isEmpty ? "\($0.key)" : "\($0.key): \($0.value.detail)" }
+        // A check that has not answered for the first time yet holds the workers, but is no pause to show.
+        let pauses = control.pauses.filter { !control.unanswered.contains($0.key) }
+        progress.state = control.stopReason != nil ? .stopping : pauses.isEmpty ? .running : .paused
+        progress.pauses = pauses.map { $0.value.detail.isEmpty ? "\($0.key)" : "\($0.key): \($0.value.detail)" }
             .sorted()
         progress.replicaLagSeconds = control.replicaLagSeconds
         progress.pausedSeconds = self.control.pausedSeconds.values.reduce(0, +)

@@ -100,7 +100,9 @@ public final class BulkUpdateControl: Sendable {
 
     /// The causes the run is paused for now, each with a detail (`standby s1: 12.3 s behind`).
     public var pauseCauses: [PauseCause: String] {
-        self.state.withLock { $0.pauses.mapValues(\.detail) }
+        self.state.withLock { state in
+            state.pauses.filter { !state.unanswered.contains($0.key) }.mapValues(\.detail)
+        }
     }
 
     /// Why the run is stopping (the `reason` given to ``stop(reason:)``); `nil` while it is not.
