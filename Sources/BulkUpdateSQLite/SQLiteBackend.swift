@@ -189,9 +189,11 @@ package struct SQLiteBackend: BulkUpdateBackend {
     /// How long a chunk waits for another process's write lock: ``BulkUpdateOptions/lockTimeout`` when given (zero
     /// meaning no limit), else the updater's busy timeout.
     func busyMilliseconds(_ options: BulkUpdateOptions) -> Int64 {
-        let timeout = options.lockTimeout ?? self.busyTimeout
-        guard timeout > .zero || options.lockTimeout == nil else { return Int64(Int32.max) }
-        return Int64(SQLiteBulkUpdater.milliseconds(timeout))
+        Int64(
+            SQLiteBulkUpdater.milliseconds(
+                SQLiteBulkUpdater.busyTimeout(lockTimeout: options.lockTimeout, otherwise: self.busyTimeout)
+            )
+        )
     }
 
     // See `BulkUpdateBackend.preflight(_:logger:)`.

@@ -161,6 +161,13 @@ public struct SQLiteBulkUpdater: Sendable {
         }
     }
 
+    /// How long to wait for another process's write lock, given a lock timeout (``BulkUpdateOptions/lockTimeout``,
+    /// `--lock-timeout`): that timeout, zero meaning no limit; `otherwise` when there is none.
+    package static func busyTimeout(lockTimeout: Duration?, otherwise: Duration) -> Duration {
+        guard let lockTimeout else { return otherwise }
+        return lockTimeout > .zero ? lockTimeout : .milliseconds(Int(Int32.max))
+    }
+
     /// `duration` in whole milliseconds, within what `PRAGMA busy_timeout` takes.
     static func milliseconds(_ duration: Duration) -> Int {
         let (seconds, attoseconds) = duration.components

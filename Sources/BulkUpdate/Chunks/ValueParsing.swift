@@ -380,10 +380,16 @@ package enum ValueParsing {
     package static func formatDate(_ days: Int32, extended: Bool = true) -> String {
         if days == Self.dateInfinity { return "infinity" }
         if days == Self.dateMinusInfinity { return "-infinity" }
-        let (year, month, day) = civil(fromDays: Int64(days) + postgresEpochDays)
-        let beforeChrist = extended && year < 1
-        let text = pad(beforeChrist ? 1 - year : year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
+        let (text, beforeChrist) = Self.calendarDate(Int64(days), extended: extended)
         return beforeChrist ? text + " BC" : text
+    }
+
+    /// Days since 2000-01-01 → `YYYY-MM-DD`, the year counted back from 1 BC when it is before 1 and `extended`
+    /// (then `beforeChrist`; the era follows the whole value).
+    private static func calendarDate(_ days: Int64, extended: Bool) -> (text: String, beforeChrist: Bool) {
+        let (year, month, day) = civil(fromDays: days + postgresEpochDays)
+        let beforeChrist = extended && year < 1
+        return (pad(beforeChrist ? 1 - year : year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2), beforeChrist)
     }
 
     /// Microseconds since 2000-01-01 → `YYYY-MM-DD HH:MM:SS[.ffffff]` followed by `offset` (`+00`, `Z` or none), as
@@ -396,10 +402,8 @@ package enum ValueParsing {
         let fraction = micros - seconds * 1_000_000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
-        let (year, month, day) = civil(fromDays: days + postgresEpochDays)
-        let beforeChrist = extended && year < 1
-        var text = pad(beforeChrist ? 1 - year : year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + " "
-        text += pad(Int(secondOfDay / 3600), 2) + ":" + pad(Int(secondOfDay / 60 % 60), 2) + ":"
+        var (text, beforeChrist) = Self.calendarDate(days, extended: extended)
+        text += " " + pad(Int(secondOfDay / 3600), 2) + ":" + pad(Int(secondOfDay / 60 % 60), 2) + ":"
         text += pad(Int(secondOfDay % 60), 2)
         if fraction != 0 { text += "." + pad(Int(fraction), 6) }
         return text + offset + (beforeChrist ? " BC" : "")

@@ -20,7 +20,7 @@ struct PostgresValueChecker: ServerValueChecker {
         // are evaluated in the aggregate, above the join) and only for this statement's transaction.
         let sql = PostgresStatement(
             "SELECT count(CAST(u.v AS \(type: type.sqlName)))::int8"
-                + " FROM (SELECT set_config('array_nulls', 'on', true), set_config('xmloption', 'content', true)) AS s,"
+                + " FROM (SELECT \(PostgresChunkExecutor.setConfig(PostgresChunkExecutor.readingSettings))) AS s,"
                 + " unnest(\(parameter: 1)) AS u(v)"
         )
         do {

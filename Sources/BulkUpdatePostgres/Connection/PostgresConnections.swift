@@ -149,10 +149,7 @@ package struct PostgresConnections: Sendable {
         _ body: () async throws -> BulkUpdateReport
     ) async throws -> BulkUpdateReport {
         guard self.transactions == .nested else { return try await body() }
-        let names = [
-            "statement_timeout", "lock_timeout", "enable_hashjoin", "enable_mergejoin", "plan_cache_mode", "DateStyle",
-            "extra_float_digits", "bytea_output", "array_nulls", "xmloption", "default_toast_compression",
-        ]
+        let names = PostgresChunkExecutor.changedSettings
         let saved: [String]
         do {
             saved = try await self.withDeadlineConnection(statementTimeout: statementTimeout, logger: logger) { db in

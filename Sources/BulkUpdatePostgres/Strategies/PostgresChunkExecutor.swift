@@ -235,6 +235,27 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     /// With `runLock` (a journaled run's id), the transaction holds the run's advisory lock shared
     /// (``RunJournal/lockClass``), so that a revert marks the run only between chunks (see
     /// ``RunJournal/markReverted(postgres:)``).
+    /// The settings that make the text of values exact both ways (see ``transactionSettings(_:indexJoins:lz4:runLock:)``):
+    /// how the server writes values as text, then how it reads text back (``readingSettings``).
+    static let textSettings: [(name: String, value: String)] =
+        [
+            ("DateStyle", "ISO"), ("extra_float_digits", "3"), ("bytea_output", "hex"),
+        ] + Self.readingSettings
+
+    /// The settings that decide how the server reads text as values: those of chunks, and of the statement that
+    /// checks such values before the first write.
+    static let readingSettings: [(name: String, value: String)] = [("array_nulls", "on"), ("xmloption", "content")]
+
+    /// Every setting a chunk's transaction may change, for a caller's transaction to be given back its own.
+    static let changedSettings =
+        ["statement_timeout", "lock_timeout", "enable_hashjoin", "enable_mergejoin", "plan_cache_mode"]
+        + Self.textSettings.map(\.name) + ["default_toast_compression"]
+
+    /// `set_config('DateStyle', 'ISO', true), …`: `settings` for the rest of the transaction.
+    static func setConfig(_ settings: [(name: String, value: String)]) -> SQL {
+        SQL.list(settings.map { "set_config(\(literal: $0.name), \(literal: $0.value), true)" as SQL })
+    }
+
     static func transactionSettings(
         _ options: BulkUpdateOptions,
         indexJoins: Bool,
@@ -256,10 +277,7 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
                 ", set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
                 + ", set_config('plan_cache_mode', 'force_generic_plan', true)"
         }
-        sql +=
-            ", set_config('DateStyle', 'ISO', true), set_config('extra_float_digits', '3', true)"
-            + ", set_config('bytea_output', 'hex', true), set_config('array_nulls', 'on', true)"
-            + ", set_config('xmloption', 'content', true)"
+        sql += ", " + Self.setConfig(Self.textSettings)
         if lz4 { sql += ", set_config('default_toast_compression', 'lz4', true)" }
         if let runLock {
             binds.append(runLock)

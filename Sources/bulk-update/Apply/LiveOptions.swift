@@ -1,5 +1,6 @@
 import ArgumentParser
 import BulkUpdate
+import BulkUpdateSQLite
 
 /// What keeps a run gentle beside live traffic: its rate, the health checks that pause it, and how long it waits
 /// for locks and statements. `apply` and `runs revert` take the same flags (a revert runs on the same production
@@ -83,15 +84,16 @@ struct LiveOptions: ParsableArguments {
     /// How long a SQLite statement outside the chunks (the journal's) waits for another process's write lock:
     /// `--lock-timeout` (0: no limit), else 5 seconds.
     var busyTimeout: Duration {
-        guard let seconds = self.lockTimeout else { return .seconds(5) }
-        return seconds == 0 ? .seconds(Int(Int32.max / 1000)) : .milliseconds(Int(seconds * 1000))
+        SQLiteBulkUpdater.busyTimeout(lockTimeout: self.lockTimeoutDuration, otherwise: .seconds(5))
     }
+
+    private var lockTimeoutDuration: Duration? { self.lockTimeout.map { .milliseconds(Int($0 * 1000)) } }
 
     /// Sets these options' part of `options`.
     func configure(_ options: inout BulkUpdateOptions) {
         options.maximumRowsPerSecond = self.maxRowsPerSecond
         options.maximumRetries = self.retries
-        options.lockTimeout = self.lockTimeout.map { .milliseconds(Int($0 * 1000)) }
+        options.lockTimeout = self.lockTimeoutDuration
         options.statementTimeout = .milliseconds(Int(self.statementTimeout * 1000))
         options.maximumReplicaLag = self.maxReplicaLag.map { .milliseconds(Int($0 * 1000)) }
         options.replicaURLs = self.replicas
