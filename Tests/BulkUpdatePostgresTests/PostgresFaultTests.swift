@@ -138,7 +138,8 @@ struct PostgresTimeoutTests {
     }
 }
 
-@Suite("PostgreSQL deadlocks", .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason), .timeLimit(.minutes(2)))
+// The limit outlasts the command-line suites' synchronous tests holding every shared thread (see FluentSQLiteTests).
+@Suite("PostgreSQL deadlocks", .enabled(if: TestPostgres.isEnabled, TestPostgres.skipReason), .timeLimit(.minutes(10)))
 struct PostgresDeadlockTests {
     @Test("an outside transaction locking rows in the opposite order: the deadlock is resolved and the table is exact")
     func deadlock() async throws {

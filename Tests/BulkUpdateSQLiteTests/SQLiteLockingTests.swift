@@ -10,7 +10,9 @@ import Testing
     "SQLite write lock held by another process",
     .serialized,
     .enabled(if: LockHolder.python3 != nil || TestEnvironment.isCI, LockHolder.skipReason),
-    .timeLimit(.minutes(2))
+    // Long enough to outlast the command-line suites' synchronous tests holding every shared thread (see
+    // FluentSQLiteTests).
+    .timeLimit(.minutes(10))
 )
 struct SQLiteLockingTests {
     @Test("the update waits for the other process's lock within the busy timeout, then succeeds")
