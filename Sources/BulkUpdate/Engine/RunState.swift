@@ -110,7 +110,7 @@ final class RunState: Sendable {
         progress.elapsedSeconds = BulkUpdateEngine.seconds(ContinuousClock.now - self.started)
         let control = self.control.state.withLock { $0 }
         // A check that has not answered for the first time yet holds the workers, but is no pause to show.
-        let pauses = control.pauses.filter { !control.unanswered.contains($0.key) }
+        let pauses = control.shownPauses
         progress.state = control.stopReason != nil ? .stopping : pauses.isEmpty ? .running : .paused
         progress.pauses = pauses.map { $0.value.detail.isEmpty ? "\($0.key)" : "\($0.key): \($0.value.detail)" }
             .sorted()

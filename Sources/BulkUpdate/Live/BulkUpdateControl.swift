@@ -45,6 +45,11 @@ public final class BulkUpdateControl: Sendable {
         /// Pause causes on only until their check first answers (``awaitFirstAnswer(_:_:)``): not counted as paused
         /// time unless the check then pauses the run.
         var unanswered: Set<PauseCause> = []
+
+        /// The pauses shown and counted as paused time: those whose check has answered.
+        var shownPauses: [PauseCause: (detail: String, since: ContinuousClock.Instant)] {
+            self.pauses.filter { !self.unanswered.contains($0.key) }
+        }
     }
 
     let state = Mutex(State())
@@ -101,7 +106,7 @@ public final class BulkUpdateControl: Sendable {
     /// The causes the run is paused for now, each with a detail (`standby s1: 12.3 s behind`).
     public var pauseCauses: [PauseCause: String] {
         self.state.withLock { state in
-            state.pauses.filter { !state.unanswered.contains($0.key) }.mapValues(\.detail)
+            state.shownPauses.mapValues(\.detail)
         }
     }
 
@@ -147,7 +152,7 @@ public final class BulkUpdateControl: Sendable {
         let now = ContinuousClock.now
         return self.state.withLock { state in
             var total = state.pausedSeconds
-            for (cause, pause) in state.pauses where !state.unanswered.contains(cause) {
+            for (cause, pause) in state.shownPauses {
                 total[cause, default: 0] += BulkUpdateEngine.seconds(now - pause.since)
             }
             return total

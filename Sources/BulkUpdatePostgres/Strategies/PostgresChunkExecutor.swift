@@ -203,6 +203,27 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
         }
     }
 
+    /// The settings that make the text of values exact both ways (see ``transactionSettings(_:indexJoins:lz4:runLock:)``):
+    /// how the server writes values as text, then how it reads text back (``readingSettings``).
+    static let textSettings: [(name: String, value: String)] =
+        [
+            ("DateStyle", "ISO"), ("extra_float_digits", "3"), ("bytea_output", "hex"),
+        ] + Self.readingSettings
+
+    /// The settings that decide how the server reads text as values: those of chunks, and of the statement that
+    /// checks such values before the first write.
+    static let readingSettings: [(name: String, value: String)] = [("array_nulls", "on"), ("xmloption", "content")]
+
+    /// Every setting a chunk's transaction may change, for a caller's transaction to be given back its own.
+    static let changedSettings =
+        ["statement_timeout", "lock_timeout", "enable_hashjoin", "enable_mergejoin", "plan_cache_mode"]
+        + Self.textSettings.map(\.name) + ["default_toast_compression"]
+
+    /// `set_config('DateStyle', 'ISO', true), …`: `settings` for the rest of the transaction.
+    static func setConfig(_ settings: [(name: String, value: String)]) -> SQL {
+        SQL.list(settings.map { "set_config(\(literal: $0.name), \(literal: $0.value), true)" as SQL })
+    }
+
     /// Sets the transaction's `statement_timeout` and `lock_timeout` (the latter only when asked for), and, with
     /// `indexJoins`, turns hash and merge joins off and makes the chunk's statements use generic plans
     /// (`plan_cache_mode`) for the transaction.
@@ -235,27 +256,6 @@ package struct PostgresChunkExecutor: JournaledChunkExecutor {
     /// With `runLock` (a journaled run's id), the transaction holds the run's advisory lock shared
     /// (``RunJournal/lockClass``), so that a revert marks the run only between chunks (see
     /// ``RunJournal/markReverted(postgres:)``).
-    /// The settings that make the text of values exact both ways (see ``transactionSettings(_:indexJoins:lz4:runLock:)``):
-    /// how the server writes values as text, then how it reads text back (``readingSettings``).
-    static let textSettings: [(name: String, value: String)] =
-        [
-            ("DateStyle", "ISO"), ("extra_float_digits", "3"), ("bytea_output", "hex"),
-        ] + Self.readingSettings
-
-    /// The settings that decide how the server reads text as values: those of chunks, and of the statement that
-    /// checks such values before the first write.
-    static let readingSettings: [(name: String, value: String)] = [("array_nulls", "on"), ("xmloption", "content")]
-
-    /// Every setting a chunk's transaction may change, for a caller's transaction to be given back its own.
-    static let changedSettings =
-        ["statement_timeout", "lock_timeout", "enable_hashjoin", "enable_mergejoin", "plan_cache_mode"]
-        + Self.textSettings.map(\.name) + ["default_toast_compression"]
-
-    /// `set_config('DateStyle', 'ISO', true), …`: `settings` for the rest of the transaction.
-    static func setConfig(_ settings: [(name: String, value: String)]) -> SQL {
-        SQL.list(settings.map { "set_config(\(literal: $0.name), \(literal: $0.value), true)" as SQL })
-    }
-
     static func transactionSettings(
         _ options: BulkUpdateOptions,
         indexJoins: Bool,
